@@ -1,0 +1,107 @@
+"""The contract every learning agent meets, and a seeded random agent for tests and examples."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any, Protocol, Sequence, runtime_checkable
+
+import gymnasium as gym
+import numpy as np
+
+from .files import atomic_target
+from .types import ActMode, Experience
+
+
+@runtime_checkable
+class LearningAgent(Protocol):
+    """What ``TrainingSession`` and the ECS plugin need from an agent.
+
+    ``agent_id`` / ``agent_ids`` say which entity a decision is for, so agents that keep
+    per-actor state (PPO rollouts) can match a later ``observe`` to the ``act`` that produced it.
+    """
+
+    @property
+    def total_steps(self) -> int: ...
+
+    def act(self, obs: Any, mode: ActMode = ActMode.EXPLORE, agent_id: int = 0) -> Any: ...
+
+    def act_batch(
+        self, obs_batch: np.ndarray, mode: ActMode = ActMode.EXPLORE, agent_ids: Sequence[int] | None = None
+    ) -> np.ndarray: ...
+
+    def observe(self, experience: Experience) -> None: ...
+
+    def episode_extras(self) -> dict[str, float]: ...
+
+    def on_episode_start(self) -> None: ...
+
+    def save(self, path: str | os.PathLike[str]) -> None: ...
+
+    def load(self, path: str | os.PathLike[str]) -> None: ...
+
+
+class RandomAgent:
+    """Uniform random actions over a gymnasium space, reproducible from ``seed``.
+
+    Its checkpoint is a small JSON file (RNG state and step count), so it round-trips exactly.
+    """
+
+    kind = "random"
+
+    def __init__(self, action_space: gym.spaces.Space, seed: int | None = None) -> None:
+        if not isinstance(action_space, gym.spaces.Space):
+            raise TypeError(f"action_space must be a gymnasium space, got {type(action_space).__name__}")
+        self.action_space = action_space
+        self.action_space.seed(seed)
+        self._steps = 0
+        self._episode_steps = 0
+
+    @property
+    def total_steps(self) -> int:
+        return self._steps
+
+    def act(self, obs: Any, mode: ActMode = ActMode.EXPLORE, agent_id: int = 0) -> Any:
+        return self.action_space.sample()
+
+    def act_batch(
+        self, obs_batch: np.ndarray, mode: ActMode = ActMode.EXPLORE, agent_ids: Sequence[int] | None = None
+    ) -> np.ndarray:
+        return np.stack([self.action_space.sample() for _ in range(len(obs_batch))])
+
+    def observe(self, experience: Experience) -> None:
+        self._steps += 1
+        self._episode_steps += 1
+
+    def episode_extras(self) -> dict[str, float]:
+        return {}
+
+    def on_episode_start(self) -> None:
+        self._episode_steps = 0
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        state = {
+            "kind": self.kind,
+            "total_steps": self._steps,
+            "rng": self.action_space.np_random.bit_generator.state,
+        }
+        with atomic_target(path) as tmp:
+            tmp.write_text(json.dumps(state))
+
+    def load(self, path: str | os.PathLike[str]) -> None:
+        path = Path(path)
+        try:
+            state = json.loads(path.read_text())
+        except FileNotFoundError:
+            raise FileNotFoundError(f"checkpoint {path} does not exist") from None
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            raise ValueError(f"checkpoint {path} is not a RandomAgent checkpoint (not JSON)") from None
+        if not isinstance(state, dict) or state.get("kind") != self.kind:
+            found = state.get("kind") if isinstance(state, dict) else None
+            raise ValueError(f"checkpoint {path} holds a {found!r} agent, not a {self.kind!r} agent")
+        try:
+            self.action_space.np_random.bit_generator.state = state["rng"]
+            self._steps = int(state["total_steps"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"checkpoint {path} is corrupt: {exc}") from None

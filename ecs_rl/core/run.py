@@ -1,0 +1,258 @@
+"""A training run's directory: metadata, config, JSONL episode logs and checkpoints.
+
+Layout::
+
+    <root>/<name>/<version>/<YYYYMMDD_HHMMSS>[_<k>]/
+        metadata.json  config.json  train_episodes.jsonl  eval_episodes.jsonl
+        checkpoints/step_<N>.pt  latest.pt  best.pt
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Mapping
+
+from .files import append_jsonl, atomic_write_json, read_jsonl
+from .types import EpisodeRecord
+
+METADATA = "metadata.json"
+CONFIG = "config.json"
+TRAIN_LOG = "train_episodes.jsonl"
+EVAL_LOG = "eval_episodes.jsonl"
+CHECKPOINTS = "checkpoints"
+_STEP_FILE = re.compile(r"^step_(\d+)\.pt$")
+_REQUIRED = {"name": str, "version": str, "run_id": str, "total_steps": int, "total_episodes": int}
+_SAFE_PART = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
+
+
+class RunError(ValueError):
+    """A run directory or one of its files is missing or unreadable."""
+
+
+def _now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _check_part(value: str, argument: str) -> str:
+    if not isinstance(value, str) or not _SAFE_PART.match(value):
+        raise ValueError(
+            f"{argument} must be a non-empty name of letters, digits, '.', '_', '+' or '-' "
+            f"(no path separators), got {value!r}"
+        )
+    return value
+
+
+def read_metadata(path: Path) -> dict[str, Any]:
+    """Parse and check a ``metadata.json``; raise ``RunError`` naming the file on any defect."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise RunError(f"{path} does not exist: not a run directory") from None
+    except OSError as exc:
+        raise RunError(f"{path} cannot be read: {exc.strerror}") from None
+    try:
+        data = json.loads(text)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise RunError(f"{path} is corrupt: not valid JSON ({exc})") from None
+    if not isinstance(data, dict):
+        raise RunError(f"{path} is corrupt: expected a JSON object")
+    for key, kind in _REQUIRED.items():
+        if key not in data:
+            raise RunError(f"{path} is corrupt: missing {key!r}")
+        if not isinstance(data[key], kind) or isinstance(data[key], bool):
+            raise RunError(f"{path} is corrupt: {key!r} should be {kind.__name__}, got {data[key]!r}")
+    if data["total_steps"] < 0 or data["total_episodes"] < 0:
+        raise RunError(f"{path} is corrupt: negative counts")
+    return data
+
+
+class TrainingRun:
+    """Owns one run directory. Make one with :meth:`create` or :meth:`resume`."""
+
+    def __init__(self, path: Path, metadata: dict[str, Any], resumed: bool) -> None:
+        self.path = path
+        self.metadata = metadata
+        self.resumed = resumed
+
+    # -- making and finding runs -------------------------------------------------------------
+
+    @classmethod
+    def create(cls, name: str, version: str = "v1", root: str | os.PathLike[str] = "runs") -> "TrainingRun":
+        """Make ``<root>/<name>/<version>/<timestamp>/``; runs started in the same second get ``_1``, ``_2``..."""
+        _check_part(name, "name")
+        _check_part(version, "version")
+        parent = Path(root) / name / version
+        parent.mkdir(parents=True, exist_ok=True)
+        stamp = time.strftime("%Y%m%d_%H%M%S")
+        for k in range(10_000):
+            run_id = stamp if k == 0 else f"{stamp}_{k}"
+            try:
+                (parent / run_id).mkdir()  # exclusive: a concurrent creator gets FileExistsError
+                break
+            except FileExistsError:
+                continue
+        else:  # pragma: no cover - ten thousand runs in one second
+            raise RunError(f"could not find a free run directory under {parent}")
+        path = parent / run_id
+        (path / CHECKPOINTS).mkdir()
+        now = _now_iso()
+        metadata = {
+            "name": name,
+            "version": version,
+            "run_id": run_id,
+            "total_steps": 0,
+            "total_episodes": 0,
+            "best_eval_reward": None,
+            "started": now,
+            "last_updated": now,
+        }
+        atomic_write_json(path / METADATA, metadata)
+        return cls(path, metadata, resumed=False)
+
+    @staticmethod
+    def find(path: str | os.PathLike[str]) -> Path:
+        """The run directory that ``path`` names: a run, or the newest run under a version or name directory."""
+        path = Path(path)
+        if not path.exists():
+            raise RunError(f"{path} does not exist")
+        if not path.is_dir():
+            raise RunError(f"{path} is not a directory")
+        if (path / METADATA).exists():
+            return path
+        runs = [p.parent for p in path.glob(f"*/{METADATA}")] or [p.parent for p in path.glob(f"*/*/{METADATA}")]
+        if not runs:
+            raise RunError(f"no run found under {path} (no {METADATA} one or two levels down)")
+        # run ids are timestamps (with _k for same-second runs): newest sorts last
+        return max(runs, key=lambda p: (_run_sort_key(p.name), str(p)))
+
+    @classmethod
+    def resume(cls, path: str | os.PathLike[str]) -> "TrainingRun":
+        """Reopen a run for appending. Nothing is written here, so a corrupt file stays as it was."""
+        run_dir = cls.find(path)
+        metadata = read_metadata(run_dir / METADATA)
+        (run_dir / CHECKPOINTS).mkdir(exist_ok=True)
+        return cls(run_dir, metadata, resumed=True)
+
+    @staticmethod
+    def list_runs(root: str | os.PathLike[str] = "runs") -> list[tuple[Path, dict[str, Any] | RunError]]:
+        """Every run directory under ``root`` (``<name>/<version>/<run>``) with its metadata or its error."""
+        root = Path(root)
+        if not root.is_dir():
+            raise RunError(f"runs root {root} does not exist or is not a directory")
+        found: list[tuple[Path, dict[str, Any] | RunError]] = []
+        for meta in sorted(root.glob(f"*/*/*/{METADATA}")):
+            try:
+                found.append((meta.parent, read_metadata(meta)))
+            except RunError as exc:
+                found.append((meta.parent, exc))
+        return found
+
+    # -- names --------------------------------------------------------------------------------
+
+    @property
+    def name(self) -> str:
+        return self.metadata["name"]
+
+    @property
+    def version(self) -> str:
+        return self.metadata["version"]
+
+    @property
+    def run_id(self) -> str:
+        return self.metadata["run_id"]
+
+    @property
+    def checkpoints_dir(self) -> Path:
+        return self.path / CHECKPOINTS
+
+    def checkpoint_path(self, step: int) -> Path:
+        return self.checkpoints_dir / f"step_{int(step)}.pt"
+
+    @property
+    def latest_path(self) -> Path:
+        return self.checkpoints_dir / "latest.pt"
+
+    @property
+    def best_path(self) -> Path:
+        return self.checkpoints_dir / "best.pt"
+
+    @property
+    def train_log_path(self) -> Path:
+        return self.path / TRAIN_LOG
+
+    @property
+    def eval_log_path(self) -> Path:
+        return self.path / EVAL_LOG
+
+    def numbered_checkpoints(self) -> list[tuple[int, Path]]:
+        """``(step, path)`` of every ``step_<N>.pt``, oldest first."""
+        found = []
+        for p in self.checkpoints_dir.iterdir():
+            m = _STEP_FILE.match(p.name)
+            if m:
+                found.append((int(m.group(1)), p))
+        return sorted(found)
+
+    # -- writing ------------------------------------------------------------------------------
+
+    def write_config(self, config: Mapping[str, Any]) -> None:
+        """Store hyper-parameters (anything JSON can hold) as ``config.json``."""
+        try:
+            atomic_write_json(self.path / CONFIG, dict(config))
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"config for {self.path / CONFIG} is not JSON-serialisable: {exc}") from None
+
+    def read_config(self) -> dict[str, Any]:
+        path = self.path / CONFIG
+        if not path.exists():
+            return {}
+        try:
+            return json.loads(path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as exc:
+            raise RunError(f"{path} is corrupt: not valid JSON ({exc})") from None
+
+    def prune_checkpoints(self, keep: int) -> list[Path]:
+        """Delete all but the newest ``keep`` numbered checkpoints; ``latest`` and ``best`` are never touched."""
+        if keep < 0:
+            raise ValueError(f"keep must be >= 0, got {keep}")
+        numbered = self.numbered_checkpoints()
+        doomed = [p for _, p in numbered[: max(0, len(numbered) - keep)]]
+        for p in doomed:
+            p.unlink(missing_ok=True)
+        return doomed
+
+    def log_train_episode(self, record: EpisodeRecord, step: int, episode: int, **fields: Any) -> None:
+        append_jsonl(self.train_log_path, {"episode": episode, "step": step, **record.to_json(), **fields})
+
+    def log_eval_episode(self, record: EpisodeRecord, step: int, **fields: Any) -> None:
+        append_jsonl(self.eval_log_path, {"step": step, **record.to_json(), **fields})
+
+    def read_train_episodes(self) -> list[dict[str, Any]]:
+        return read_jsonl(self.train_log_path)
+
+    def read_eval_episodes(self) -> list[dict[str, Any]]:
+        return read_jsonl(self.eval_log_path)
+
+    def update_metadata(self, total_steps: int, total_episodes: int, **fields: Any) -> None:
+        """Record progress (and any extra JSON fields) in ``metadata.json``, replaced atomically."""
+        metadata = {**self.metadata, **fields, "total_steps": int(total_steps),
+                    "total_episodes": int(total_episodes), "last_updated": _now_iso()}
+        atomic_write_json(self.path / METADATA, metadata)
+        self.metadata = metadata
+
+    def __repr__(self) -> str:
+        return f"TrainingRun({str(self.path)!r})"
+
+
+def _run_sort_key(run_id: str) -> tuple[str, int]:
+    """Order run ids ``YYYYMMDD_HHMMSS[_k]`` by time, then by same-second suffix ``k``."""
+    parts = run_id.split("_")
+    if len(parts) >= 2:
+        suffix = int(parts[2]) if len(parts) > 2 and parts[2].isdigit() else 0
+        return f"{parts[0]}_{parts[1]}", suffix
+    return run_id, 0

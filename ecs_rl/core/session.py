@@ -1,0 +1,285 @@
+"""TrainingSession: a loop-agnostic training coordinator driven purely by incoming data.
+
+Feed it transitions and episode ends from wherever the loop lives (a plain ``for`` loop, the esper
+plugin, a Gymnasium env); it forwards them to the agent, keeps statistics, logs to an attached
+:class:`TrainingRun`, and saves numbered, ``latest`` and ``best`` checkpoints.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from .agent import LearningAgent
+from .files import atomic_copy, atomic_target
+from .run import TrainingRun
+from .stats import EvalReport, StatsTracker
+from .types import ActMode, EpisodeRecord, EpisodeStatus, Experience
+
+
+_AGENT_METHODS = ("act", "act_batch", "observe", "episode_extras", "on_episode_start", "save", "load")
+
+
+def _whole(value: Any, argument: str, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise ValueError(f"{argument} must be an integer >= {minimum}, got {value!r}")
+    return int(value)
+
+
+class TrainingSession:
+    """Wires a :class:`LearningAgent`, an optional :class:`TrainingRun` and a :class:`StatsTracker`.
+
+    >>> session = TrainingSession(agent).with_run(TrainingRun.create("cartpole", "v1")).with_max_steps(50_000)
+
+    Defaults: no step limit, a checkpoint every 10 000 steps, the newest 3 numbered checkpoints kept,
+    stats = rolling mean reward and length over the last 100 episodes. ``metadata.json`` is rewritten
+    at most every ``metadata_interval`` seconds, and always at checkpoints, best saves and :meth:`close`.
+    """
+
+    def __init__(self, agent: LearningAgent, *, metadata_interval: float = 2.0) -> None:
+        missing = [m for m in _AGENT_METHODS if not callable(getattr(agent, m, None))]
+        missing += [] if hasattr(agent, "total_steps") else ["total_steps"]
+        if missing:
+            raise TypeError(f"agent {type(agent).__name__} lacks LearningAgent member(s): {', '.join(missing)}")
+        self._agent = agent
+        self._run: TrainingRun | None = None
+        self._stats = StatsTracker.default()
+        self._max_steps: int | None = None
+        self._checkpoint_freq = 10_000
+        self._keep = 3
+        self._total_steps = 0
+        self._total_episodes = 0
+        self._best = -math.inf
+        self._metadata_interval = float(metadata_interval)
+        self._last_metadata = time.monotonic()
+        self._clock_start = time.perf_counter()
+        self._clock_steps = 0
+
+    # -- builder ------------------------------------------------------------------------------
+
+    def with_run(self, run: TrainingRun) -> "TrainingSession":
+        """Attach a run for logs and checkpoints. A resumed run loads ``latest`` and continues its counts."""
+        self._run = run
+        if run.resumed:
+            if run.latest_path.exists():
+                self._agent.load(run.latest_path)
+            self._total_steps = run.metadata["total_steps"]
+            self._total_episodes = run.metadata["total_episodes"]
+            best = run.metadata.get("best_eval_reward")
+            self._best = float(best) if best is not None else -math.inf
+            self._replay_log_into_stats()
+            self._restart_clock()
+        return self
+
+    def with_max_steps(self, n: int) -> "TrainingSession":
+        """``is_done()`` turns true once ``total_steps >= n``. Default: no limit."""
+        self._max_steps = _whole(n, "max_steps", 0)
+        return self
+
+    def with_checkpoint_freq(self, freq: int) -> "TrainingSession":
+        """Save ``step_<N>`` and ``latest`` every ``freq`` steps. Default: 10 000."""
+        self._checkpoint_freq = _whole(freq, "checkpoint_freq", 1)
+        return self
+
+    def with_keep_checkpoints(self, keep: int) -> "TrainingSession":
+        """Numbered checkpoints to keep on disk (``latest``/``best`` are never pruned). Default: 3."""
+        self._keep = _whole(keep, "keep_checkpoints", 0)
+        return self
+
+    def with_stats(self, stats: StatsTracker) -> "TrainingSession":
+        """Replace the default tracker (a resumed run's logged episodes are replayed into it)."""
+        if not isinstance(stats, StatsTracker):
+            raise ValueError(f"stats must be a StatsTracker, got {type(stats).__name__}")
+        self._stats = stats
+        if self._run is not None and self._run.resumed:
+            self._replay_log_into_stats()
+        return self
+
+    # -- acting and observing -----------------------------------------------------------------
+
+    def act(self, obs: Any, mode: ActMode = ActMode.EXPLORE, agent_id: int = 0) -> Any:
+        """The agent's action for one observation."""
+        return self._agent.act(obs, mode, agent_id)
+
+    def act_batch(
+        self, obs_batch: np.ndarray, mode: ActMode = ActMode.EXPLORE, agent_ids: Sequence[int] | None = None
+    ) -> np.ndarray:
+        """Actions for a stacked batch of observations, in one call (one forward pass for torch agents)."""
+        return self._agent.act_batch(obs_batch, mode, agent_ids)
+
+    def observe(self, experience: Experience) -> None:
+        """Record a transition; on a step milestone save ``step_<N>`` and ``latest`` and prune."""
+        reward = experience.reward
+        if not isinstance(reward, (int, float, np.number)) or not math.isfinite(reward):
+            raise ValueError(f"reward of agent {experience.agent_id} must be a finite number, got {reward!r}")
+        self._agent.observe(experience)
+        self._total_steps += 1
+        if self._run is not None and self._total_steps % self._checkpoint_freq == 0:
+            self.save_checkpoint()
+
+    def on_episode_start(self) -> None:
+        """Signal a new episode (resets the agent's per-episode aggregators)."""
+        self._agent.on_episode_start()
+
+    def on_episode(
+        self,
+        total_reward: float,
+        length: int,
+        status: EpisodeStatus = EpisodeStatus.TERMINATED,
+        env_extras: Mapping[str, float] | None = None,
+        **log_fields: Any,
+    ) -> EpisodeRecord:
+        """Record an episode end: merge env and agent extras, update stats, log, reset agent aggregators.
+
+        ``log_fields`` (e.g. ``agent_id=3``) are written into the JSONL line beside the record.
+        """
+        extras = dict(env_extras or {})
+        extras.update(self._agent.episode_extras())
+        try:
+            record = EpisodeRecord(total_reward, length, status, extras)
+        except ValueError as exc:
+            who = f" of agent {log_fields['agent_id']}" if "agent_id" in log_fields else ""
+            raise ValueError(f"episode{who} at step {self._total_steps}: {exc}") from None
+        self._total_episodes += 1
+        self._stats.update(record)
+        if self._run is not None:
+            self._run.log_train_episode(record, self._total_steps, self._total_episodes, **log_fields)
+            self._write_metadata(force=False)
+        self._agent.on_episode_start()
+        return record
+
+    # -- evaluation and checkpoints -----------------------------------------------------------
+
+    def on_eval_episode(self, record: EpisodeRecord, **log_fields: Any) -> None:
+        """Log an evaluation episode, tagged with the current step count."""
+        if self._run is not None:
+            self._run.log_eval_episode(record, self._total_steps, **log_fields)
+
+    def maybe_save_best(self, mean_reward: float) -> bool:
+        """Save ``best`` if ``mean_reward`` beats every earlier one; return whether it did."""
+        if not isinstance(mean_reward, (int, float, np.number)) or not math.isfinite(mean_reward):
+            raise ValueError(f"mean_reward must be a finite number, got {mean_reward!r}")
+        if mean_reward <= self._best:
+            return False
+        self._best = float(mean_reward)
+        if self._run is not None:
+            with atomic_target(self._run.best_path) as tmp:
+                self._agent.save(tmp)
+            self._write_metadata(force=True)
+        return True
+
+    def save_checkpoint(self) -> None:
+        """Save ``step_<total_steps>`` and ``latest`` now, prune old numbered ones, write metadata."""
+        run = self._require_run("save_checkpoint")
+        path = run.checkpoint_path(self._total_steps)
+        with atomic_target(path) as tmp:
+            self._agent.save(tmp)
+        atomic_copy(path, run.latest_path)
+        run.prune_checkpoints(self._keep)
+        self._write_metadata(force=True)
+
+    def close(self) -> None:
+        """Save ``latest`` and the metadata (call when training stops, cleanly or on Ctrl-C)."""
+        if self._run is None:
+            return
+        with atomic_target(self._run.latest_path) as tmp:
+            self._agent.save(tmp)
+        self._write_metadata(force=True)
+
+    def __enter__(self) -> "TrainingSession":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # -- reading ------------------------------------------------------------------------------
+
+    @property
+    def agent(self) -> LearningAgent:
+        return self._agent
+
+    @property
+    def run(self) -> TrainingRun | None:
+        return self._run
+
+    @property
+    def stats(self) -> StatsTracker:
+        return self._stats
+
+    @property
+    def total_steps(self) -> int:
+        """Environment steps observed, including those of earlier sessions on a resumed run."""
+        return self._total_steps
+
+    @property
+    def total_episodes(self) -> int:
+        return self._total_episodes
+
+    @property
+    def max_steps(self) -> int | None:
+        return self._max_steps
+
+    @property
+    def checkpoint_freq(self) -> int:
+        return self._checkpoint_freq
+
+    @property
+    def keep_checkpoints(self) -> int:
+        return self._keep
+
+    @property
+    def best_eval_reward(self) -> float:
+        """Best mean passed to :meth:`maybe_save_best` so far (``-inf`` before any)."""
+        return self._best
+
+    @property
+    def steps_per_sec(self) -> float:
+        """Steps per wall-clock second since this session object started (or resumed)."""
+        elapsed = time.perf_counter() - self._clock_start
+        return (self._total_steps - self._clock_steps) / elapsed if elapsed > 0 else 0.0
+
+    def is_done(self) -> bool:
+        return self._max_steps is not None and self._total_steps >= self._max_steps
+
+    def stats_summary(self) -> dict[str, float]:
+        return self._stats.summary()
+
+    def eval_report(self, n_episodes: int, title: str = "Training report") -> EvalReport:
+        info = {"steps/sec": f"{self.steps_per_sec:,.0f}"}
+        if math.isfinite(self._best):
+            info["best eval reward"] = f"{self._best:.3f}"
+        if self._run is not None:
+            info["run"] = str(self._run.path)
+        return EvalReport(n_episodes, self.stats_summary(), self._total_steps, self._total_episodes, title, info)
+
+    def into_agent(self) -> LearningAgent:
+        """Close the session (saving ``latest`` if a run is attached) and hand back the agent."""
+        self.close()
+        return self._agent
+
+    # -- internals ----------------------------------------------------------------------------
+
+    def _require_run(self, what: str) -> TrainingRun:
+        if self._run is None:
+            raise RuntimeError(f"{what} needs a run: attach one with with_run(TrainingRun.create(...))")
+        return self._run
+
+    def _write_metadata(self, force: bool) -> None:
+        now = time.monotonic()
+        if self._run is None or (not force and now - self._last_metadata < self._metadata_interval):
+            return
+        best = self._best if math.isfinite(self._best) else None
+        self._run.update_metadata(self._total_steps, self._total_episodes, best_eval_reward=best)
+        self._last_metadata = now
+
+    def _replay_log_into_stats(self) -> None:
+        assert self._run is not None
+        for row in self._run.read_train_episodes():
+            self._stats.update(EpisodeRecord.from_json(row))
+
+    def _restart_clock(self) -> None:
+        self._clock_start = time.perf_counter()
+        self._clock_steps = self._total_steps

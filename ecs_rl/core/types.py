@@ -1,0 +1,127 @@
+"""Core value types shared by every layer: episode status, act mode, transitions, episode records."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any, Generic, Mapping, TypeVar
+
+Obs = TypeVar("Obs")
+Act = TypeVar("Act")
+
+
+class EpisodeStatus(str, Enum):
+    """Where an episode stands after a step (Gymnasium's terminated / truncated kept apart)."""
+
+    RUNNING = "running"
+    TERMINATED = "terminated"  # a terminal state of the task: no bootstrapping past it
+    TRUNCATED = "truncated"  # cut short (time limit, entity removed): bootstrap from next_obs
+
+    @property
+    def is_done(self) -> bool:
+        return self is not EpisodeStatus.RUNNING
+
+    @classmethod
+    def from_flags(cls, terminated: bool, truncated: bool) -> "EpisodeStatus":
+        """Status from Gymnasium's two flags; termination wins when both are set."""
+        if terminated:
+            return cls.TERMINATED
+        if truncated:
+            return cls.TRUNCATED
+        return cls.RUNNING
+
+
+class ActMode(str, Enum):
+    """How an agent picks actions: explore (epsilon-greedy, sampling) or exploit (greedy)."""
+
+    EXPLORE = "explore"
+    EXPLOIT = "exploit"
+
+
+@dataclass(slots=True)
+class Experience(Generic[Obs, Act]):
+    """One transition. ``next_obs`` is the true final observation when the episode ended."""
+
+    obs: Obs
+    action: Act
+    reward: float
+    next_obs: Obs
+    status: EpisodeStatus = EpisodeStatus.RUNNING
+    agent_id: int = 0
+
+    @property
+    def terminated(self) -> bool:
+        return self.status is EpisodeStatus.TERMINATED
+
+    @property
+    def truncated(self) -> bool:
+        return self.status is EpisodeStatus.TRUNCATED
+
+    @property
+    def done(self) -> bool:
+        return self.status is not EpisodeStatus.RUNNING
+
+
+def _finite(value: Any, what: str) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{what} must be a number, got {value!r}") from None
+    if not math.isfinite(number):
+        raise ValueError(f"{what} must be finite, got {value!r}")
+    return number
+
+
+@dataclass(slots=True)
+class EpisodeRecord:
+    """What one finished episode amounts to: total reward, length, status and named extras.
+
+    Extras (loss, epsilon, the game's own numbers) may be NaN, e.g. a loss before any update;
+    JSON stores NaN as ``null`` and reads it back as NaN.
+    """
+
+    total_reward: float
+    length: int
+    status: EpisodeStatus = EpisodeStatus.TERMINATED
+    extras: dict[str, float] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.total_reward = _finite(self.total_reward, "EpisodeRecord.total_reward")
+        if isinstance(self.length, bool) or int(self.length) != self.length or self.length < 0:
+            raise ValueError(f"EpisodeRecord.length must be a whole number >= 0, got {self.length!r}")
+        self.length = int(self.length)
+        self.status = EpisodeStatus(self.status)
+        clean: dict[str, float] = {}
+        for key, value in dict(self.extras).items():
+            if not isinstance(key, str):
+                raise ValueError(f"EpisodeRecord.extras key must be a string, got {key!r}")
+            try:
+                clean[key] = float(value)
+            except (TypeError, ValueError):
+                raise ValueError(f"EpisodeRecord.extras[{key!r}] must be a number, got {value!r}") from None
+        self.extras = clean
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready dict (NaN and infinities in extras become null)."""
+        return {
+            "total_reward": self.total_reward,
+            "length": self.length,
+            "status": self.status.value,
+            "extras": {k: (v if math.isfinite(v) else None) for k, v in self.extras.items()},
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> "EpisodeRecord":
+        """Inverse of :meth:`to_json`; raises ``ValueError`` naming the missing or bad field."""
+        if not isinstance(data, Mapping):
+            raise ValueError(f"an episode record must be a JSON object, got {type(data).__name__}")
+        missing = [k for k in ("total_reward", "length", "status") if k not in data]
+        if missing:
+            raise ValueError(f"episode record is missing field(s) {', '.join(missing)}")
+        try:
+            status = EpisodeStatus(data["status"])
+        except ValueError:
+            raise ValueError(f"episode record has unknown status {data['status']!r}") from None
+        extras = {k: (math.nan if v is None else v) for k, v in (data.get("extras") or {}).items()}
+        return cls(data["total_reward"], data["length"], status, extras)

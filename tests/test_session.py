@@ -1,0 +1,171 @@
+"""TrainingSession driven by a plain loop with the random agent on Gymnasium's CartPole."""
+
+import json
+import math
+
+import gymnasium as gym
+import numpy as np
+import pytest
+
+from ecs_rl import (
+    EpisodeRecord, EpisodeStatus, Experience, Max, RandomAgent, StatsTracker, TrainingRun, TrainingSession,
+)
+
+
+def drive(session: TrainingSession, env: gym.Env, seed: int | None = None) -> None:
+    """Step ``env`` with the session's actions until the session is done; end episodes as they end."""
+    obs, _ = env.reset(seed=seed)
+    ret, length = 0.0, 0
+    while not session.is_done():
+        action = session.act(obs)
+        next_obs, reward, terminated, truncated, _ = env.step(action)
+        status = EpisodeStatus.from_flags(terminated, truncated)
+        session.observe(Experience(obs, action, float(reward), next_obs, status))
+        ret, length, obs = ret + float(reward), length + 1, next_obs
+        if status.is_done:
+            session.on_episode(ret, length, status, {"x_final": float(next_obs[0])})
+            obs, _ = env.reset()
+            ret, length = 0.0, 0
+
+
+def make_session(tmp_path, steps=2_000, seed=0) -> tuple[TrainingSession, gym.Env]:
+    env = gym.make("CartPole-v1")
+    run = TrainingRun.create("cartpole", "random", root=tmp_path)
+    session = (
+        TrainingSession(RandomAgent(env.action_space, seed=seed))
+        .with_run(run)
+        .with_max_steps(steps)
+        .with_checkpoint_freq(300)
+        .with_keep_checkpoints(2)
+    )
+    return session, env
+
+
+def test_plain_loop_session_writes_a_complete_run(tmp_path):
+    session, env = make_session(tmp_path)
+    with session:
+        drive(session, env, seed=0)
+        assert session.maybe_save_best(25.0) and not session.maybe_save_best(20.0)
+        session.on_eval_episode(EpisodeRecord(25.0, 25))
+    run = session.run
+    assert session.total_steps == 2_000 and session.is_done()
+
+    lines = run.train_log_path.read_text().splitlines()
+    rows = [json.loads(line) for line in lines]
+    assert len(rows) == session.total_episodes > 50
+    assert [r["episode"] for r in rows] == list(range(1, len(rows) + 1))
+    assert sum(r["length"] for r in rows) <= 2_000 and all(r["status"] == "terminated" for r in rows)
+    assert all("x_final" in r["extras"] for r in rows)
+    assert rows[-1]["step"] <= 2_000 and rows[0]["step"] == rows[0]["length"]
+
+    meta = json.loads((run.path / "metadata.json").read_text())
+    assert meta["total_steps"] == 2_000 and meta["total_episodes"] == len(rows)
+    assert meta["best_eval_reward"] == 25.0
+    # checkpoints every 300 steps up to 1800; only the newest 2 remain, latest and best survive pruning
+    assert [s for s, _ in run.numbered_checkpoints()] == [1500, 1800]
+    assert run.latest_path.exists() and run.best_path.exists()
+    assert run.read_eval_episodes()[0]["step"] == 2_000
+
+    mean = session.stats_summary()["mean_reward"]
+    assert mean == pytest.approx(np.mean([r["total_reward"] for r in rows[-100:]]))
+    assert session.steps_per_sec > 0
+
+
+def test_resume_continues_counts_appends_logs_and_restores_the_agent(tmp_path):
+    session, env = make_session(tmp_path, steps=1_000, seed=3)
+    with session:
+        drive(session, env, seed=3)
+    episodes_before = session.total_episodes
+    lines_before = session.run.train_log_path.read_text().splitlines()
+    # what the agent would have done next had it never stopped
+    never_stopped = [session.act(None) for _ in range(20)]
+
+    resumed_agent = RandomAgent(gym.spaces.Discrete(2), seed=999)  # a different seed: load must restore state
+    resumed = TrainingSession(resumed_agent).with_run(TrainingRun.resume(tmp_path / "cartpole")).with_max_steps(1_600)
+    assert resumed.total_steps == 1_000 and resumed.total_episodes == episodes_before
+    assert resumed.agent.total_steps == 1_000
+    assert [resumed.act(None) for _ in range(20)] == never_stopped
+    # the rolling stats are rebuilt from the log, so the curve does not restart from nothing
+    assert resumed.stats_summary()["mean_reward"] == pytest.approx(session.stats_summary()["mean_reward"])
+
+    with resumed:
+        drive(resumed, gym.make("CartPole-v1"), seed=4)
+    lines_after = resumed.run.train_log_path.read_text().splitlines()
+    assert lines_after[: len(lines_before)] == lines_before
+    new_rows = [json.loads(line) for line in lines_after[len(lines_before):]]
+    assert new_rows and new_rows[0]["episode"] == episodes_before + 1
+    assert all(1_000 < r["step"] <= 1_600 for r in new_rows)
+    meta = json.loads((resumed.run.path / "metadata.json").read_text())
+    assert meta["total_steps"] == 1_600 and meta["total_episodes"] == resumed.total_episodes
+
+
+def test_resume_with_a_corrupt_latest_checkpoint_fails_and_keeps_files(tmp_path):
+    session, env = make_session(tmp_path, steps=400)
+    with session:
+        drive(session, env)
+    latest = session.run.latest_path
+    latest.write_bytes(b"\x80garbage")
+    meta_before = (session.run.path / "metadata.json").read_bytes()
+    with pytest.raises(ValueError, match="latest.pt"):
+        TrainingSession(RandomAgent(gym.spaces.Discrete(2))).with_run(TrainingRun.resume(session.run.path))
+    assert latest.read_bytes() == b"\x80garbage"
+    assert (session.run.path / "metadata.json").read_bytes() == meta_before
+
+
+@pytest.mark.parametrize(
+    "method, value, argument",
+    [
+        ("with_checkpoint_freq", 0, "checkpoint_freq"),
+        ("with_checkpoint_freq", -5, "checkpoint_freq"),
+        ("with_keep_checkpoints", -1, "keep_checkpoints"),
+        ("with_max_steps", -1, "max_steps"),
+        ("with_max_steps", 2.5, "max_steps"),
+    ],
+)
+def test_invalid_settings_name_the_argument(method, value, argument):
+    session = TrainingSession(RandomAgent(gym.spaces.Discrete(2)))
+    with pytest.raises(ValueError, match=argument):
+        getattr(session, method)(value)
+
+
+def test_defaults_follow_the_reference_design():
+    session = TrainingSession(RandomAgent(gym.spaces.Discrete(2)))
+    assert session.checkpoint_freq == 10_000 and session.keep_checkpoints == 3 and session.max_steps is None
+    assert not session.is_done() and session.run is None
+    assert session.with_max_steps(0).is_done()
+
+
+def test_bad_rewards_are_refused_and_nothing_logged_is_lost(tmp_path):
+    session, _ = make_session(tmp_path)
+    session.on_episode(5.0, 5, EpisodeStatus.TRUNCATED, agent_id=1)
+    before = session.run.train_log_path.read_text()
+    with pytest.raises(ValueError, match="agent 4.*finite"):
+        session.on_episode(math.nan, 5, EpisodeStatus.TERMINATED, agent_id=4)
+    with pytest.raises(ValueError, match="reward of agent 2"):
+        session.observe(Experience(np.zeros(4), 0, math.inf, np.zeros(4), agent_id=2))
+    assert session.run.train_log_path.read_text() == before
+    assert session.total_episodes == 1 and session.total_steps == 0
+    with pytest.raises(ValueError, match="mean_reward"):
+        session.maybe_save_best(math.nan)
+
+
+def test_custom_stats_and_agent_without_the_protocol():
+    session = TrainingSession(RandomAgent(gym.spaces.Discrete(2))).with_stats(
+        StatsTracker().track("best", "reward", Max())
+    )
+    session.on_episode(3.0, 3)
+    session.on_episode(7.0, 7)
+    assert session.stats_summary() == {"best": 7.0}
+    report = str(session.eval_report(2))
+    assert "best" in report and "total episodes" in report
+    with pytest.raises(TypeError, match="act_batch"):
+        TrainingSession(object())
+
+
+def test_act_batch_and_into_agent(tmp_path):
+    session, _ = make_session(tmp_path)
+    actions = session.act_batch(np.zeros((16, 4), dtype=np.float32))
+    assert actions.shape == (16,) and set(np.unique(actions)) <= {0, 1}
+    agent = session.into_agent()
+    assert isinstance(agent, RandomAgent)
+    assert session.run.latest_path.exists()  # into_agent closes the session, saving latest
