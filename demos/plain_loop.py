@@ -1,66 +1,69 @@
-"""Drive a TrainingSession from a plain Python loop over a Gymnasium environment.
+"""Train an agent on Gymnasium's CartPole-v1 from a plain Python loop through a TrainingSession.
 
-    python demos/plain_loop.py --steps 20000 --root runs
+    python demos/plain_loop.py                      # DQN until solved (greedy mean >= 475), at most 100k steps
+    python demos/plain_loop.py --algo ppo --envs 8  # PPO over 8 environments
+    python demos/plain_loop.py --algo random        # the baseline
 
-Writes a run directory (logs, checkpoints, metadata) and prints the training report.
+Every --eval-freq steps, 20 greedy episodes are run; their mean is logged and saves `best`. Writes a
+run directory under --root and prints the training report.
 """
 
 from __future__ import annotations
 
 import argparse
+import time
 
 import gymnasium as gym
-import numpy as np
 
-from ecs_rl import EpisodeRecord, EpisodeStatus, Experience, RandomAgent, TrainingRun, TrainingSession
+from ecs_rl import RandomAgent, TrainingRun, TrainingSession
+from ecs_rl.core.gym_loop import train
 
 
-def train(env_id: str, steps: int, seed: int, root: str, checkpoint_freq: int) -> TrainingSession:
-    env = gym.make(env_id)
-    agent = RandomAgent(env.action_space, seed=seed)
-    run = TrainingRun.create(env_id.replace("/", "-"), "random", root=root)
-    run.write_config({"env": env_id, "agent": "random", "steps": steps, "seed": seed})
-    session = TrainingSession(agent).with_run(run).with_max_steps(steps).with_checkpoint_freq(checkpoint_freq)
-    obs, _ = env.reset(seed=seed)
-    episode_reward, episode_length = 0.0, 0
-    with session:
-        while not session.is_done():
-            action = session.act(obs)
-            next_obs, reward, terminated, truncated, _ = env.step(action)
-            status = EpisodeStatus.from_flags(terminated, truncated)
-            session.observe(Experience(obs, action, float(reward), next_obs, status))
-            episode_reward += float(reward)
-            episode_length += 1
-            obs = next_obs
-            if status.is_done:
-                session.on_episode(episode_reward, episode_length, status)
-                obs, _ = env.reset()
-                episode_reward, episode_length = 0.0, 0
-        # a greedy evaluation (for the random agent, just more random episodes) feeds best-model saving
-        eval_env = gym.make(env_id)
-        rewards = []
-        for k in range(5):
-            obs, _ = eval_env.reset(seed=10_000 + seed + k)
-            total, length, done = 0.0, 0, False
-            while not done:
-                obs, reward, terminated, truncated, _ = eval_env.step(session.act(obs))
-                total, length, done = total + float(reward), length + 1, terminated or truncated
-            session.on_eval_episode(EpisodeRecord(total, length, EpisodeStatus.from_flags(terminated, truncated)))
-            rewards.append(total)
-        session.maybe_save_best(float(np.mean(rewards)))
-    return session
+def make_agent(algo: str, env: gym.Env, seed: int, steps: int):
+    if algo == "random":
+        return RandomAgent(env.action_space, seed=seed), {}
+    from dataclasses import asdict
+
+    from ecs_rl.algorithms import DqnAgent, PpoAgent, presets
+
+    if algo == "dqn":
+        config = presets.cartpole_dqn(seed)
+        return DqnAgent(env.observation_space, env.action_space, config), asdict(config)
+    config = presets.cartpole_ppo(seed, total_steps=steps)
+    return PpoAgent(env.observation_space, env.action_space, config), asdict(config)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--env", default="CartPole-v1")
-    parser.add_argument("--steps", type=int, default=20_000)
+    parser.add_argument("--algo", choices=["dqn", "ppo", "random"], default="dqn")
+    parser.add_argument("--steps", type=int, default=100_000, help="step budget (default 100000)")
+    parser.add_argument("--envs", type=int, default=None, help="parallel envs (default: 1 for dqn, 8 for ppo)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--eval-freq", type=int, default=5_000)
+    parser.add_argument("--stop-reward", type=float, default=475.0, help="stop once an evaluation reaches this mean")
     parser.add_argument("--root", default="runs")
-    parser.add_argument("--checkpoint-freq", type=int, default=5_000)
+    parser.add_argument("--checkpoint-freq", type=int, default=10_000)
     args = parser.parse_args()
-    session = train(args.env, args.steps, args.seed, args.root, args.checkpoint_freq)
+    n_envs = args.envs or (8 if args.algo == "ppo" else 1)
+    envs = [gym.make("CartPole-v1") for _ in range(n_envs)]
+    agent, config = make_agent(args.algo, envs[0], args.seed, args.steps)
+    run = TrainingRun.create("cartpole-gym", args.algo, root=args.root)
+    run.write_config({"env": "CartPole-v1", "algo": args.algo, "envs": n_envs, "seed": args.seed, "agent": config})
+    session = (TrainingSession(agent).with_run(run).with_max_steps(args.steps)
+               .with_checkpoint_freq(args.checkpoint_freq))
+    started = time.perf_counter()
+    with session:
+        evals = train(session, envs, seed=args.seed, eval_env=lambda: gym.make("CartPole-v1"),
+                      eval_freq=args.eval_freq, stop_reward=args.stop_reward)
+    wall = time.perf_counter() - started
     print(session.eval_report(session.total_episodes))
+    print("\ngreedy evaluations (step: mean of 20 episodes): "
+          + ", ".join(f"{e.step:,}: {e.mean_reward:.1f}" for e in evals))
+    solved = next((e for e in evals if e.mean_reward >= args.stop_reward), None)
+    if solved:
+        print(f"solved at step {solved.step:,} in {wall:.1f}s wall time (best checkpoint: {run.best_path})")
+    else:
+        print(f"not solved within {session.total_steps:,} steps ({wall:.1f}s); best eval {session.best_eval_reward:.1f}")
 
 
 if __name__ == "__main__":

@@ -10,11 +10,16 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def test_plain_loop_example_writes_a_run_and_prints_the_report(tmp_path):
     proc = subprocess.run(
-        [sys.executable, ROOT / "demos" / "plain_loop.py", "--steps", "1500", "--root", tmp_path, "--checkpoint-freq", "500"],
+        [sys.executable, ROOT / "demos" / "plain_loop.py", "--algo", "dqn", "--steps", "3000", "--root", tmp_path,
+         "--checkpoint-freq", "1000", "--eval-freq", "1500"],
         capture_output=True, text=True, check=True,
     )
-    assert "Training report" in proc.stdout and "1,500" in proc.stdout
-    (meta_path,) = tmp_path.glob("*/*/*/metadata.json")
+    assert "Training report" in proc.stdout and "3,000" in proc.stdout
+    assert "greedy evaluations" in proc.stdout and "1,500:" in proc.stdout
+    (meta_path,) = tmp_path.glob("cartpole-gym/dqn/*/metadata.json")
     meta = json.loads(meta_path.read_text())
-    assert meta["total_steps"] == 1500 and meta["total_episodes"] > 0
-    assert (meta_path.parent / "checkpoints" / "best.pt").exists()
+    assert meta["total_steps"] == 3000 and meta["total_episodes"] > 0 and meta["best_eval_reward"] is not None
+    checkpoints = meta_path.parent / "checkpoints"
+    assert (checkpoints / "best.pt").exists() and (checkpoints / "latest.pt").exists()
+    config = json.loads((meta_path.parent / "config.json").read_text())
+    assert config["agent"]["train_freq"] == 256

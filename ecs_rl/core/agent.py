@@ -20,6 +20,7 @@ class LearningAgent(Protocol):
 
     ``agent_id`` / ``agent_ids`` say which entity a decision is for, so agents that keep
     per-actor state (PPO rollouts) can match a later ``observe`` to the ``act`` that produced it.
+    Arrays passed in belong to the caller, who may reuse them: an agent copies what it keeps.
     """
 
     @property

@@ -1,0 +1,322 @@
+"""Deep Q-learning (DQN) with a numpy replay ring, epsilon-greedy exploration and a target network.
+
+The update, for a minibatch of transitions (s, a, r, s', terminated) sampled from the replay buffer:
+
+    y      = r + gamma * (1 - terminated) * Q_target(s', a*)       a* = argmax_a Q_target(s', a)
+                                                                   (double DQN: argmax_a Q(s', a))
+    loss   = huber(Q(s, a) - y)
+
+A *truncated* transition (time limit, entity removed) keeps ``terminated = 0``: its target
+bootstraps from the true final observation s'. A *terminated* one does not.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import asdict, dataclass
+from typing import Any, Sequence
+
+import gymnasium as gym
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..core.types import ActMode, Experience
+from .common import (
+    CheckpointError, FlatParameters, action_space_to_dict, configure_torch, box_dim, check_shapes, load_checkpoint, FlatAdam, mlp,
+    numpy_rng_state, save_checkpoint, seeded_module, set_numpy_rng_state,
+)
+
+
+@dataclass
+class DqnConfig:
+    """DQN hyper-parameters. Defaults follow the reference design:
+
+    gamma 0.99, learning_rate 1e-3, batch_size 64, buffer_size 10 000, learning_starts 1 000 (env
+    steps before the first update), train_freq 1 and gradient_steps 1 (one update per env step),
+    target_update_interval 200 env steps with tau 1.0 (hard copy; tau < 1 is Polyak averaging),
+    hidden (64, 64), epsilon 1.0 -> 0.01 linearly over 10 000 env steps, Huber loss, gradient
+    norm clipped at 10, double DQN off, seed 0, replay buffer not saved in checkpoints. Process-wide
+    CPU settings applied when the agent is built: one torch thread and flush-denormal on (see
+    ``common.configure_torch``; ``num_threads=None`` / ``flush_denormal=False`` leave torch alone).
+    """
+
+    gamma: float = 0.99
+    learning_rate: float = 1e-3
+    batch_size: int = 64
+    buffer_size: int = 10_000
+    learning_starts: int = 1_000
+    train_freq: int = 1
+    gradient_steps: int = 1
+    target_update_interval: int = 200
+    tau: float = 1.0
+    hidden: tuple[int, ...] = (64, 64)
+    epsilon_start: float = 1.0
+    epsilon_end: float = 0.01
+    epsilon_decay_steps: int = 10_000
+    double_dqn: bool = False
+    huber: bool = True
+    max_grad_norm: float | None = 10.0
+    seed: int = 0
+    num_threads: int | None = 1
+    flush_denormal: bool = True
+    save_replay: bool = False
+
+    def __post_init__(self) -> None:
+        self.hidden = tuple(int(h) for h in self.hidden)
+        for name in ("batch_size", "buffer_size", "train_freq", "gradient_steps", "target_update_interval"):
+            if int(getattr(self, name)) < 1:
+                raise ValueError(f"DqnConfig.{name} must be >= 1, got {getattr(self, name)!r}")
+        if self.learning_starts < 0 or self.epsilon_decay_steps < 0:
+            raise ValueError("DqnConfig.learning_starts and epsilon_decay_steps must be >= 0")
+        if not 0.0 < self.tau <= 1.0:
+            raise ValueError(f"DqnConfig.tau must be in (0, 1], got {self.tau!r}")
+        if not 0.0 <= self.gamma <= 1.0:
+            raise ValueError(f"DqnConfig.gamma must be in [0, 1], got {self.gamma!r}")
+
+
+class ReplayBuffer:
+    """Preallocated ring of transitions, one float32 row each: ``[obs, next_obs, action, reward, terminated]``.
+
+    One row per transition makes a minibatch one fancy-indexing operation; sampling draws indices
+    from the buffer's own RNG.
+    """
+
+    def __init__(self, capacity: int, obs_dim: int, seed: int) -> None:
+        self.capacity = capacity
+        self.obs_dim = obs_dim
+        self.rows = np.zeros((capacity, 2 * obs_dim + 3), dtype=np.float32)
+        self.pos = 0
+        self.size = 0
+        self.rng = np.random.default_rng(seed)
+
+    def add(self, obs: np.ndarray, action: int, reward: float, next_obs: np.ndarray, terminated: bool) -> None:
+        d, row = self.obs_dim, self.rows[self.pos]
+        row[:d] = obs
+        row[d:2 * d] = next_obs
+        row[2 * d:] = (action, reward, terminated)
+        self.pos = (self.pos + 1) % self.capacity
+        self.size = min(self.size + 1, self.capacity)
+
+    @property
+    def terminated(self) -> np.ndarray:
+        return self.rows[: self.size, -1]
+
+    @property
+    def next_obs(self) -> np.ndarray:
+        return self.rows[: self.size, self.obs_dim:2 * self.obs_dim]
+
+    def sample(self, n: int) -> tuple[torch.Tensor, ...]:
+        """``(obs, actions, rewards, next_obs, terminated)`` for ``n`` transitions drawn uniformly."""
+        d = self.obs_dim
+        batch = torch.from_numpy(self.rows[self.rng.integers(0, self.size, size=n)])
+        return batch[:, :d], batch[:, 2 * d].long(), batch[:, 2 * d + 1], batch[:, d:2 * d], batch[:, 2 * d + 2]
+
+    def state(self, with_contents: bool) -> dict[str, Any]:
+        state: dict[str, Any] = {"rng": numpy_rng_state(self.rng), "pos": self.pos, "size": self.size}
+        if with_contents:
+            state["rows"] = torch.from_numpy(self.rows[: self.size].copy())
+        return state
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        set_numpy_rng_state(self.rng, state["rng"])
+        rows = state.get("rows")
+        if rows is None:  # saved without contents: start refilling from empty
+            self.pos = self.size = 0
+            return
+        size = int(state["size"])
+        self.rows[:size] = rows.numpy()
+        self.pos, self.size = int(state["pos"]), size
+
+
+class DqnAgent:
+    """DQN over a ``Box`` observation space and a ``Discrete`` action space (a ``LearningAgent``)."""
+
+    algorithm = "dqn"
+
+    def __init__(self, observation_space: gym.Space, action_space: gym.Space, config: DqnConfig | None = None) -> None:
+        self.config = config = config or DqnConfig()
+        if not isinstance(action_space, gym.spaces.Discrete):
+            raise TypeError(f"DQN needs a Discrete action space, got {action_space!r}")
+        configure_torch(config.num_threads, config.flush_denormal)
+        self.observation_space, self.action_space = observation_space, action_space
+        self.obs_dim = box_dim(observation_space, "DQN observation_space")
+        self.n_actions = int(action_space.n)
+        self._action_start = int(action_space.start)
+        sizes = (self.obs_dim, *config.hidden, self.n_actions)
+        self.q_net = seeded_module(config.seed, lambda: mlp(sizes, nn.ReLU))
+        self.target_net = seeded_module(config.seed, lambda: mlp(sizes, nn.ReLU))
+        self.target_net.load_state_dict(self.q_net.state_dict())
+        self.target_net.requires_grad_(False)
+        self.q_params = FlatParameters(self.q_net)
+        self.target_params = FlatParameters(self.target_net).param.data
+        self.optimizer = FlatAdam(self.q_params.param, config.learning_rate)
+        seeds = np.random.SeedSequence(config.seed).spawn(2)
+        self.explore_rng = np.random.default_rng(seeds[0])
+        self.replay = ReplayBuffer(config.buffer_size, self.obs_dim, seeds[1])
+        self._steps = 0
+        self._updates = 0
+        self._episode_losses: list[float] = []
+        self._last_loss = math.nan
+
+    # -- acting -------------------------------------------------------------------------------
+
+    @property
+    def total_steps(self) -> int:
+        return self._steps
+
+    @property
+    def epsilon(self) -> float:
+        """Linear decay from ``epsilon_start`` to ``epsilon_end`` over ``epsilon_decay_steps`` env steps."""
+        c = self.config
+        if c.epsilon_decay_steps == 0:
+            return c.epsilon_end
+        fraction = min(1.0, self._steps / c.epsilon_decay_steps)
+        return c.epsilon_start + fraction * (c.epsilon_end - c.epsilon_start)
+
+    def act(self, obs: Any, mode: ActMode = ActMode.EXPLORE, agent_id: int = 0) -> int:
+        if mode is ActMode.EXPLORE and self.explore_rng.random() < self.epsilon:
+            return int(self.explore_rng.integers(self.n_actions)) + self._action_start
+        with torch.inference_mode():
+            q = self.q_net(torch.as_tensor(obs, dtype=torch.float32).reshape(1, self.obs_dim))
+        return int(q.argmax()) + self._action_start
+
+    def act_batch(
+        self, obs_batch: np.ndarray, mode: ActMode = ActMode.EXPLORE, agent_ids: Sequence[int] | None = None
+    ) -> np.ndarray:
+        """One forward pass for the whole batch; in explore mode each row explores with probability epsilon."""
+        obs_batch = np.asarray(obs_batch, dtype=np.float32).reshape(-1, self.obs_dim)
+        n = len(obs_batch)
+        explore = np.zeros(n, dtype=bool)
+        if mode is ActMode.EXPLORE:
+            explore = self.explore_rng.random(n) < self.epsilon
+            random_actions = self.explore_rng.integers(self.n_actions, size=n)
+            if explore.all():  # no row needs the network
+                return random_actions + self._action_start
+        with torch.inference_mode():
+            actions = self.q_net(torch.from_numpy(obs_batch)).argmax(dim=1).numpy()
+        if explore.any():
+            actions = np.where(explore, random_actions, actions)
+        return actions + self._action_start
+
+    # -- learning -----------------------------------------------------------------------------
+
+    def observe(self, experience: Experience) -> None:
+        """Store the transition; every ``train_freq`` steps after ``learning_starts``, do ``gradient_steps`` updates."""
+        c = self.config
+        self.replay.add(
+            np.asarray(experience.obs, dtype=np.float32).reshape(self.obs_dim),
+            int(experience.action) - self._action_start,
+            float(experience.reward),
+            np.asarray(experience.next_obs, dtype=np.float32).reshape(self.obs_dim),
+            experience.terminated,  # truncated transitions bootstrap: stored as not terminated
+        )
+        self._steps += 1
+        if self._steps > c.learning_starts and self._steps % c.train_freq == 0 and self.replay.size >= c.batch_size:
+            for _ in range(c.gradient_steps):
+                self._update()
+        if self._steps % c.target_update_interval == 0:
+            self._sync_target()
+
+    def _update(self) -> None:
+        c = self.config
+        obs, actions, rewards, next_obs, terminated = self.replay.sample(c.batch_size)
+        with torch.no_grad():
+            next_q_target = self.target_net(next_obs)
+            if c.double_dqn:
+                best_next = self.q_net(next_obs).argmax(dim=1, keepdim=True)
+                next_value = next_q_target.gather(1, best_next).squeeze(1)
+            else:
+                next_value = next_q_target.max(dim=1).values
+            target = rewards + c.gamma * (1.0 - terminated) * next_value
+        q = self.q_net(obs).gather(1, actions.unsqueeze(1)).squeeze(1)
+        loss = F.smooth_l1_loss(q, target) if c.huber else F.mse_loss(q, target)
+        self.q_params.zero_grad()
+        loss.backward()
+        self.q_params.clip_grad_norm(c.max_grad_norm)
+        self.optimizer.step()
+        self._updates += 1
+        self._last_loss = loss.item()
+        self._episode_losses.append(self._last_loss)
+
+    def _sync_target(self) -> None:
+        """theta_target <- tau * theta + (1 - tau) * theta_target (tau = 1: hard copy)."""
+        if self.config.tau == 1.0:
+            self.target_params.copy_(self.q_params.param.data)
+        else:
+            self.target_params.lerp_(self.q_params.param.data, self.config.tau)
+
+    def td_targets(self, rewards, next_obs, terminated) -> torch.Tensor:
+        """The bootstrapped targets ``y`` for given transitions (for inspection and tests)."""
+        c = self.config
+        with torch.no_grad():
+            next_obs = torch.as_tensor(np.asarray(next_obs, dtype=np.float32).reshape(-1, self.obs_dim))
+            next_q_target = self.target_net(next_obs)
+            if c.double_dqn:
+                next_value = next_q_target.gather(1, self.q_net(next_obs).argmax(1, keepdim=True)).squeeze(1)
+            else:
+                next_value = next_q_target.max(dim=1).values
+            rewards = torch.as_tensor(rewards, dtype=torch.float32)
+            terminated = torch.as_tensor(terminated, dtype=torch.float32)
+            return rewards + c.gamma * (1.0 - terminated) * next_value
+
+    # -- episode extras -----------------------------------------------------------------------
+
+    def episode_extras(self) -> dict[str, float]:
+        losses = self._episode_losses
+        extras = {"epsilon": self.epsilon}
+        if losses:
+            arr = np.asarray(losses)
+            extras.update(loss_mean=float(arr.mean()), loss_std=float(arr.std()), loss_max=float(arr.max()))
+        else:
+            extras.update(loss_mean=math.nan, loss_std=math.nan, loss_max=math.nan)
+        return extras
+
+    def on_episode_start(self) -> None:
+        self._episode_losses = []
+
+    # -- checkpoints --------------------------------------------------------------------------
+
+    def _shapes(self) -> dict[str, Any]:
+        return {"obs_dim": self.obs_dim, "n_actions": self.n_actions, "hidden": list(self.config.hidden)}
+
+    def save(self, path: str | os.PathLike[str], include_replay: bool | None = None) -> None:
+        """The whole training state; the replay buffer's contents only if asked (``config.save_replay``)."""
+        with_replay = self.config.save_replay if include_replay is None else include_replay
+        config = asdict(self.config)
+        config["hidden"] = list(config["hidden"])
+        save_checkpoint(path, self.algorithm, {
+            "config": config,
+            "shapes": self._shapes(),
+            "action_space": action_space_to_dict(self.action_space),
+            "q_net": self.q_net.state_dict(),
+            "target_net": self.target_net.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "counters": {"steps": self._steps, "updates": self._updates},
+            "episode_losses": list(self._episode_losses),
+            "explore_rng": numpy_rng_state(self.explore_rng),
+            "replay": self.replay.state(with_replay),
+        })
+
+    def load(self, path: str | os.PathLike[str]) -> None:
+        data = load_checkpoint(path, self.algorithm)
+        check_shapes(path, data.get("shapes", {}), self._shapes())
+        try:
+            self.q_net.load_state_dict(data["q_net"])
+            self.target_net.load_state_dict(data["target_net"])
+            self.optimizer.load_state_dict(data["optimizer"])
+            self._steps = int(data["counters"]["steps"])
+            self._updates = int(data["counters"]["updates"])
+            self._episode_losses = [float(x) for x in data["episode_losses"]]
+            set_numpy_rng_state(self.explore_rng, data["explore_rng"])
+            self.replay.load_state(data["replay"])
+        except (KeyError, RuntimeError, TypeError, ValueError) as exc:
+            raise CheckpointError(f"checkpoint {path} is corrupt or incomplete: {exc}") from None
+
+    def to_policy(self) -> "GreedyPolicy":
+        """An inference-only copy of the Q-network that acts greedily."""
+        from .policy import GreedyPolicy
+
+        return GreedyPolicy(self.q_net, self.obs_dim, self.action_space)

@@ -1,0 +1,74 @@
+"""Inference-only policies: a frozen copy of a trained network, no optimizer, no buffers."""
+
+from __future__ import annotations
+
+import copy
+import os
+from pathlib import Path
+from typing import Any, Sequence
+
+import gymnasium as gym
+import numpy as np
+import torch
+from torch import nn
+
+from ..core.run import RunError, TrainingRun
+from ..core.types import ActMode
+from .common import CheckpointError, action_space_from_dict, load_checkpoint, mlp
+
+
+class GreedyPolicy:
+    """Acts greedily with a frozen network: argmax for Discrete actions, the mean (clipped) for Box."""
+
+    def __init__(self, network: nn.Module, obs_dim: int, action_space: gym.Space) -> None:
+        self.network = copy.deepcopy(network).eval().requires_grad_(False)
+        self.obs_dim = obs_dim
+        self.action_space = action_space
+        self.continuous = isinstance(action_space, gym.spaces.Box)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str], which: str = "best") -> "GreedyPolicy":
+        """From a checkpoint file, or a run (or version / name) directory's ``<which>.pt`` (``best`` by default)."""
+        path = Path(path)
+        if path.is_dir():
+            try:
+                run_dir = TrainingRun.find(path)
+            except RunError as exc:
+                raise CheckpointError(str(exc)) from None
+            path = run_dir / "checkpoints" / f"{which}.pt"
+        data = load_checkpoint(path, None)
+        try:
+            shapes = data["shapes"]
+            action_space = action_space_from_dict(data["action_space"])
+            hidden = tuple(shapes["hidden"])
+            if data["algorithm"] == "dqn":
+                network = mlp((shapes["obs_dim"], *hidden, shapes["n_actions"]), nn.ReLU)
+                network.load_state_dict(data["q_net"])
+            elif data["algorithm"] == "ppo":
+                network = mlp((shapes["obs_dim"], *hidden, shapes["action_dim"]), nn.Tanh)
+                prefix = "actor."
+                network.load_state_dict({k[len(prefix):]: v for k, v in data["net"].items() if k.startswith(prefix)})
+            else:
+                raise CheckpointError(f"checkpoint {path} holds an unknown algorithm {data['algorithm']!r}")
+        except (KeyError, RuntimeError, TypeError) as exc:
+            raise CheckpointError(f"checkpoint {path} is corrupt or incomplete: {exc}") from None
+        return cls(network, int(shapes["obs_dim"]), action_space)
+
+    @property
+    def total_steps(self) -> int:
+        return 0
+
+    def act_batch(
+        self, obs_batch: np.ndarray, mode: ActMode = ActMode.EXPLOIT, agent_ids: Sequence[int] | None = None
+    ) -> np.ndarray:
+        obs = torch.from_numpy(np.asarray(obs_batch, dtype=np.float32).reshape(-1, self.obs_dim))
+        with torch.inference_mode():
+            out = self.network(obs).numpy()
+        if self.continuous:
+            space = self.action_space
+            return np.clip(out.reshape(len(out), *space.shape), space.low, space.high).astype(space.dtype)
+        return out.argmax(axis=1) + int(self.action_space.start)
+
+    def act(self, obs: Any, mode: ActMode = ActMode.EXPLOIT, agent_id: int = 0) -> Any:
+        action = self.act_batch(np.asarray(obs, dtype=np.float32).reshape(1, self.obs_dim))[0]
+        return action if self.continuous else int(action)

@@ -1,0 +1,409 @@
+"""Proximal Policy Optimisation (PPO) with per-agent rollouts, GAE and the clipped objective.
+
+For each rollout (``n_steps`` transitions per agent, gathered under the current policy):
+
+    delta_t   = r_t + gamma * V(s_{t+1}) * (1 - done_t) - V(s_t)
+    A_t       = delta_t + gamma * lambda * (1 - done_t) * A_{t+1}              (GAE)
+    R_t       = A_t + V(s_t)                                                   (value target)
+
+then ``n_epochs`` passes of shuffled minibatches minimise
+
+    ratio     = exp(log pi(a|s) - log pi_old(a|s))
+    L_policy  = -mean(min(ratio * A, clip(ratio, 1 - eps, 1 + eps) * A))       (A normalised per minibatch)
+    L         = L_policy + vf_coef * mean((V(s) - R)^2) - ent_coef * mean(entropy)
+
+Transitions are matched to the ``act`` that produced them by agent id, never by arrival order, so
+many entities can interleave freely. A truncated episode bootstraps: its last reward gets
+``gamma * V(final observation)`` added, as if the episode went on.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import asdict, dataclass
+from typing import Any, Sequence
+
+import gymnasium as gym
+import numpy as np
+import torch
+from torch import nn
+
+from ..core.types import ActMode, Experience
+from .common import (
+    CheckpointError, FlatParameters, action_space_to_dict, configure_torch, box_dim, check_shapes, load_checkpoint, FlatAdam, mlp,
+    numpy_rng_state, save_checkpoint, seeded_module, set_numpy_rng_state,
+)
+
+_LOG_2PI = math.log(2.0 * math.pi)
+
+
+@dataclass
+class PpoConfig:
+    """PPO hyper-parameters. Defaults follow the reference design:
+
+    n_steps 128 (per agent per rollout), n_epochs 4, batch_size 64, learning_rate 2.5e-4,
+    clip_range 0.2, vf_coef 0.5, ent_coef 0.01, gamma 0.99, gae_lambda 0.95, hidden (64, 64)
+    for separate actor and critic MLPs (tanh, orthogonal init), max_grad_norm 0.5, advantages
+    normalised per minibatch, no annealing (set ``anneal_steps`` and ``anneal_lr`` /
+    ``anneal_clip`` for a linear decay to 0 over that many env steps), Gaussian log-std
+    initialised at 0.0 for Box actions, Adam eps 1e-5, seed 0. Process-wide CPU settings applied when the agent is
+    built: one torch thread and flush-denormal on (see ``common.configure_torch``).
+    """
+
+    n_steps: int = 128
+    n_epochs: int = 4
+    batch_size: int = 64
+    learning_rate: float = 2.5e-4
+    clip_range: float = 0.2
+    vf_coef: float = 0.5
+    ent_coef: float = 0.01
+    gamma: float = 0.99
+    gae_lambda: float = 0.95
+    hidden: tuple[int, ...] = (64, 64)
+    max_grad_norm: float | None = 0.5
+    normalize_advantage: bool = True
+    anneal_steps: int | None = None
+    anneal_lr: bool = False
+    anneal_clip: bool = False
+    log_std_init: float = 0.0
+    adam_eps: float = 1e-5
+    seed: int = 0
+    num_threads: int | None = 1
+    flush_denormal: bool = True
+
+    def __post_init__(self) -> None:
+        self.hidden = tuple(int(h) for h in self.hidden)
+        for name in ("n_steps", "n_epochs", "batch_size"):
+            if int(getattr(self, name)) < 1:
+                raise ValueError(f"PpoConfig.{name} must be >= 1, got {getattr(self, name)!r}")
+        if (self.anneal_lr or self.anneal_clip) and not self.anneal_steps:
+            raise ValueError("PpoConfig.anneal_steps must be set (> 0) when anneal_lr or anneal_clip is on")
+        if not 0.0 <= self.gamma <= 1.0 or not 0.0 <= self.gae_lambda <= 1.0:
+            raise ValueError("PpoConfig.gamma and gae_lambda must be in [0, 1]")
+
+
+class ActorCritic(nn.Module):
+    """Separate actor and critic MLPs; a categorical head for Discrete, a Gaussian one for Box actions."""
+
+    def __init__(self, obs_dim: int, action_dim: int, continuous: bool, hidden: Sequence[int], log_std_init: float):
+        super().__init__()
+        self.continuous = continuous
+        self.actor = mlp((obs_dim, *hidden, action_dim), nn.Tanh, out_gain=0.01)
+        self.critic = mlp((obs_dim, *hidden, 1), nn.Tanh, out_gain=1.0)
+        if continuous:
+            self.log_std = nn.Parameter(torch.full((action_dim,), float(log_std_init)))
+
+    def value(self, obs: torch.Tensor) -> torch.Tensor:
+        return self.critic(obs).squeeze(-1)
+
+    def log_prob_entropy(self, obs: torch.Tensor, actions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """log pi(a|s) and the policy's entropy at s."""
+        out = self.actor(obs)
+        if self.continuous:
+            log_std = self.log_std.expand_as(out)
+            logp = (-0.5 * ((actions - out) / log_std.exp()) ** 2 - log_std - 0.5 * _LOG_2PI).sum(-1)
+            entropy = (0.5 + 0.5 * _LOG_2PI + log_std).sum(-1)
+        else:
+            log_probs = torch.log_softmax(out, dim=-1)
+            logp = log_probs.gather(1, actions.long().unsqueeze(1)).squeeze(1)
+            entropy = -(log_probs.exp() * log_probs).sum(-1)
+        return logp, entropy
+
+    def sample(self, obs: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        """Draw actions (raw, unclipped) and their log-probs from a dedicated generator."""
+        out = self.actor(obs)
+        if self.continuous:
+            std = self.log_std.exp().expand_as(out)
+            noise = torch.randn(out.shape, generator=generator)
+            actions = out + std * noise
+            logp = (-0.5 * noise**2 - self.log_std - 0.5 * _LOG_2PI).sum(-1)
+        else:
+            log_probs = torch.log_softmax(out, dim=-1)
+            actions = torch.multinomial(log_probs.exp(), 1, generator=generator).squeeze(1)
+            logp = log_probs.gather(1, actions.unsqueeze(1)).squeeze(1)
+        return actions, logp
+
+    def greedy(self, obs: torch.Tensor) -> torch.Tensor:
+        out = self.actor(obs)
+        return out if self.continuous else out.argmax(dim=-1)
+
+
+class _Segment:
+    """One agent's transitions in the current rollout."""
+
+    __slots__ = ("obs", "actions", "logps", "values", "rewards", "dones", "last_next_obs")
+
+    def __init__(self) -> None:
+        self.obs: list[np.ndarray] = []
+        self.actions: list[np.ndarray] = []
+        self.logps: list[float] = []
+        self.values: list[float] = []
+        self.rewards: list[float] = []
+        self.dones: list[bool] = []
+        self.last_next_obs: np.ndarray | None = None
+
+
+class PpoAgent:
+    """PPO for ``Box`` observations and ``Discrete`` or ``Box`` actions (a ``LearningAgent``)."""
+
+    algorithm = "ppo"
+
+    def __init__(self, observation_space: gym.Space, action_space: gym.Space, config: PpoConfig | None = None) -> None:
+        self.config = config = config or PpoConfig()
+        configure_torch(config.num_threads, config.flush_denormal)
+        self.observation_space, self.action_space = observation_space, action_space
+        self.obs_dim = box_dim(observation_space, "PPO observation_space")
+        if isinstance(action_space, gym.spaces.Discrete):
+            self.continuous, self.action_dim = False, int(action_space.n)
+            self._action_start = int(action_space.start)
+        elif isinstance(action_space, gym.spaces.Box):
+            self.continuous, self.action_dim = True, int(np.prod(action_space.shape))
+        else:
+            raise TypeError(f"PPO needs a Discrete or Box action space, got {action_space!r}")
+        self.net = seeded_module(config.seed, lambda: ActorCritic(
+            self.obs_dim, self.action_dim, self.continuous, config.hidden, config.log_std_init))
+        self.params = FlatParameters(self.net)
+        self.optimizer = FlatAdam(self.params.param, config.learning_rate, eps=config.adam_eps)
+        seeds = np.random.SeedSequence(config.seed).spawn(2)
+        self.sample_gen = torch.Generator().manual_seed(int(seeds[0].generate_state(1)[0]))
+        self.shuffle_rng = np.random.default_rng(seeds[1])
+        self._steps = 0
+        self._updates = 0
+        self._pending: dict[int, tuple[np.ndarray, np.ndarray, float, float]] = {}
+        self._segments: dict[int, _Segment] = {}
+        self._rollout_len = 0
+        self._last_update: dict[str, float] = {}
+
+    @property
+    def total_steps(self) -> int:
+        return self._steps
+
+    # -- acting -------------------------------------------------------------------------------
+
+    def act(self, obs: Any, mode: ActMode = ActMode.EXPLORE, agent_id: int = 0) -> Any:
+        action = self.act_batch(np.asarray(obs, dtype=np.float32).reshape(1, self.obs_dim), mode, [agent_id])[0]
+        return action if self.continuous else int(action)
+
+    def act_batch(
+        self, obs_batch: np.ndarray, mode: ActMode = ActMode.EXPLORE, agent_ids: Sequence[int] | None = None
+    ) -> np.ndarray:
+        """One forward pass for all rows; in explore mode each row's decision is remembered under its agent id."""
+        # a private copy: the rows are kept until their transitions arrive, and callers reuse their arrays
+        obs_batch = np.array(obs_batch, dtype=np.float32).reshape(-1, self.obs_dim)
+        obs_t = torch.from_numpy(obs_batch)
+        with torch.inference_mode():
+            if mode is ActMode.EXPLOIT:
+                actions = self.net.greedy(obs_t).numpy()
+                return self._to_env(actions)
+            actions_t, logps_t = self.net.sample(obs_t, self.sample_gen)
+            values = self.net.value(obs_t).numpy()
+        actions, logps = actions_t.numpy(), logps_t.numpy()
+        ids = range(len(obs_batch)) if agent_ids is None else agent_ids
+        if len(ids) != len(obs_batch):
+            raise ValueError(f"agent_ids has {len(ids)} ids for {len(obs_batch)} observations")
+        for row, agent_id in enumerate(ids):
+            self._pending[int(agent_id)] = (obs_batch[row], actions[row], float(logps[row]), float(values[row]))
+        return self._to_env(actions)
+
+    def _to_env(self, actions: np.ndarray) -> np.ndarray:
+        """Actions as the environment takes them: clipped to the Box bounds, offset for Discrete(start)."""
+        if self.continuous:
+            return np.clip(actions.reshape(len(actions), *self.action_space.shape), self.action_space.low,
+                           self.action_space.high).astype(self.action_space.dtype)
+        return actions.astype(np.int64) + self._action_start
+
+    # -- collecting ---------------------------------------------------------------------------
+
+    def observe(self, experience: Experience) -> None:
+        """Add the transition to its agent's segment; update once every active agent has ``n_steps``."""
+        agent_id = int(experience.agent_id)
+        pending = self._pending.pop(agent_id, None)
+        if pending is None:
+            raise RuntimeError(f"PPO got a transition for agent {agent_id} without an explore-mode act for it")
+        obs, action, logp, value = pending
+        reward = float(experience.reward)
+        if experience.truncated:  # cut short, not finished: bootstrap from the true final observation
+            with torch.inference_mode():
+                final = torch.as_tensor(np.asarray(experience.next_obs, dtype=np.float32).reshape(1, self.obs_dim))
+                reward += self.config.gamma * float(self.net.value(final)[0])
+        seg = self._segments.get(agent_id)
+        if seg is None:
+            seg = self._segments[agent_id] = _Segment()
+        seg.obs.append(obs)
+        seg.actions.append(action)
+        seg.logps.append(logp)
+        seg.values.append(value)
+        seg.rewards.append(reward)
+        seg.dones.append(experience.done)
+        seg.last_next_obs = np.asarray(experience.next_obs, dtype=np.float32).reshape(self.obs_dim)
+        self._steps += 1
+        self._rollout_len += 1
+        active = len(self._segments.keys() | self._pending.keys())
+        if self._rollout_len >= self.config.n_steps * active:
+            self._update()
+
+    def _advantages(self) -> tuple[np.ndarray, ...]:
+        """GAE over every agent's segment, bootstrapping unfinished segments from V(last next_obs)."""
+        c = self.config
+        segs = [s for s in self._segments.values() if s.rewards]
+        open_segs = [s for s in segs if not s.dones[-1]]
+        last_values = {}
+        if open_segs:
+            with torch.inference_mode():
+                v = self.net.value(torch.from_numpy(np.stack([s.last_next_obs for s in open_segs]))).numpy()
+            last_values = {id(s): float(x) for s, x in zip(open_segs, v)}
+        all_adv = []
+        for seg in segs:
+            rewards = np.asarray(seg.rewards, dtype=np.float32)
+            values = np.asarray(seg.values, dtype=np.float32)
+            not_done = 1.0 - np.asarray(seg.dones, dtype=np.float32)
+            next_values = np.append(values[1:], last_values.get(id(seg), 0.0))
+            deltas = rewards + c.gamma * next_values * not_done - values
+            adv = np.zeros_like(rewards)
+            running = 0.0
+            for t in range(len(rewards) - 1, -1, -1):
+                running = deltas[t] + c.gamma * c.gae_lambda * not_done[t] * running
+                adv[t] = running
+            all_adv.append(adv)
+        cat = np.concatenate
+        obs = np.stack([o for s in segs for o in s.obs])
+        actions = np.stack([a for s in segs for a in s.actions])
+        logps = cat([np.asarray(s.logps, dtype=np.float32) for s in segs])
+        values = cat([np.asarray(s.values, dtype=np.float32) for s in segs])
+        adv = cat(all_adv)
+        return obs, actions, logps, adv, adv + values
+
+    def _progress_remaining(self) -> float:
+        c = self.config
+        return max(0.0, 1.0 - self._steps / c.anneal_steps) if c.anneal_steps else 1.0
+
+    def _update(self) -> None:
+        c = self.config
+        obs, actions, old_logps, advantages, returns = (torch.from_numpy(x) for x in self._advantages())
+        self._segments.clear()
+        self._rollout_len = 0
+        progress = self._progress_remaining()
+        lr = c.learning_rate * (progress if c.anneal_lr else 1.0)
+        clip = c.clip_range * (progress if c.anneal_clip else 1.0)
+        self.optimizer.lr = lr
+        n = len(obs)
+        pg_losses, v_losses, entropies, kls, clip_fracs = [], [], [], [], []
+        for _ in range(c.n_epochs):
+            order = torch.from_numpy(self.shuffle_rng.permutation(n))
+            for start in range(0, n, c.batch_size):
+                mb = order[start:start + c.batch_size]
+                logp, entropy = self.net.log_prob_entropy(obs[mb], actions[mb])
+                value = self.net.value(obs[mb])
+                adv = advantages[mb]
+                if c.normalize_advantage and len(mb) > 1:
+                    adv = (adv - adv.mean()) / (adv.std() + 1e-8)
+                log_ratio = logp - old_logps[mb]
+                ratio = log_ratio.exp()
+                pg_loss = -torch.min(ratio * adv, ratio.clamp(1.0 - clip, 1.0 + clip) * adv).mean()
+                v_loss = ((value - returns[mb]) ** 2).mean()
+                entropy_mean = entropy.mean()
+                loss = pg_loss + c.vf_coef * v_loss - c.ent_coef * entropy_mean
+                self.params.zero_grad()
+                loss.backward()
+                self.params.clip_grad_norm(c.max_grad_norm)
+                self.optimizer.step()
+                with torch.no_grad():
+                    pg_losses.append(pg_loss.item())
+                    v_losses.append(v_loss.item())
+                    entropies.append(entropy_mean.item())
+                    kls.append(((ratio - 1.0) - log_ratio).mean().item())
+                    clip_fracs.append(((ratio - 1.0).abs() > clip).float().mean().item())
+        self._updates += 1
+        self._last_update = {
+            "policy_loss": float(np.mean(pg_losses)),
+            "value_loss": float(np.mean(v_losses)),
+            "entropy": float(np.mean(entropies)),
+            "approx_kl": float(np.mean(kls)),
+            "clip_fraction": float(np.mean(clip_fracs)),
+            "learning_rate": lr,
+        }
+
+    # -- episode extras -----------------------------------------------------------------------
+
+    _EXTRAS = ("policy_loss", "value_loss", "entropy", "approx_kl", "clip_fraction")
+
+    def episode_extras(self) -> dict[str, float]:
+        """Figures of the last update (NaN before the first)."""
+        return {k: self._last_update.get(k, math.nan) for k in self._EXTRAS}
+
+    def on_episode_start(self) -> None:
+        pass
+
+    # -- checkpoints --------------------------------------------------------------------------
+
+    def _shapes(self) -> dict[str, Any]:
+        return {"obs_dim": self.obs_dim, "action_dim": self.action_dim, "continuous": self.continuous,
+                "hidden": list(self.config.hidden)}
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """The whole training state, including the rollout in progress and actions awaiting their transition."""
+        config = asdict(self.config)
+        config["hidden"] = list(config["hidden"])
+        segments = []
+        for agent_id, s in self._segments.items():
+            segments.append({
+                "agent_id": agent_id,
+                "obs": torch.from_numpy(np.stack(s.obs)) if s.obs else torch.zeros(0, self.obs_dim),
+                "actions": torch.from_numpy(np.stack(s.actions)) if s.actions else torch.zeros(0),
+                "logps": list(s.logps), "values": list(s.values), "rewards": list(s.rewards),
+                "dones": list(s.dones),
+                "last_next_obs": None if s.last_next_obs is None else torch.from_numpy(s.last_next_obs.copy()),
+            })
+        pending = [
+            {"agent_id": k, "obs": torch.from_numpy(o.copy()), "action": torch.from_numpy(np.asarray(a).copy()),
+             "logp": lp, "value": v}
+            for k, (o, a, lp, v) in self._pending.items()
+        ]
+        save_checkpoint(path, self.algorithm, {
+            "config": config,
+            "shapes": self._shapes(),
+            "action_space": action_space_to_dict(self.action_space),
+            "net": self.net.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "counters": {"steps": self._steps, "updates": self._updates, "rollout_len": self._rollout_len},
+            "last_update": dict(self._last_update),
+            "sample_gen": self.sample_gen.get_state(),
+            "shuffle_rng": numpy_rng_state(self.shuffle_rng),
+            "segments": segments,
+            "pending": pending,
+        })
+
+    def load(self, path: str | os.PathLike[str]) -> None:
+        data = load_checkpoint(path, self.algorithm)
+        check_shapes(path, data.get("shapes", {}), self._shapes())
+        try:
+            self.net.load_state_dict(data["net"])
+            self.optimizer.load_state_dict(data["optimizer"])
+            counters = data["counters"]
+            self._steps, self._updates = int(counters["steps"]), int(counters["updates"])
+            self._rollout_len = int(counters["rollout_len"])
+            self._last_update = {k: float(v) for k, v in data["last_update"].items()}
+            self.sample_gen.set_state(data["sample_gen"])
+            set_numpy_rng_state(self.shuffle_rng, data["shuffle_rng"])
+            self._segments = {}
+            for s in data["segments"]:
+                seg = _Segment()
+                seg.obs = list(s["obs"].numpy())
+                seg.actions = list(s["actions"].numpy())
+                seg.logps, seg.values = [float(x) for x in s["logps"]], [float(x) for x in s["values"]]
+                seg.rewards, seg.dones = [float(x) for x in s["rewards"]], [bool(x) for x in s["dones"]]
+                seg.last_next_obs = None if s["last_next_obs"] is None else s["last_next_obs"].numpy()
+                self._segments[int(s["agent_id"])] = seg
+            self._pending = {
+                int(p["agent_id"]): (p["obs"].numpy(), p["action"].numpy(), float(p["logp"]), float(p["value"]))
+                for p in data["pending"]
+            }
+        except (KeyError, RuntimeError, TypeError, ValueError, AttributeError) as exc:
+            raise CheckpointError(f"checkpoint {path} is corrupt or incomplete: {exc}") from None
+
+    def to_policy(self) -> "GreedyPolicy":
+        """An inference-only copy of the actor: the mean action (Box) or the most likely one (Discrete)."""
+        from .policy import GreedyPolicy
+
+        return GreedyPolicy(self.net.actor, self.obs_dim, self.action_space)

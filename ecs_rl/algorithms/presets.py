@@ -1,0 +1,36 @@
+"""Tuned hyper-parameters for the reference tasks, shared by the demos, benchmarks and tests.
+
+Adapted from the RL Baselines3 Zoo's settings for these tasks, with the reference design's 64x64
+networks; measured in benchmarks/algorithms_vs_sb3.py.
+"""
+
+from __future__ import annotations
+
+from .dqn import DqnConfig
+from .ppo import PpoConfig
+
+
+def cartpole_dqn(seed: int = 0, **overrides) -> DqnConfig:
+    """DQN for CartPole-v1 (1 env): solves within 50 000 steps."""
+    return DqnConfig(**{**dict(
+        learning_rate=2.3e-3, batch_size=64, buffer_size=100_000, learning_starts=1_000, gamma=0.99,
+        target_update_interval=10, train_freq=256, gradient_steps=128, hidden=(64, 64),
+        epsilon_start=1.0, epsilon_end=0.04, epsilon_decay_steps=8_000, max_grad_norm=10.0, seed=seed,
+    ), **overrides})
+
+
+def cartpole_ppo(seed: int = 0, total_steps: int = 100_000, **overrides) -> PpoConfig:
+    """PPO for CartPole-v1 with 8 envs: learning rate and clip range decay linearly over ``total_steps``."""
+    return PpoConfig(**{**dict(
+        n_steps=32, batch_size=256, n_epochs=20, learning_rate=1e-3, clip_range=0.2, gamma=0.98, gae_lambda=0.8,
+        ent_coef=0.0, vf_coef=0.5, max_grad_norm=0.5, hidden=(64, 64), anneal_steps=total_steps,
+        anneal_lr=True, anneal_clip=True, seed=seed,
+    ), **overrides})
+
+
+def pendulum_ppo(seed: int = 0, **overrides) -> PpoConfig:
+    """PPO with Gaussian actions for Pendulum-v1 with 4 envs."""
+    return PpoConfig(**{**dict(
+        n_steps=1024, batch_size=64, n_epochs=10, learning_rate=1e-3, clip_range=0.2, gamma=0.9, gae_lambda=0.95,
+        ent_coef=0.0, vf_coef=0.5, max_grad_norm=0.5, hidden=(64, 64), seed=seed,
+    ), **overrides})
