@@ -236,12 +236,16 @@ class PpoAgent:
         seg.values.append(value)
         seg.rewards.append(reward)
         seg.dones.append(experience.done)
-        seg.last_next_obs = np.asarray(experience.next_obs, dtype=np.float32).reshape(self.obs_dim)
+        seg.last_next_obs = np.array(experience.next_obs, dtype=np.float32).reshape(self.obs_dim)
         self._steps += 1
         self._rollout_len += 1
         active = len(self._segments.keys() | self._pending.keys())
         if self._rollout_len >= self.config.n_steps * active:
             self._update()
+
+    def forget(self, agent_id: int) -> None:
+        """The actor is gone: drop its pending decision; its collected steps still count, bootstrapped."""
+        self._pending.pop(int(agent_id), None)
 
     def _advantages(self) -> tuple[np.ndarray, ...]:
         """GAE over every agent's segment, bootstrapping unfinished segments from V(last next_obs)."""

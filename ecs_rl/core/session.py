@@ -120,6 +120,12 @@ class TrainingSession:
         if self._run is not None and self._total_steps % self._checkpoint_freq == 0:
             self.save_checkpoint()
 
+    def forget(self, agent_id: int) -> None:
+        """An actor is gone (entity deleted): agents that keep per-actor state drop it (optional hook)."""
+        forget = getattr(self._agent, "forget", None)
+        if callable(forget):
+            forget(agent_id)
+
     def on_episode_start(self) -> None:
         """Signal a new episode (resets the agent's per-episode aggregators)."""
         self._agent.on_episode_start()

@@ -1,0 +1,93 @@
+"""Components the plugin reads and writes. The game owns Observation, Reward and Done; the plugin owns the rest."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+
+@dataclass(slots=True)
+class Agent:
+    """Marks an entity as an agent controlled by the policy registered under ``policy``.
+
+    ``agent_id`` is what the policy sees (default: the entity id); ``decision_period`` k makes the
+    entity decide every k ticks and repeat its action in between (one transition spans k ticks).
+    """
+
+    policy: str
+    agent_id: int | None = None
+    decision_period: int = 1
+
+
+@dataclass(slots=True)
+class Observation:
+    """The entity's current observation, written by the game (a fresh array or in place: both work)."""
+
+    value: np.ndarray
+
+
+@dataclass(slots=True)
+class Action:
+    """The action chosen for the entity, written by the decide processor, read by the game."""
+
+    value: Any = None
+
+
+@dataclass(slots=True)
+class Reward:
+    """Reward earned this tick: the game adds to it, the record processor collects and zeroes it."""
+
+    value: float = 0.0
+
+
+@dataclass(slots=True)
+class Done:
+    """Episode flags set by the game: terminated (a terminal state) or truncated (cut short)."""
+
+    terminated: bool = False
+    truncated: bool = False
+
+
+@dataclass(slots=True)
+class EpisodeInfo:
+    """Optional: numbers the game wants logged with the episode (e.g. food eaten)."""
+
+    extras: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class EpisodeTracker:
+    """Per-entity episode bookkeeping, maintained by the plugin."""
+
+    total_reward: float = 0.0
+    length: int = 0
+    episodes: int = 0
+    waiting: bool = False  # a decision was made and its transition is not closed yet
+    decision_obs: np.ndarray | None = None
+    decision_reward: float = 0.0
+    ticks_since_decision: int = 0
+    needs_reset: bool = False
+
+
+@dataclass(slots=True)
+class ResetRequest:
+    """Add to an agent entity to reset it at the end of this tick (optionally reseeded).
+
+    A live episode ends with this tick's transition, as truncated; then the game's reset hook runs.
+    """
+
+    seed: int | None = None
+
+
+def agent_components(policy: str, observation: np.ndarray, agent_id: int | None = None,
+                     decision_period: int = 1) -> list[Any]:
+    """The components every agent entity carries; add your game's own beside them."""
+    if decision_period < 1:
+        raise ValueError(f"decision_period must be >= 1, got {decision_period!r}")
+    return [Agent(policy, agent_id, decision_period), Observation(observation), Action(), Reward(), Done(),
+            EpisodeTracker()]
+
+
+AGENT_COMPONENTS = (Agent, Observation, Action, Reward, Done, EpisodeTracker)

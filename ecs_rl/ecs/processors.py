@@ -1,0 +1,144 @@
+"""The four processors the plugin installs around the game's own (see ARCHITECTURE "One tick")."""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any
+
+import esper
+
+from ..core.types import EpisodeRecord, EpisodeStatus, Experience
+from .components import ResetRequest
+from .events import EpisodeEnd
+from .policies import ComponentError
+
+if TYPE_CHECKING:
+    from .plugin import Plugin
+
+
+class DecideProcessor(esper.Processor):
+    """For every agent that needs a decision: one ``act_batch`` per policy, then write ``Action``."""
+
+    def __init__(self, plugin: "Plugin") -> None:
+        self.plugin = plugin
+
+    def process(self, *args: Any, **kwargs: Any) -> None:
+        plugin = self.plugin
+        mode = plugin.act_mode
+        batches: dict[str, list[tuple[int, tuple]]] = {}
+        for entity, comps in plugin.query():
+            agent, obs, action, _, _, tracker = comps
+            if tracker.waiting or tracker.needs_reset:
+                continue
+            entry = plugin.entry(agent.policy, entity)
+            if entry.per_entity:
+                value = entry.policy.decide(obs.value, entity)
+                entry.check_action(entity, value)
+                action.value = value
+                tracker.waiting, tracker.decision_obs = True, None
+                tracker.decision_reward, tracker.ticks_since_decision = 0.0, 0
+            else:
+                batches.setdefault(agent.policy, []).append((entity, comps))
+        for name, rows in batches.items():
+            entry = plugin.policies[name]
+            entities = [entity for entity, _ in rows]
+            obs_batch = entry.stack([comps[1].value for _, comps in rows], entities, "")
+            ids = [e if comps[0].agent_id is None else comps[0].agent_id for e, comps in rows]
+            actions = entry.act_batch(obs_batch, mode, ids)
+            for k, (_, comps) in enumerate(rows):
+                comps[2].value = actions[k]
+                tracker = comps[5]
+                tracker.waiting, tracker.decision_obs = True, obs_batch[k]
+                tracker.decision_reward, tracker.ticks_since_decision = 0.0, 0
+
+
+class RecordProcessor(esper.Processor):
+    """Collect rewards, close transitions (``session.observe``) and episodes (``EpisodeEnd`` events)."""
+
+    def __init__(self, plugin: "Plugin") -> None:
+        self.plugin = plugin
+
+    def process(self, *args: Any, **kwargs: Any) -> None:
+        plugin = self.plugin
+        rows = plugin.query()
+        plugin.track_membership(rows)
+        learning = plugin.learning
+        requested = {e for e, _ in esper.get_component(ResetRequest)}  # manual resets cut this tick's episode
+        closing: dict[str, list[tuple]] = {}
+        for entity, (agent, obs, action, reward, done, tracker) in rows:
+            if not tracker.waiting:
+                continue
+            try:
+                r = float(reward.value)
+            except (TypeError, ValueError):
+                r = math.nan
+            if not math.isfinite(r):
+                raise ComponentError(f"entity {entity}: Reward must be a finite number, got {reward.value!r}")
+            reward.value = 0.0
+            tracker.total_reward += r
+            tracker.length += 1
+            tracker.decision_reward += r
+            tracker.ticks_since_decision += 1
+            terminated, truncated = done.terminated, done.truncated or (bool(requested) and entity in requested)
+            ended = terminated or truncated
+            if ended or tracker.ticks_since_decision >= agent.decision_period:
+                tracker.waiting = False
+                if learning and tracker.decision_obs is not None:
+                    status = EpisodeStatus.from_flags(terminated, truncated)
+                    closing.setdefault(agent.policy, []).append(
+                        (entity, agent, tracker.decision_obs, action.value, tracker.decision_reward, obs.value, status))
+            if ended:
+                plugin.end_episode(entity, agent, tracker, EpisodeStatus.from_flags(terminated, truncated))
+        for name, items in closing.items():
+            entry = plugin.policies[name]
+            if entry.session is None:
+                continue
+            next_batch = entry.stack([it[5] for it in items], [it[0] for it in items], " (next)")
+            observe = entry.session.observe
+            for k, (entity, agent, obs, action, r, _, status) in enumerate(items):
+                agent_id = entity if agent.agent_id is None else agent.agent_id
+                observe(Experience(obs, action, r, next_batch[k], status, agent_id))
+
+
+class EpisodeProcessor(esper.Processor):
+    """Consume episode-end events: stats and logs, periodic evaluation, best model, done signal."""
+
+    def __init__(self, plugin: "Plugin") -> None:
+        self.plugin = plugin
+        self.queue: list[EpisodeEnd] = []
+
+    def process(self, *args: Any, **kwargs: Any) -> None:
+        plugin = self.plugin
+        queue, self.queue = self.queue, []
+        for event in queue:
+            entry = plugin.policies.get(event.policy)
+            if entry is None:
+                continue
+            if plugin.learning and entry.session is not None:
+                entry.session.on_episode(event.total_reward, event.length, event.status, event.extras,
+                                         agent_id=event.agent_id, entity=event.entity)
+            else:
+                record = EpisodeRecord(event.total_reward, event.length, event.status, event.extras)
+                entry.stats.update(record)
+                plugin.finished_records.setdefault(event.policy, []).append(record)
+        if plugin.learning:
+            plugin.maybe_evaluate()
+            plugin.check_done()
+
+
+class ResetProcessor(esper.Processor):
+    """Call the game's reset hook on ended entities and on entities given a ``ResetRequest``."""
+
+    def __init__(self, plugin: "Plugin") -> None:
+        self.plugin = plugin
+
+    def process(self, *args: Any, **kwargs: Any) -> None:
+        plugin = self.plugin
+        seeds: dict[int, int | None] = {}
+        for entity, request in list(esper.get_component(ResetRequest)):
+            esper.remove_component(entity, ResetRequest)
+            seeds[entity] = request.seed
+        pending, plugin.pending_resets = plugin.pending_resets, []
+        for entity in dict.fromkeys([*pending, *seeds]):  # each once, in order
+            if esper.entity_exists(entity):
+                plugin.reset(entity, seeds.get(entity))

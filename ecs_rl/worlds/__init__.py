@@ -1,0 +1,1 @@
+"""Headless reference worlds built from components and processors."""
