@@ -113,7 +113,7 @@ def test_ppo_continuous_actions_are_clipped_and_logged_raw():
     actions = agent.act_batch(np.zeros((64, 4), dtype=np.float32))
     assert actions.shape == (64, 2) and actions.dtype == np.float32
     assert np.all(actions >= -0.5) and np.all(actions <= 0.5)
-    raw = np.stack([agent._pending[i][1] for i in range(64)])
+    raw = np.stack([agent._pending[i][1] for i in range(64)]).astype(np.float32)
     assert np.abs(raw).max() > 0.5  # std e^1: raw samples leave the bounds, the log-probs are of those
     logp, _ = agent.net.log_prob_entropy(torch.zeros(64, 4), torch.from_numpy(raw))
     assert np.allclose(logp.detach().numpy(), [agent._pending[i][2] for i in range(64)], atol=1e-5)

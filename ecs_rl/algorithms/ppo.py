@@ -97,31 +97,36 @@ class ActorCritic(nn.Module):
     def value(self, obs: torch.Tensor) -> torch.Tensor:
         return self.critic(obs).squeeze(-1)
 
-    def log_prob_entropy(self, obs: torch.Tensor, actions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """log pi(a|s) and the policy's entropy at s."""
+    def log_prob_entropy(self, obs: torch.Tensor, actions: torch.Tensor,
+                         with_entropy_grad: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+        """log pi(a|s) and the policy's entropy at s (kept out of the autograd graph if not trained on)."""
         out = self.actor(obs)
         if self.continuous:
             log_std = self.log_std.expand_as(out)
             logp = (-0.5 * ((actions - out) / log_std.exp()) ** 2 - log_std - 0.5 * _LOG_2PI).sum(-1)
-            entropy = (0.5 + 0.5 * _LOG_2PI + log_std).sum(-1)
+            with torch.set_grad_enabled(with_entropy_grad and torch.is_grad_enabled()):
+                entropy = (0.5 + 0.5 * _LOG_2PI + log_std).sum(-1)
         else:
             log_probs = torch.log_softmax(out, dim=-1)
             logp = log_probs.gather(1, actions.long().unsqueeze(1)).squeeze(1)
-            entropy = -(log_probs.exp() * log_probs).sum(-1)
+            with torch.set_grad_enabled(with_entropy_grad and torch.is_grad_enabled()):
+                entropy = -(log_probs.exp() * log_probs).sum(-1)
         return logp, entropy
 
-    def sample(self, obs: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-        """Draw actions (raw, unclipped) and their log-probs from a dedicated generator."""
+    def sample(self, obs: torch.Tensor, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """Draw actions (raw, unclipped) and their log-probs with the agent's own numpy RNG."""
         out = self.actor(obs)
         if self.continuous:
-            std = self.log_std.exp().expand_as(out)
-            noise = torch.randn(out.shape, generator=generator)
-            actions = out + std * noise
-            logp = (-0.5 * noise**2 - self.log_std - 0.5 * _LOG_2PI).sum(-1)
+            log_std = self.log_std.numpy()
+            noise = rng.standard_normal(out.shape, dtype=np.float32)
+            actions = out.numpy() + np.exp(log_std) * noise
+            logp = (-0.5 * noise**2 - log_std - 0.5 * _LOG_2PI).sum(-1)
         else:
-            log_probs = torch.log_softmax(out, dim=-1)
-            actions = torch.multinomial(log_probs.exp(), 1, generator=generator).squeeze(1)
-            logp = log_probs.gather(1, actions.unsqueeze(1)).squeeze(1)
+            log_probs = torch.log_softmax(out, dim=-1).numpy()
+            # inverse-CDF sampling: the first action whose cumulative probability exceeds u
+            u = rng.random((len(log_probs), 1), dtype=np.float32)
+            actions = np.minimum((u > np.cumsum(np.exp(log_probs), axis=1)).sum(axis=1), log_probs.shape[1] - 1)
+            logp = log_probs[np.arange(len(actions)), actions]
         return actions, logp
 
     def greedy(self, obs: torch.Tensor) -> torch.Tensor:
@@ -132,13 +137,12 @@ class ActorCritic(nn.Module):
 class _Segment:
     """One agent's transitions in the current rollout."""
 
-    __slots__ = ("obs", "actions", "logps", "values", "rewards", "dones", "last_next_obs")
+    __slots__ = ("obs", "actions", "logps", "rewards", "dones", "last_next_obs")
 
     def __init__(self) -> None:
         self.obs: list[np.ndarray] = []
         self.actions: list[np.ndarray] = []
         self.logps: list[float] = []
-        self.values: list[float] = []
         self.rewards: list[float] = []
         self.dones: list[bool] = []
         self.last_next_obs: np.ndarray | None = None
@@ -166,11 +170,11 @@ class PpoAgent:
         self.params = FlatParameters(self.net)
         self.optimizer = FlatAdam(self.params.param, config.learning_rate, eps=config.adam_eps)
         seeds = np.random.SeedSequence(config.seed).spawn(2)
-        self.sample_gen = torch.Generator().manual_seed(int(seeds[0].generate_state(1)[0]))
+        self.sample_rng = np.random.default_rng(seeds[0])
         self.shuffle_rng = np.random.default_rng(seeds[1])
         self._steps = 0
         self._updates = 0
-        self._pending: dict[int, tuple[np.ndarray, np.ndarray, float, float]] = {}
+        self._pending: dict[int, tuple[np.ndarray, np.ndarray, float]] = {}
         self._segments: dict[int, _Segment] = {}
         self._rollout_len = 0
         self._last_update: dict[str, float] = {}
@@ -196,14 +200,12 @@ class PpoAgent:
             if mode is ActMode.EXPLOIT:
                 actions = self.net.greedy(obs_t).numpy()
                 return self._to_env(actions)
-            actions_t, logps_t = self.net.sample(obs_t, self.sample_gen)
-            values = self.net.value(obs_t).numpy()
-        actions, logps = actions_t.numpy(), logps_t.numpy()
+            actions, logps = self.net.sample(obs_t, self.sample_rng)
         ids = range(len(obs_batch)) if agent_ids is None else agent_ids
         if len(ids) != len(obs_batch):
             raise ValueError(f"agent_ids has {len(ids)} ids for {len(obs_batch)} observations")
         for row, agent_id in enumerate(ids):
-            self._pending[int(agent_id)] = (obs_batch[row], actions[row], float(logps[row]), float(values[row]))
+            self._pending[int(agent_id)] = (obs_batch[row], actions[row], float(logps[row]))
         return self._to_env(actions)
 
     def _to_env(self, actions: np.ndarray) -> np.ndarray:
@@ -221,7 +223,7 @@ class PpoAgent:
         pending = self._pending.pop(agent_id, None)
         if pending is None:
             raise RuntimeError(f"PPO got a transition for agent {agent_id} without an explore-mode act for it")
-        obs, action, logp, value = pending
+        obs, action, logp = pending
         reward = float(experience.reward)
         if experience.truncated:  # cut short, not finished: bootstrap from the true final observation
             with torch.inference_mode():
@@ -233,7 +235,6 @@ class PpoAgent:
         seg.obs.append(obs)
         seg.actions.append(action)
         seg.logps.append(logp)
-        seg.values.append(value)
         seg.rewards.append(reward)
         seg.dones.append(experience.done)
         seg.last_next_obs = np.array(experience.next_obs, dtype=np.float32).reshape(self.obs_dim)
@@ -248,19 +249,25 @@ class PpoAgent:
         self._pending.pop(int(agent_id), None)
 
     def _advantages(self) -> tuple[np.ndarray, ...]:
-        """GAE over every agent's segment, bootstrapping unfinished segments from V(last next_obs)."""
+        """GAE over every agent's segment, bootstrapping unfinished segments from V(last next_obs).
+
+        The values come from one critic pass over the whole rollout: the parameters have not changed
+        since the rollout's actions were chosen, so these are the values the policy had then.
+        """
         c = self.config
         segs = [s for s in self._segments.values() if s.rewards]
         open_segs = [s for s in segs if not s.dones[-1]]
-        last_values = {}
-        if open_segs:
-            with torch.inference_mode():
-                v = self.net.value(torch.from_numpy(np.stack([s.last_next_obs for s in open_segs]))).numpy()
-            last_values = {id(s): float(x) for s, x in zip(open_segs, v)}
-        all_adv = []
-        for seg in segs:
+        obs = np.stack([o for s in segs for o in s.obs])
+        with torch.inference_mode():
+            all_values = self.net.value(torch.from_numpy(np.concatenate(
+                [obs, *([np.stack([s.last_next_obs for s in open_segs])] if open_segs else [])]))).numpy()
+        last_values = {id(s): float(x) for s, x in zip(open_segs, all_values[len(obs):])}
+        offsets = np.cumsum([0] + [len(s.rewards) for s in segs])
+        all_adv, all_vals = [], []
+        for k, seg in enumerate(segs):
             rewards = np.asarray(seg.rewards, dtype=np.float32)
-            values = np.asarray(seg.values, dtype=np.float32)
+            values = all_values[offsets[k]:offsets[k + 1]]
+            all_vals.append(values)
             not_done = 1.0 - np.asarray(seg.dones, dtype=np.float32)
             next_values = np.append(values[1:], last_values.get(id(seg), 0.0))
             deltas = rewards + c.gamma * next_values * not_done - values
@@ -270,13 +277,10 @@ class PpoAgent:
                 running = deltas[t] + c.gamma * c.gae_lambda * not_done[t] * running
                 adv[t] = running
             all_adv.append(adv)
-        cat = np.concatenate
-        obs = np.stack([o for s in segs for o in s.obs])
         actions = np.stack([a for s in segs for a in s.actions])
-        logps = cat([np.asarray(s.logps, dtype=np.float32) for s in segs])
-        values = cat([np.asarray(s.values, dtype=np.float32) for s in segs])
-        adv = cat(all_adv)
-        return obs, actions, logps, adv, adv + values
+        logps = np.concatenate([np.asarray(s.logps, dtype=np.float32) for s in segs])
+        adv = np.concatenate(all_adv)
+        return obs, actions, logps, adv, adv + np.concatenate(all_vals)
 
     def _progress_remaining(self) -> float:
         c = self.config
@@ -292,20 +296,25 @@ class PpoAgent:
         clip = c.clip_range * (progress if c.anneal_clip else 1.0)
         self.optimizer.lr = lr
         n = len(obs)
-        pg_losses, v_losses, entropies, kls, clip_fracs = [], [], [], [], []
+        whole = c.batch_size >= n  # one minibatch holds the whole rollout: shuffling it changes nothing
+        figures = []  # per minibatch: policy loss, value loss, entropy, approx KL, clip fraction
         for _ in range(c.n_epochs):
-            order = torch.from_numpy(self.shuffle_rng.permutation(n))
+            order = None if whole else torch.from_numpy(self.shuffle_rng.permutation(n))
             for start in range(0, n, c.batch_size):
-                mb = order[start:start + c.batch_size]
-                logp, entropy = self.net.log_prob_entropy(obs[mb], actions[mb])
-                value = self.net.value(obs[mb])
-                adv = advantages[mb]
-                if c.normalize_advantage and len(mb) > 1:
+                if whole:
+                    mb_obs, mb_actions, mb_old, adv, mb_returns = obs, actions, old_logps, advantages, returns
+                else:
+                    mb = order[start:start + c.batch_size]
+                    mb_obs, mb_actions, mb_old, adv, mb_returns = (
+                        obs[mb], actions[mb], old_logps[mb], advantages[mb], returns[mb])
+                logp, entropy = self.net.log_prob_entropy(mb_obs, mb_actions, with_entropy_grad=c.ent_coef != 0.0)
+                value = self.net.value(mb_obs)
+                if c.normalize_advantage and len(adv) > 1:
                     adv = (adv - adv.mean()) / (adv.std() + 1e-8)
-                log_ratio = logp - old_logps[mb]
+                log_ratio = logp - mb_old
                 ratio = log_ratio.exp()
                 pg_loss = -torch.min(ratio * adv, ratio.clamp(1.0 - clip, 1.0 + clip) * adv).mean()
-                v_loss = ((value - returns[mb]) ** 2).mean()
+                v_loss = ((value - mb_returns) ** 2).mean()
                 entropy_mean = entropy.mean()
                 loss = pg_loss + c.vf_coef * v_loss - c.ent_coef * entropy_mean
                 self.params.zero_grad()
@@ -313,20 +322,11 @@ class PpoAgent:
                 self.params.clip_grad_norm(c.max_grad_norm)
                 self.optimizer.step()
                 with torch.no_grad():
-                    pg_losses.append(pg_loss.item())
-                    v_losses.append(v_loss.item())
-                    entropies.append(entropy_mean.item())
-                    kls.append(((ratio - 1.0) - log_ratio).mean().item())
-                    clip_fracs.append(((ratio - 1.0).abs() > clip).float().mean().item())
+                    figures.append(torch.stack((pg_loss, v_loss, entropy_mean, ((ratio - 1.0) - log_ratio).mean(),
+                                                ((ratio - 1.0).abs() > clip).float().mean())))
         self._updates += 1
-        self._last_update = {
-            "policy_loss": float(np.mean(pg_losses)),
-            "value_loss": float(np.mean(v_losses)),
-            "entropy": float(np.mean(entropies)),
-            "approx_kl": float(np.mean(kls)),
-            "clip_fraction": float(np.mean(clip_fracs)),
-            "learning_rate": lr,
-        }
+        means = torch.stack(figures).mean(dim=0).tolist()
+        self._last_update = dict(zip(self._EXTRAS, means), learning_rate=lr)
 
     # -- episode extras -----------------------------------------------------------------------
 
@@ -355,14 +355,14 @@ class PpoAgent:
                 "agent_id": agent_id,
                 "obs": torch.from_numpy(np.stack(s.obs)) if s.obs else torch.zeros(0, self.obs_dim),
                 "actions": torch.from_numpy(np.stack(s.actions)) if s.actions else torch.zeros(0),
-                "logps": list(s.logps), "values": list(s.values), "rewards": list(s.rewards),
+                "logps": list(s.logps), "rewards": list(s.rewards),
                 "dones": list(s.dones),
                 "last_next_obs": None if s.last_next_obs is None else torch.from_numpy(s.last_next_obs.copy()),
             })
         pending = [
             {"agent_id": k, "obs": torch.from_numpy(o.copy()), "action": torch.from_numpy(np.asarray(a).copy()),
-             "logp": lp, "value": v}
-            for k, (o, a, lp, v) in self._pending.items()
+             "logp": lp}
+            for k, (o, a, lp) in self._pending.items()
         ]
         save_checkpoint(path, self.algorithm, {
             "config": config,
@@ -372,7 +372,7 @@ class PpoAgent:
             "optimizer": self.optimizer.state_dict(),
             "counters": {"steps": self._steps, "updates": self._updates, "rollout_len": self._rollout_len},
             "last_update": dict(self._last_update),
-            "sample_gen": self.sample_gen.get_state(),
+            "sample_rng": numpy_rng_state(self.sample_rng),
             "shuffle_rng": numpy_rng_state(self.shuffle_rng),
             "segments": segments,
             "pending": pending,
@@ -388,19 +388,19 @@ class PpoAgent:
             self._steps, self._updates = int(counters["steps"]), int(counters["updates"])
             self._rollout_len = int(counters["rollout_len"])
             self._last_update = {k: float(v) for k, v in data["last_update"].items()}
-            self.sample_gen.set_state(data["sample_gen"])
+            set_numpy_rng_state(self.sample_rng, data["sample_rng"])
             set_numpy_rng_state(self.shuffle_rng, data["shuffle_rng"])
             self._segments = {}
             for s in data["segments"]:
                 seg = _Segment()
                 seg.obs = list(s["obs"].numpy())
                 seg.actions = list(s["actions"].numpy())
-                seg.logps, seg.values = [float(x) for x in s["logps"]], [float(x) for x in s["values"]]
+                seg.logps = [float(x) for x in s["logps"]]
                 seg.rewards, seg.dones = [float(x) for x in s["rewards"]], [bool(x) for x in s["dones"]]
                 seg.last_next_obs = None if s["last_next_obs"] is None else s["last_next_obs"].numpy()
                 self._segments[int(s["agent_id"])] = seg
             self._pending = {
-                int(p["agent_id"]): (p["obs"].numpy(), p["action"].numpy(), float(p["logp"]), float(p["value"]))
+                int(p["agent_id"]): (p["obs"].numpy(), p["action"].numpy(), float(p["logp"]))
                 for p in data["pending"]
             }
         except (KeyError, RuntimeError, TypeError, ValueError, AttributeError) as exc:

@@ -69,7 +69,10 @@ class RandomAgent:
     def act_batch(
         self, obs_batch: np.ndarray, mode: ActMode = ActMode.EXPLORE, agent_ids: Sequence[int] | None = None
     ) -> np.ndarray:
-        return np.stack([self.action_space.sample() for _ in range(len(obs_batch))])
+        space = self.action_space
+        if isinstance(space, gym.spaces.Discrete):  # one draw for the whole batch
+            return space.np_random.integers(space.n, size=len(obs_batch)) + space.start
+        return np.stack([space.sample() for _ in range(len(obs_batch))])
 
     def observe(self, experience: Experience) -> None:
         self._steps += 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any, Sequence
 
 import gymnasium as gym
@@ -31,6 +32,7 @@ class PolicyEntry:
         obs_space = getattr(inner, "observation_space", None)
         self.obs_shape: tuple[int, ...] | None = tuple(obs_space.shape) if obs_space is not None else None
         self.obs_dtype = np.dtype(obs_space.dtype) if obs_space is not None and obs_space.dtype is not None else None
+        self._accepted_dtypes: set[np.dtype] = set()
         self.stats = StatsTracker.default()  # episodes of non-learning policies (HUDs, reports)
         self.next_eval = 0
 
@@ -42,27 +44,34 @@ class PolicyEntry:
         return self.policy.act_batch(obs, mode, ids)
 
     def stack(self, values: list[Any], entities: list[int], what: str) -> np.ndarray:
-        """Stack observations into a batch, refusing wrong shapes, dtypes and non-finite values by entity."""
-        shape = self.obs_shape
+        """Stack observations into a new batch, refusing wrong types, shapes, dtypes and non-finite values."""
+        shape, accepted = self.obs_shape, self._accepted_dtypes
         for entity, value in zip(entities, values):
-            if not isinstance(value, np.ndarray) or value.dtype.kind not in "fiub":
-                raise ComponentError(
-                    f"entity {entity}: Observation{what} must be a numeric numpy array for policy {self.name!r}, "
-                    f"got {value!r}")
-            if shape is None:
-                shape = self.obs_shape = value.shape
-            elif value.shape != shape:
-                raise ComponentError(
-                    f"entity {entity}: Observation{what} has shape {value.shape}, policy {self.name!r} expects {shape}")
-            if self.obs_dtype is not None and not np.can_cast(value.dtype, self.obs_dtype, "same_kind"):
-                raise ComponentError(
-                    f"entity {entity}: Observation{what} has dtype {value.dtype}, policy {self.name!r} expects "
-                    f"{self.obs_dtype}")
-        batch = np.stack(values)
-        if batch.dtype.kind == "f" and not np.isfinite(batch).all():
-            row = int(np.flatnonzero(~np.isfinite(batch.reshape(len(batch), -1)).all(axis=1))[0])
-            raise ComponentError(f"entity {entities[row]}: Observation{what} is not finite: {values[row]!r}")
+            if type(value) is not np.ndarray or value.shape != shape or value.dtype not in accepted:
+                self._check(entity, value, what)
+        batch = np.array(values)
+        total = batch.sum()
+        if not math.isfinite(total):  # one reduction for the common case; find the culprit only on failure
+            bad = ~np.isfinite(batch.reshape(len(batch), -1)).all(axis=1)
+            if bad.any():
+                row = int(np.flatnonzero(bad)[0])
+                raise ComponentError(f"entity {entities[row]}: Observation{what} is not finite: {values[row]!r}")
         return batch
+
+    def _check(self, entity: int, value: Any, what: str) -> None:
+        """The slow path: name what is wrong, or learn the shape / dtype on first sight."""
+        if not isinstance(value, np.ndarray) or value.dtype.kind not in "fiub":
+            raise ComponentError(f"entity {entity}: Observation{what} must be a numeric numpy array for policy "
+                                 f"{self.name!r}, got {value!r}")
+        if self.obs_shape is None:
+            self.obs_shape = value.shape
+        elif value.shape != self.obs_shape:
+            raise ComponentError(f"entity {entity}: Observation{what} has shape {value.shape}, policy {self.name!r} "
+                                 f"expects {self.obs_shape}")
+        if self.obs_dtype is not None and not np.can_cast(value.dtype, self.obs_dtype, "same_kind"):
+            raise ComponentError(f"entity {entity}: Observation{what} has dtype {value.dtype}, policy {self.name!r} "
+                                 f"expects {self.obs_dtype}")
+        self._accepted_dtypes.add(value.dtype)
 
     def check_action(self, entity: int, value: Any) -> None:
         if self.action_space is not None and not self.action_space.contains(_as_space_value(value, self.action_space)):

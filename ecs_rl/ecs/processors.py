@@ -15,6 +15,8 @@ from .policies import ComponentError
 if TYPE_CHECKING:
     from .plugin import Plugin
 
+RUNNING, TERMINATED, TRUNCATED = EpisodeStatus.RUNNING, EpisodeStatus.TERMINATED, EpisodeStatus.TRUNCATED
+
 
 class DecideProcessor(esper.Processor):
     """For every agent that needs a decision: one ``act_batch`` per policy, then write ``Action``."""
@@ -24,32 +26,40 @@ class DecideProcessor(esper.Processor):
 
     def process(self, *args: Any, **kwargs: Any) -> None:
         plugin = self.plugin
-        mode = plugin.act_mode
         batches: dict[str, list[tuple[int, tuple]]] = {}
         for entity, comps in plugin.query():
-            agent, obs, action, _, _, tracker = comps
+            tracker = comps[5]
             if tracker.waiting or tracker.needs_reset:
                 continue
-            entry = plugin.entry(agent.policy, entity)
-            if entry.per_entity:
-                value = entry.policy.decide(obs.value, entity)
-                entry.check_action(entity, value)
-                action.value = value
-                tracker.waiting, tracker.decision_obs = True, None
-                tracker.decision_reward, tracker.ticks_since_decision = 0.0, 0
-            else:
-                batches.setdefault(agent.policy, []).append((entity, comps))
+            name = comps[0].policy
+            rows = batches.get(name)
+            if rows is None:
+                entry = plugin.entry(name, entity)
+                if entry.per_entity:
+                    self._controller(entry, entity, comps)
+                    continue
+                rows = batches[name] = []
+            rows.append((entity, comps))
         for name, rows in batches.items():
             entry = plugin.policies[name]
             entities = [entity for entity, _ in rows]
             obs_batch = entry.stack([comps[1].value for _, comps in rows], entities, "")
             ids = [e if comps[0].agent_id is None else comps[0].agent_id for e, comps in rows]
-            actions = entry.act_batch(obs_batch, mode, ids)
+            actions = entry.act_batch(obs_batch, plugin.act_mode, ids)
             for k, (_, comps) in enumerate(rows):
                 comps[2].value = actions[k]
                 tracker = comps[5]
                 tracker.waiting, tracker.decision_obs = True, obs_batch[k]
                 tracker.decision_reward, tracker.ticks_since_decision = 0.0, 0
+
+    @staticmethod
+    def _controller(entry, entity: int, comps: tuple) -> None:
+        value = entry.policy.decide(comps[1].value, entity)
+        entry.check_action(entity, value)
+        comps[2].value = value
+        tracker = comps[5]
+        tracker.waiting, tracker.decision_obs = True, None
+        tracker.decision_reward, tracker.ticks_since_decision = 0.0, 0
 
 
 class RecordProcessor(esper.Processor):
@@ -81,14 +91,14 @@ class RecordProcessor(esper.Processor):
             tracker.ticks_since_decision += 1
             terminated, truncated = done.terminated, done.truncated or (bool(requested) and entity in requested)
             ended = terminated or truncated
+            status = TERMINATED if terminated else TRUNCATED if truncated else RUNNING
             if ended or tracker.ticks_since_decision >= agent.decision_period:
                 tracker.waiting = False
                 if learning and tracker.decision_obs is not None:
-                    status = EpisodeStatus.from_flags(terminated, truncated)
                     closing.setdefault(agent.policy, []).append(
                         (entity, agent, tracker.decision_obs, action.value, tracker.decision_reward, obs.value, status))
             if ended:
-                plugin.end_episode(entity, agent, tracker, EpisodeStatus.from_flags(terminated, truncated))
+                plugin.end_episode(entity, agent, tracker, status)
         for name, items in closing.items():
             entry = plugin.policies[name]
             if entry.session is None:
