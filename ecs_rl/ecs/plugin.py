@@ -71,6 +71,7 @@ class Plugin:
         if not callable(reset):
             raise TypeError(f"reset must be the game's reset hook reset(entity, seed), got {reset!r}")
         self.policies = {name: PolicyEntry(name, p) for name, p in policies.items()}
+        self._sessions = [e.session for e in self.policies.values() if e.session is not None]
         self.reset_hook = reset
         self.evaluation = evaluation
         self.priorities = priorities
@@ -233,7 +234,7 @@ class Plugin:
         return results
 
     def check_done(self) -> None:
-        sessions = [e.session for e in self.policies.values() if e.session is not None]
+        sessions = self._sessions
         if sessions and not self.done and all(s.is_done() for s in sessions):
             self.done = True
             esper.dispatch_event(TRAINING_DONE)

@@ -73,7 +73,8 @@ class RecordProcessor(esper.Processor):
         rows = plugin.query()
         plugin.track_membership(rows)
         learning = plugin.learning
-        requested = {e for e, _ in esper.get_component(ResetRequest)}  # manual resets cut this tick's episode
+        requests = esper.get_component(ResetRequest)  # manual resets cut this tick's episode
+        requested = {e for e, _ in requests} if requests else None
         closing: dict[str, list[tuple]] = {}
         for entity, (agent, obs, action, reward, done, tracker) in rows:
             if not tracker.waiting:
@@ -89,7 +90,7 @@ class RecordProcessor(esper.Processor):
             tracker.length += 1
             tracker.decision_reward += r
             tracker.ticks_since_decision += 1
-            terminated, truncated = done.terminated, done.truncated or (bool(requested) and entity in requested)
+            terminated, truncated = done.terminated, done.truncated or (requested is not None and entity in requested)
             ended = terminated or truncated
             status = TERMINATED if terminated else TRUNCATED if truncated else RUNNING
             if ended or tracker.ticks_since_decision >= agent.decision_period:
@@ -119,7 +120,9 @@ class EpisodeProcessor(esper.Processor):
 
     def process(self, *args: Any, **kwargs: Any) -> None:
         plugin = self.plugin
-        queue, self.queue = self.queue, []
+        queue = self.queue
+        if queue:
+            self.queue = []
         for event in queue:
             entry = plugin.policies.get(event.policy)
             if entry is None:
@@ -144,8 +147,11 @@ class ResetProcessor(esper.Processor):
 
     def process(self, *args: Any, **kwargs: Any) -> None:
         plugin = self.plugin
+        requests = esper.get_component(ResetRequest)
+        if not requests and not plugin.pending_resets:
+            return
         seeds: dict[int, int | None] = {}
-        for entity, request in list(esper.get_component(ResetRequest)):
+        for entity, request in list(requests):
             esper.remove_component(entity, ResetRequest)
             seeds[entity] = request.seed
         pending, plugin.pending_resets = plugin.pending_resets, []
