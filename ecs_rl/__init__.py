@@ -4,6 +4,7 @@ from importlib.metadata import PackageNotFoundError, version as _version
 
 from .core import *  # noqa: F401,F403  (the core API is the package's front door)
 from .core import __all__ as _core_all
+from . import _registration  # noqa: F401  ("ecs_rl/CartPole-v1" for gymnasium.make)
 
 try:
     __version__ = _version("ecs-rl")

@@ -4,4 +4,4 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 source "$root/scripts/setup-env.sh"
 cd "$root"
-exec "$ECS_RL_PYTHON" demos/plain_loop.py "$@"
+exec "$ECS_RL_PYTHON" demos/ecs_cartpole.py "$@"

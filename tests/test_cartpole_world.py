@@ -100,3 +100,12 @@ def test_dqn_trained_through_the_plugin_beats_random(world, tmp_path):
     assert len(result.records) == 20
     assert result.mean_reward > 3 * random_mean and result.mean_reward > random_mean + 50, (result.mean_reward, random_mean)
     assert run_dir.best_path.exists()
+
+
+def test_spaces_match_gymnasium_but_for_finite_velocity_bounds():
+    theirs = gym.make("CartPole-v1").observation_space
+    ours = cartpole.observation_space
+    assert ours.shape == theirs.shape and ours.dtype == theirs.dtype
+    assert np.array_equal(ours.high[[0, 2]], theirs.high[[0, 2]]) and np.array_equal(ours.low, -ours.high)
+    assert np.all(ours.high[[1, 3]] == np.finfo(np.float32).max) and np.all(np.isinf(theirs.high[[1, 3]]))
+    assert cartpole.action_space == gym.make("CartPole-v1").action_space

@@ -1,0 +1,69 @@
+"""A multi-agent ECS world as a PettingZoo ``ParallelEnv``: each agent entity is an agent."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import esper
+import gymnasium as gym
+
+from .world import OwnedWorld, in_world
+
+try:
+    from pettingzoo import ParallelEnv
+except ImportError as exc:  # pragma: no cover - exercised only without the extra
+    raise ImportError("ParallelWorldEnv needs PettingZoo: pip install 'ecs-rl[pettingzoo]'") from exc
+
+
+class ParallelWorldEnv(ParallelEnv):
+    """``num_agents`` agent entities of one world; an agent whose episode ends leaves ``agents``.
+
+    ``reset(seed=s)`` seeds agent ``i`` with ``s + i``. Every agent shares the given spaces (the same
+    objects, as PettingZoo asks).
+    """
+
+    metadata = {"name": "ecs_rl_world_v0", "render_modes": []}
+
+    def __init__(self, factory, reset: Callable[[int, "int | None"], None], observation_space: gym.Space,
+                 action_space: gym.Space, num_agents: int, *, dt: float = 1 / 50) -> None:
+        self._world = OwnedWorld(factory, num_agents, "parallel")
+        self.possible_agents = [f"agent_{i}" for i in range(num_agents)]
+        self._entity = dict(zip(self.possible_agents, self._world.entities))
+        self._obs_space, self._act_space = observation_space, action_space
+        self._reset_hook, self._dt = reset, dt
+        self.agents: list[str] = []
+        self.render_mode = None
+
+    def observation_space(self, agent: str) -> gym.Space:
+        return self._obs_space
+
+    def action_space(self, agent: str) -> gym.Space:
+        return self._act_space
+
+    def reset(self, seed: int | None = None, options: dict[str, Any] | None = None):
+        self.agents = list(self.possible_agents)
+        with in_world(self._world.name):
+            obs = {a: self._world.start_episode(self._reset_hook, self._entity[a], None if seed is None else seed + i)
+                   for i, a in enumerate(self.agents)}
+        return obs, {a: {} for a in self.agents}
+
+    def step(self, actions: dict[str, Any]):
+        unknown = set(actions) - set(self.agents)
+        if unknown:
+            raise ValueError(f"actions for agents that are not live: {sorted(unknown)}")
+        with in_world(self._world.name):
+            for agent in self.agents:
+                if agent not in actions:
+                    raise ValueError(f"no action for live agent {agent!r}")
+                self._world.components(self._entity[agent])[1].value = actions[agent]
+            esper.process(self._dt)
+            results = {a: self._world.collect(self._entity[a]) for a in self.agents}
+        obs = {a: r[0] for a, r in results.items()}
+        rewards = {a: r[1] for a, r in results.items()}
+        terminations = {a: r[2] for a, r in results.items()}
+        truncations = {a: r[3] for a, r in results.items()}
+        self.agents = [a for a in self.agents if not (terminations[a] or truncations[a])]
+        return obs, rewards, terminations, truncations, {a: {} for a in results}
+
+    def close(self) -> None:
+        self._world.close()

@@ -1,0 +1,63 @@
+"""A private esper world that an adapter owns: created by a factory, entered for each call, deleted on close."""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+from typing import Any, Iterator
+
+import esper
+
+from ..ecs.components import Action, Agent, Done, Observation, Reward
+
+_names = itertools.count()
+
+
+@contextlib.contextmanager
+def in_world(name: str) -> Iterator[None]:
+    """Run the block in esper world ``name``, then switch back to whichever world was current."""
+    previous = esper.current_world
+    if previous == name:
+        yield
+        return
+    esper.switch_world(name)
+    try:
+        yield
+    finally:
+        esper.switch_world(previous)
+
+
+class OwnedWorld:
+    """Builds ``factory(n, seed=None)`` in a fresh esper world and keeps its agent entities in id order."""
+
+    def __init__(self, factory, n: int, prefix: str) -> None:
+        self.name = f"ecs_rl.{prefix}.{next(_names)}"
+        with in_world(self.name):
+            factory(n, None)
+            self.entities = sorted(e for e, _ in esper.get_component(Agent))
+        if len(self.entities) != n:
+            self.close()
+            raise ValueError(f"the world factory made {len(self.entities)} agent entities, expected {n}")
+
+    def components(self, entity: int) -> tuple[Observation, Action, Reward, Done]:
+        return tuple(esper.component_for_entity(entity, c) for c in (Observation, Action, Reward, Done))
+
+    def start_episode(self, reset_hook, entity: int, seed: int | None) -> Any:
+        """The game's reset hook, then clean flags; returns a copy of the fresh observation."""
+        reset_hook(entity, seed)
+        obs, _, reward, done = self.components(entity)
+        reward.value = 0.0
+        done.terminated = done.truncated = False
+        return obs.value.copy()
+
+    def collect(self, entity: int) -> tuple[Any, float, bool, bool]:
+        """Observation copy, reward (then zeroed), terminated, truncated of one entity after a tick."""
+        obs, _, reward, done = self.components(entity)
+        r, reward.value = float(reward.value), 0.0
+        return obs.value.copy(), r, bool(done.terminated), bool(done.truncated)
+
+    def close(self) -> None:
+        if self.name in esper.list_worlds():
+            if esper.current_world == self.name:
+                esper.switch_world("default")
+            esper.delete_world(self.name)

@@ -1,0 +1,1 @@
+"""Optional pygame helpers (the only package of ecs-rl that imports pygame)."""

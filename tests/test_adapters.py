@@ -1,0 +1,157 @@
+"""Bridges: ECS worlds as Gymnasium / PettingZoo envs, and Gymnasium envs as ECS entities."""
+
+import warnings
+
+import gymnasium as gym
+import numpy as np
+import pytest
+from gymnasium.utils.env_checker import check_env
+from gymnasium.vector import AutoresetMode, SyncVectorEnv
+from pettingzoo.test import parallel_api_test
+
+import ecs_rl  # noqa: F401  (registers ecs_rl/CartPole-v1)
+from ecs_rl import TrainingRun, TrainingSession
+from ecs_rl.adapters import WorldEnv, WorldVectorEnv, gym_factory, gym_reset
+from ecs_rl.adapters.parallel_env import ParallelWorldEnv
+from ecs_rl.algorithms import DqnAgent, PpoAgent, presets
+from ecs_rl.core.gym_loop import train
+from ecs_rl.ecs import Evaluation, install, run
+from ecs_rl.worlds import cartpole
+
+
+def ecs_cartpole_env(**kwargs) -> WorldEnv:
+    return WorldEnv(cartpole.factory(), cartpole.reset, cartpole.observation_space, cartpole.action_space, **kwargs)
+
+
+def rollout(env, seed: int, actions) -> list:
+    """(obs, reward, terminated, truncated) for a fixed action sequence, resetting as episodes end."""
+    out = [env.reset(seed=seed)[0]]
+    for a in actions:
+        obs, reward, terminated, truncated, _ = env.step(a)
+        out.append((obs, float(reward), terminated, truncated))
+        if terminated or truncated:
+            out.append(env.reset()[0])
+    return out
+
+
+def same(a, b) -> bool:
+    if isinstance(a, np.ndarray):
+        return np.array_equal(a, b)
+    return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b)) if isinstance(a, tuple) else a == b
+
+
+@pytest.mark.parametrize("render_mode", [None, "rgb_array"])
+def test_world_env_passes_the_gymnasium_checker_without_warnings(render_mode):
+    env = gym.make("ecs_rl/CartPole-v1", render_mode=render_mode).unwrapped
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        check_env(env)
+    if render_mode is None:
+        assert env.render() is None
+        return
+    env.reset(seed=3)
+    frame = env.render()
+    assert frame.shape == (400, 600, 3) and frame.dtype == np.uint8
+    assert len(np.unique(frame.reshape(-1, 3), axis=0)) >= 4  # sky, track, cart, pole
+    env.close()
+
+
+@pytest.mark.parametrize("env_id, n_actions", [("CartPole-v1", None), ("Pendulum-v1", None)])
+def test_a_gym_env_through_a_world_and_back_is_the_same_env(env_id, n_actions):
+    original = gym.make(env_id)
+    wrapped = WorldEnv(gym_factory(lambda: gym.make(env_id)), gym_reset, original.observation_space,
+                       original.action_space)
+    space = original.action_space
+    space.seed(0)
+    actions = [space.sample() for _ in range(600)]
+    want, got = rollout(original, 7, actions), rollout(wrapped, 7, actions)
+    assert len(want) == len(got) and all(same(w, g) for w, g in zip(want, got))
+    wrapped.close()
+
+
+def test_registered_ecs_cartpole_retraces_gymnasium_cartpole():
+    rng = np.random.default_rng(0)
+    actions = [int(a) for a in rng.integers(0, 2, size=400)]
+    ours, theirs = gym.make("ecs_rl/CartPole-v1"), gym.make("CartPole-v1")
+    assert all(same(a, b) for a, b in zip(rollout(ours, 11, actions), rollout(theirs, 11, actions)))
+    assert gym.spec("ecs_rl/CartPole-v1").reward_threshold == 475.0
+
+
+@pytest.mark.parametrize("mode", [AutoresetMode.NEXT_STEP, AutoresetMode.SAME_STEP])
+def test_vector_world_autoresets_like_gymnasium(mode):
+    n = 4
+    ours = WorldVectorEnv(cartpole.factory(), cartpole.reset, cartpole.observation_space, cartpole.action_space, n,
+                          autoreset_mode=mode)
+    theirs = SyncVectorEnv([lambda: gym.make("CartPole-v1") for _ in range(n)], autoreset_mode=mode)
+    assert ours.metadata["autoreset_mode"] is mode
+    assert ours.observation_space.shape == theirs.observation_space.shape == (n, 4)
+    assert ours.action_space == theirs.action_space
+    o1, _ = ours.reset(seed=5)
+    o2, _ = theirs.reset(seed=5)
+    assert np.array_equal(o1, o2)
+    rng = np.random.default_rng(1)
+    endings = 0
+    for _ in range(300):
+        actions = rng.integers(0, 2, size=n)
+        a, b = ours.step(actions), theirs.step(actions)
+        for x, y in zip(a[:4], b[:4]):
+            assert np.array_equal(x, y)
+        if mode is AutoresetMode.SAME_STEP and "_final_obs" in b[4]:
+            assert np.array_equal(a[4]["_final_obs"], b[4]["_final_obs"])
+            for i in np.flatnonzero(b[4]["_final_obs"]):
+                assert np.array_equal(a[4]["final_obs"][i], b[4]["final_obs"][i])
+        endings += int(np.sum(a[2] | a[3]))
+    assert endings > 20  # many episodes ended and were reset along the way
+    ours.close()
+
+
+def test_vector_world_next_step_reset_ignores_the_action_and_returns_the_fresh_observation():
+    env = WorldVectorEnv(cartpole.factory(), cartpole.reset, cartpole.observation_space, cartpole.action_space, 2)
+    env.reset(seed=0)
+    while True:
+        obs, rewards, terminated, truncated, _ = env.step(np.array([1, 1]))  # always push right: falls soon
+        if terminated.any():
+            break
+    ended = int(np.flatnonzero(terminated)[0])
+    obs, rewards, terminated, truncated, _ = env.step(np.array([1, 1]))
+    assert rewards[ended] == 0.0 and not terminated[ended] and not truncated[ended]
+    assert np.all(np.abs(obs[ended]) <= 0.05)  # a fresh initial state
+    env.close()
+
+
+def test_multi_agent_world_passes_the_pettingzoo_parallel_api_test():
+    env = ParallelWorldEnv(cartpole.factory(), cartpole.reset, cartpole.observation_space, cartpole.action_space,
+                           num_agents=4)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        parallel_api_test(env, num_cycles=600)
+    obs, infos = env.reset(seed=1)
+    assert set(obs) == {"agent_0", "agent_1", "agent_2", "agent_3"}
+    with pytest.raises(ValueError, match="not live"):
+        env.step({"agent_9": 0})
+    env.close()
+
+
+def test_a_plain_loop_agent_trains_on_world_env():
+    envs = [ecs_cartpole_env() for _ in range(2)]
+    agent = PpoAgent(cartpole.observation_space, cartpole.action_space, presets.cartpole_ppo(seed=0, total_steps=4_000))
+    session = TrainingSession(agent).with_max_steps(4_000)
+    evaluations = train(session, envs, seed=0, eval_env=ecs_cartpole_env, eval_freq=4_000, n_eval_episodes=5)
+    assert session.total_steps == 4_000 and session.total_episodes > 20 and agent._updates > 0
+    assert len(evaluations) == 1 and len(evaluations[0].records) == 5
+    for env in envs:
+        env.close()
+
+
+def test_the_plugin_trains_on_gymnasium_envs_instanced_as_entities(world, tmp_path):
+    make = lambda: gym.make("CartPole-v1")  # noqa: E731
+    env = make()
+    session = (TrainingSession(DqnAgent(env.observation_space, env.action_space, presets.cartpole_dqn(seed=0)))
+               .with_run(TrainingRun.create("gym-cartpole", "ecs", root=tmp_path)).with_max_steps(3_000))
+    gym_factory(make, "gym")(4, 0)
+    plugin = install({"gym": session}, reset=gym_reset, evaluation=Evaluation(gym_factory(make, "gym"), every=3_000,
+                                                                            episodes=4))
+    run(plugin=plugin)
+    assert session.total_steps == 3_000 and session.total_episodes > 50
+    assert len(plugin.eval_history) == 1 and len(plugin.eval_history[0].records) == 4
+    assert session.run.best_path.exists()
