@@ -1,11 +1,11 @@
-"""The ``ecs-rl`` command: ``ecs-rl runs`` lists training runs; more subcommands join as they are built."""
+"""The ``ecs-rl`` command: train, eval, watch, play, plot and runs."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 from pathlib import Path
-from typing import Sequence
+from typing import NoReturn, Sequence
 
 from . import __version__
 from .core.run import RunError, TrainingRun
@@ -14,6 +14,30 @@ from .core.stats import format_table
 
 class CliError(Exception):
     """A user mistake: printed as one line, exit status 2, no traceback."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors (``ecs-rl train: error: ...``)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def _seed(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
 
 
 def _cmd_runs(args: argparse.Namespace) -> int:
@@ -39,17 +63,105 @@ def _cmd_runs(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_train(args: argparse.Namespace) -> int:
+    from .commands import train
+
+    if args.game is None and args.resume is None:
+        raise CliError("name a game (cartpole, foragers) or --resume a run")
+    return train(args.game, args.algo, args.steps, args.envs, args.seed, args.render, args.name, args.version,
+                 args.resume, args.root, args.eval_freq, args.full, args.max_frames)
+
+
+def _cmd_eval(args: argparse.Namespace) -> int:
+    from .commands import evaluate
+
+    return evaluate(args.run, args.episodes, args.seed, args.render, args.max_frames, args.baseline)
+
+
+def _cmd_watch(args: argparse.Namespace) -> int:
+    from .commands import watch
+
+    return watch(args.run, args.max_frames, args.screenshot, args.seed)
+
+
+def _cmd_play(args: argparse.Namespace) -> int:
+    from .commands import play
+
+    return play(args.game, args.run, args.max_frames, args.screenshot, args.seed)
+
+
+def _cmd_plot(args: argparse.Namespace) -> int:
+    from .plot import plot_runs
+
+    try:
+        runs = [TrainingRun.resume(path) for path in args.runs]
+        out = plot_runs(runs, args.output, window=args.smooth)
+    except (RunError, ValueError, RuntimeError) as exc:
+        raise CliError(str(exc)) from None
+    print(f"wrote {out}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="ecs-rl", description="Train RL agents in esper ECS worlds.")
+    parser = _Parser(prog="ecs-rl", description="Train RL agents in esper ECS worlds.")
     parser.add_argument("--version", action="version", version=f"ecs-rl {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    runs = sub.add_parser("runs", help="list training runs and their progress")
-    runs.add_argument("--root", default="runs", help="directory holding <name>/<version>/<run> (default: runs)")
-    runs.set_defaults(handler=_cmd_runs)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    p = sub.add_parser("train", help="train an agent on a demo game (headless, or --render)")
+    p.add_argument("game", nargs="?", help="cartpole or foragers (not needed with --resume)")
+    p.add_argument("--algo", choices=["dqn", "ppo"], help="default: the game's (dqn)")
+    p.add_argument("--steps", type=_positive, help="step budget (default: the game's, 100000)")
+    p.add_argument("--envs", type=_positive, help="agent entities in the world (default: the game's)")
+    p.add_argument("--seed", type=_seed, default=0)
+    p.add_argument("--render", action="store_true", help="train live in a window (keys: space, up/down, r, esc)")
+    p.add_argument("--name", help="run name (default: the game)")
+    p.add_argument("--version", dest="version", help="run version (default: the algorithm)")
+    p.add_argument("--resume", metavar="PATH", help="continue a run (a run, version or name directory)")
+    p.add_argument("--root", default="runs", help="where runs live (default: runs)")
+    p.add_argument("--eval-freq", type=_positive, default=5_000, help="greedy evaluation every N steps (5000)")
+    p.add_argument("--full", action="store_true", help="use the whole budget even once solved")
+    p.add_argument("--max-frames", type=_positive, help=argparse.SUPPRESS)
+    p.set_defaults(handler=_cmd_train)
+
+    p = sub.add_parser("eval", help="greedy episodes of a run's best checkpoint, as a report")
+    p.add_argument("run")
+    p.add_argument("--episodes", type=_positive)
+    p.add_argument("--seed", type=_seed, default=10_000)
+    p.add_argument("--render", action="store_true")
+    p.add_argument("--baseline", action="store_true", help="also report a random policy on the same episodes")
+    p.add_argument("--max-frames", type=_positive, help=argparse.SUPPRESS)
+    p.set_defaults(handler=_cmd_eval)
+
+    p = sub.add_parser("watch", help="a run's best checkpoint playing greedily in a window")
+    p.add_argument("run")
+    p.add_argument("--seed", type=_seed, default=0)
+    p.add_argument("--max-frames", type=_positive, help="close after N frames")
+    p.add_argument("--screenshot", metavar="PNG", help="save the last frame")
+    p.set_defaults(handler=_cmd_watch)
+
+    p = sub.add_parser("play", help="drive an entity with the keyboard (arrow keys)")
+    p.add_argument("game")
+    p.add_argument("--run", help="a trained run for the other agents (foragers); default: random agents")
+    p.add_argument("--seed", type=_seed, default=0)
+    p.add_argument("--max-frames", type=_positive, help="close after N frames")
+    p.add_argument("--screenshot", metavar="PNG", help="save the last frame")
+    p.set_defaults(handler=_cmd_play)
+
+    p = sub.add_parser("plot", help="episode reward against steps for one or more runs")
+    p.add_argument("runs", nargs="+")
+    p.add_argument("-o", "--output", required=True, help="PNG file to write")
+    p.add_argument("--smooth", type=_positive, default=20, help="smoothing window in episodes (20)")
+    p.set_defaults(handler=_cmd_plot)
+
+    p = sub.add_parser("runs", help="list training runs and their progress")
+    p.add_argument("--root", default="runs", help="directory holding <name>/<version>/<run> (default: runs)")
+    p.set_defaults(handler=_cmd_runs)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from .commands import CommandError
+
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "handler", None):
@@ -57,7 +169,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         return args.handler(args)
-    except CliError as exc:
+    except (CliError, CommandError) as exc:
         print(f"ecs-rl {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -34,3 +34,20 @@ def pendulum_ppo(seed: int = 0, **overrides) -> PpoConfig:
         n_steps=1024, batch_size=64, n_epochs=10, learning_rate=1e-3, clip_range=0.2, gamma=0.9, gae_lambda=0.95,
         ent_coef=0.0, vf_coef=0.5, max_grad_norm=0.5, hidden=(64, 64), seed=seed,
     ), **overrides})
+
+
+def foragers_dqn(seed: int = 0, total_steps: int = 100_000, **overrides) -> DqnConfig:
+    """DQN for the foragers arena (16 agents feeding one replay buffer); epsilon decays over a third."""
+    return DqnConfig(**{**dict(
+        learning_rate=1e-3, batch_size=128, buffer_size=100_000, learning_starts=2_000, gamma=0.95,
+        target_update_interval=1_000, train_freq=16, gradient_steps=4, hidden=(64, 64),
+        epsilon_start=1.0, epsilon_end=0.02, epsilon_decay_steps=max(1, total_steps // 3), seed=seed,
+    ), **overrides})
+
+
+def foragers_ppo(seed: int = 0, total_steps: int = 100_000, **overrides) -> PpoConfig:
+    """PPO for the foragers arena (learns, but more slowly than DQN here)."""
+    return PpoConfig(**{**dict(
+        n_steps=128, batch_size=256, n_epochs=4, learning_rate=1e-3, gamma=0.95, ent_coef=0.01, hidden=(64, 64),
+        seed=seed,
+    ), **overrides})

@@ -264,7 +264,9 @@ class EvalReport:
 
     def __str__(self) -> str:
         rows = [["episodes (report)", format_number(self.n_episodes)]]
-        rows += [["total steps", format_number(self.total_steps)], ["total episodes", format_number(self.total_episodes)]]
+        if self.total_steps or self.total_episodes:  # a training report; an evaluation has neither
+            rows += [["total steps", format_number(self.total_steps)],
+                     ["total episodes", format_number(self.total_episodes)]]
         rows += [[name, format_number(value)] for name, value in self.stats.items()]
         rows += [[k, v] for k, v in self.info.items()]
         return f"{self.title}\n" + format_table(["stat", "value"], rows, align="ll")

@@ -38,3 +38,13 @@ def cartpole_frame(entity: int, size: tuple[int, int] = (WIDTH, HEIGHT)) -> np.n
     surface = pygame.Surface(size)
     draw_cartpole(surface, esper.component_for_entity(entity, CartPole))
     return np.transpose(pygame.surfarray.array3d(surface), (1, 0, 2)).copy()
+
+
+def draw_world(surface: pygame.Surface, human: int | None = None) -> None:
+    """The first cart-pole of the current world (the human's one, if a human plays)."""
+    carts = esper.get_component(CartPole)
+    if not carts:
+        surface.fill(SKY)
+        return
+    chosen = next((cp for e, cp in carts if e == human), carts[0][1])
+    draw_cartpole(surface, chosen)

@@ -1,0 +1,291 @@
+"""What the ``ecs-rl`` subcommands do: train, evaluate, watch and play the demo games."""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import esper
+
+from .core.agent import RandomAgent
+from .core.run import RunError, TrainingRun
+from .core.session import TrainingSession
+from .core.stats import EvalReport, Max, Mean, Min, StatsTracker, Std
+from .core.types import EpisodeRecord
+from .ecs.controllers import HumanController
+from .ecs.plugin import Evaluation, Plugin, install
+from .ecs.runner import FixedStep, run
+from .games import Game, get_game
+
+
+class CommandError(Exception):
+    """A mistake in what the user asked for: reported as one line, no traceback."""
+
+
+def _make_agent(game: Game, algo: str, config: Any):
+    from .algorithms import DqnAgent, PpoAgent
+
+    world = game.world
+    kind = {"dqn": DqnAgent, "ppo": PpoAgent}[algo]
+    return kind(world.observation_space, world.action_space, config)
+
+
+def _config_from(algo: str, data: dict) -> Any:
+    from .algorithms import DqnConfig, PpoConfig
+
+    return {"dqn": DqnConfig, "ppo": PpoConfig}[algo](**data)
+
+
+def _fresh_world(name: str) -> None:
+    if name in esper.list_worlds():
+        esper.switch_world("default")
+        esper.delete_world(name)
+    esper.switch_world(name)
+
+
+def _hud(session: TrainingSession) -> list[str]:
+    summary = session.stats_summary()
+    mean = summary.get("mean_reward", math.nan)
+    lines = [f"steps {session.total_steps:,}   episodes {session.total_episodes:,}",
+             f"mean reward {'-' if math.isnan(mean) else f'{mean:.2f}'}   {session.steps_per_sec:,.0f} steps/s"]
+    extras = session.agent.episode_extras()
+    shown = [f"{k} {v:.3g}" for k, v in extras.items() if k in ("epsilon", "loss_mean", "policy_loss", "value_loss")
+             and not math.isnan(v)]
+    return lines + (["   ".join(shown)] if shown else [])
+
+
+# -- train ----------------------------------------------------------------------------------------
+
+def train(game_name: str | None, algo: str | None, steps: int | None, envs: int | None, seed: int, render: bool,
+          name: str | None, version: str | None, resume: str | None, root: str, eval_freq: int, full: bool,
+          max_frames: int | None = None, progress: bool = True) -> int:
+    if resume:
+        try:
+            run_dir = TrainingRun.resume(resume)
+        except RunError as exc:
+            raise CommandError(str(exc)) from None
+        cfg = run_dir.read_config()
+        if "game" not in cfg or "agent" not in cfg:
+            raise CommandError(f"{run_dir.path} was not made by 'ecs-rl train' (config.json has no game/agent)")
+        game, algo = get_game(cfg["game"]), cfg["algo"]
+        envs, seed = cfg["envs"], cfg["seed"]
+        steps = steps or cfg["steps"]
+        config = _config_from(algo, cfg["agent"])
+    else:
+        try:
+            game = get_game(game_name)
+        except ValueError as exc:
+            raise CommandError(str(exc)) from None
+        algo = algo or game.default_algo
+        steps = steps or game.default_steps
+        envs = envs or game.default_envs
+        config = game.preset(algo, seed, steps)
+        try:
+            run_dir = TrainingRun.create(name or game.name, version or algo, root=root)
+        except ValueError as exc:
+            raise CommandError(str(exc)) from None
+        run_dir.write_config({"game": game.name, "algo": algo, "envs": envs, "seed": seed, "steps": steps,
+                              "agent": asdict(config)})
+    session = (TrainingSession(_make_agent(game, algo, config)).with_run(run_dir).with_max_steps(steps)
+               .with_checkpoint_freq(max(1, min(10_000, steps // 5))))
+    _fresh_world("ecs-rl:train")
+    game.world.build(envs, seed, game.policy)
+    plugin = install({game.policy: session}, reset=game.world.reset,
+                     evaluation=Evaluation(game.world.factory(game.policy), every=eval_freq,
+                                           episodes=game.eval_episodes))
+
+    def solved() -> bool:
+        return (not full and game.solved_reward is not None and bool(plugin.eval_history)
+                and plugin.eval_history[-1].mean_reward >= game.solved_reward)
+
+    started = time.perf_counter()
+    try:
+        with session:
+            if render:
+                _train_window(game, session, plugin, solved, max_frames)
+            else:
+                _train_headless(session, plugin, solved, progress)
+    except KeyboardInterrupt:  # session.__exit__ has saved latest.pt and the metadata
+        print(f"\ninterrupted at step {session.total_steps:,}: saved {run_dir.latest_path}\n"
+              f"continue with: ecs-rl train --resume {run_dir.path}")
+        return 130
+    wall = time.perf_counter() - started
+    print(session.eval_report(session.total_episodes))
+    if plugin.eval_history:
+        print("greedy evaluations (step: mean reward): "
+              + ", ".join(f"{r.step:,}: {r.mean_reward:.1f}" for r in plugin.eval_history))
+    if solved():
+        print(f"solved at step {plugin.eval_history[-1].step:,} in {wall:.1f}s")
+    print(f"run: {run_dir.path}")
+    return 0
+
+
+def _train_headless(session: TrainingSession, plugin: Plugin, solved, progress: bool) -> None:
+    from tqdm import tqdm
+
+    with tqdm(total=session.max_steps, initial=session.total_steps, unit="step", disable=not progress or None,
+              dynamic_ncols=True, mininterval=0.5) as bar:
+        seen = session.total_steps
+        while not plugin.done and not solved():
+            run(64, plugin=plugin)
+            bar.update(session.total_steps - seen)
+            seen = session.total_steps
+            mean = session.stats_summary().get("mean_reward", math.nan)
+            bar.set_postfix(episodes=session.total_episodes, mean_reward=f"{mean:.2f}",
+                            steps_s=f"{session.steps_per_sec:,.0f}", refresh=False)
+
+
+def _train_window(game: Game, session: TrainingSession, plugin: Plugin, solved, max_frames: int | None) -> None:
+    from .render.window import Window, live_loop
+
+    window = Window(game.window, f"ecs-rl: training {game.title}")
+    try:
+        live_loop(window, FixedStep(game.sim_hz), game.render.draw_world, lambda: _hud(session),
+                  stop=lambda: plugin.done or solved(), max_frames=max_frames)
+    finally:
+        window.close()
+
+
+# -- evaluate / watch / play ----------------------------------------------------------------------
+
+def _run_and_game(path: str) -> tuple[TrainingRun, Game, Path]:
+    try:
+        run_dir = TrainingRun.resume(path)
+    except RunError as exc:
+        raise CommandError(str(exc)) from None
+    cfg = run_dir.read_config()
+    if "game" not in cfg:
+        raise CommandError(f"{run_dir.path} was not made by 'ecs-rl train' (config.json names no game)")
+    checkpoint = run_dir.best_path if run_dir.best_path.exists() else run_dir.latest_path
+    if not checkpoint.exists():
+        raise CommandError(f"{run_dir.path} has no best.pt or latest.pt checkpoint yet")
+    return run_dir, get_game(cfg["game"]), checkpoint
+
+
+def _load_policy(checkpoint: Path):
+    from .algorithms import CheckpointError, GreedyPolicy
+
+    try:
+        return GreedyPolicy.load(checkpoint)
+    except CheckpointError as exc:
+        raise CommandError(str(exc)) from None
+
+
+def evaluate(path: str, episodes: int | None, seed: int, render: bool, max_frames: int | None = None,
+             baseline: bool = False) -> int:
+    run_dir, game, checkpoint = _run_and_game(path)
+    n = episodes or game.eval_episodes
+    policy = _load_policy(checkpoint)
+    _fresh_world("ecs-rl:eval")
+    game.world.build(n, seed, game.policy)
+    plugin = Plugin({game.policy: policy}, game.world.reset, learning=False, one_episode=True).install()
+
+    def finished() -> bool:
+        return len(plugin.finished_records.get(game.policy, [])) >= n
+
+    if render:
+        from .render.window import Window, live_loop
+
+        window = Window(game.window, f"ecs-rl: evaluating {run_dir.path.name}")
+        try:
+            live_loop(window, FixedStep(game.sim_hz), game.render.draw_world,
+                      lambda: [f"episodes done {len(plugin.finished_records.get(game.policy, []))} / {n}"],
+                      stop=finished, max_frames=max_frames)
+        finally:
+            window.close()
+    else:
+        run(finished, max_ticks=10_000_000)
+    records = plugin.finished_records.get(game.policy, [])
+    print(report_for(records, f"Evaluation of {run_dir.path} ({checkpoint.name}, greedy)"))
+    if baseline:
+        print()
+        print(report_for(random_baseline(game, n, seed), "Random policy, same episodes"))
+    return 0
+
+
+def report_for(records: list[EpisodeRecord], title: str) -> EvalReport:
+    stats = (StatsTracker().track("mean_reward", "reward", Mean()).track("std_reward", "reward", Std())
+             .track("min_reward", "reward", Min()).track("max_reward", "reward", Max())
+             .track("mean_length", "length", Mean()))
+    for record in records:
+        stats.update(record)
+    return EvalReport(len(records), stats.summary(), title=title)
+
+
+def watch(path: str, max_frames: int | None, screenshot: str | None, seed: int) -> int:
+    run_dir, game, checkpoint = _run_and_game(path)
+    policy = _load_policy(checkpoint)
+    _fresh_world("ecs-rl:watch")
+    game.world.build(game.default_envs, seed, game.policy)
+    plugin = Plugin({game.policy: policy}, game.world.reset, learning=False).install()
+    return _show(game, plugin, f"ecs-rl: {run_dir.path.name} ({checkpoint.name})", max_frames, screenshot,
+                 lambda: _episode_lines(plugin, game.policy))
+
+
+def play(game_name: str, path: str | None, max_frames: int | None, screenshot: str | None, seed: int) -> int:
+    try:
+        game = get_game(game_name)
+    except ValueError as exc:
+        raise CommandError(str(exc)) from None
+    from .render.window import KeyboardInput
+
+    others: Any = RandomAgent(game.world.action_space, seed=seed)
+    if path is not None:
+        _, trained_game, checkpoint = _run_and_game(path)
+        if trained_game.name != game.name:
+            raise CommandError(f"{path} holds a {trained_game.name!r} agent, not a {game.name!r} one")
+        others = _load_policy(checkpoint)
+    _fresh_world("ecs-rl:play")
+    entities = game.world.build(game.default_envs, seed, game.policy)
+    human = HumanController(game.world.action_space, default=game.idle(0))
+    from .ecs.components import Agent
+
+    esper.component_for_entity(entities[0], Agent).policy = "human"
+    plugin = Plugin({game.policy: others, "human": human}, game.world.reset, learning=False).install()
+    keyboard = KeyboardInput(game.keys, game.idle)
+
+    def on_events(events, tick: int) -> None:
+        keyboard.handle(events)
+        human.set_action(keyboard.action(tick))
+
+    keys = ", ".join(f"{k} -> {v}" for k, v in game.keys.items())
+    return _show(game, plugin, f"ecs-rl: play {game.title} (keys: {keys})", max_frames, screenshot,
+                 lambda: _episode_lines(plugin, "human", "you"), human_entity=entities[0], on_events=on_events)
+
+
+def _episode_lines(plugin: Plugin, policy: str, who: str = "agents") -> list[str]:
+    stats = plugin.policies[policy].stats
+    mean = stats.get("mean_reward")
+    return [f"{who}: episodes {stats.episodes}   mean reward {'-' if math.isnan(mean) else f'{mean:.2f}'}"]
+
+
+def _show(game: Game, plugin: Plugin, title: str, max_frames: int | None, screenshot: str | None, hud,
+          human_entity: int | None = None, on_events=None) -> int:
+    from .render.window import Window, live_loop
+
+    window = Window(game.window, title)
+    try:
+        live_loop(window, FixedStep(game.sim_hz), lambda s: game.render.draw_world(s, human_entity), hud,
+                  on_events=on_events, max_frames=max_frames)
+        if screenshot:
+            window.screenshot(screenshot)
+            print(f"screenshot: {screenshot}")
+    finally:
+        window.close()
+    return 0
+
+
+def random_baseline(game: Game, episodes: int, seed: int) -> list[EpisodeRecord]:
+    """Episodes of a random policy in the game's evaluation setting (for comparisons)."""
+    _fresh_world("ecs-rl:random")
+    game.world.build(episodes, seed, game.policy)
+    plugin = Plugin({game.policy: RandomAgent(game.world.action_space, seed=seed)}, game.world.reset,
+                    learning=False, one_episode=True).install()
+    run(lambda: len(plugin.finished_records.get(game.policy, [])) >= episodes, max_ticks=10_000_000)
+    return plugin.finished_records.get(game.policy, [])
+
+
+__all__ = ["CommandError", "evaluate", "play", "random_baseline", "report_for", "train", "watch"]

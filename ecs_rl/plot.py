@@ -1,0 +1,56 @@
+"""Reward curves of one or more runs with matplotlib: raw and smoothed episode reward, eval points."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+from .core.run import TrainingRun
+
+
+def smooth(values: np.ndarray, window: int) -> np.ndarray:
+    """Trailing mean over up to ``window`` values (same length as the input)."""
+    cumsum = np.cumsum(np.insert(values, 0, 0.0))
+    idx = np.arange(1, len(values) + 1)
+    lo = np.maximum(0, idx - window)
+    return (cumsum[idx] - cumsum[lo]) / (idx - lo)
+
+
+def plot_runs(runs: list[TrainingRun], out: str | Path, window: int = 20) -> Path:
+    try:
+        import matplotlib
+    except ImportError:
+        raise RuntimeError("ecs-rl plot needs matplotlib: pip install 'ecs-rl[plot]'") from None
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(9, 5))
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for k, run in enumerate(runs):
+        colour = colours[k % len(colours)]
+        rows = run.read_train_episodes()
+        label = f"{run.name}/{run.version}/{run.run_id}"
+        if not rows:
+            raise ValueError(f"{run.train_log_path} has no episodes to plot")
+        steps = np.array([r["step"] for r in rows], dtype=float)
+        rewards = np.array([r["total_reward"] for r in rows], dtype=float)
+        ax.plot(steps, rewards, color=colour, alpha=0.2, linewidth=0.8)
+        ax.plot(steps, smooth(rewards, window), color=colour, linewidth=2, label=f"{label} (smoothed {window})")
+        by_step: dict[int, list[float]] = defaultdict(list)
+        for r in run.read_eval_episodes():
+            by_step[r["step"]].append(r["total_reward"])
+        if by_step:
+            xs = sorted(by_step)
+            ax.plot(xs, [np.mean(by_step[x]) for x in xs], linestyle="none", marker="D", markersize=7,
+                    markerfacecolor=colour, markeredgecolor="black", label=f"{label} greedy eval")
+    ax.set_xlabel("environment steps")
+    ax.set_ylabel("episode reward")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="best")
+    fig.tight_layout()
+    out = Path(out)
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+    return out

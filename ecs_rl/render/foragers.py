@@ -1,0 +1,39 @@
+"""Drawing the foragers arena: pellets, agents (the human's one highlighted), bump rings."""
+
+from __future__ import annotations
+
+import esper
+import pygame
+
+from ..ecs.components import EpisodeInfo
+from ..worlds.foragers import ARENA, BUMP_RADIUS, Food, Forager
+
+GRASS, BORDER, PELLET = (233, 240, 226), (90, 110, 80), (60, 160, 70)
+AGENT, HUMAN, EYE, OUTLINE = (66, 110, 200), (220, 90, 40), (250, 250, 250), (30, 40, 70)
+
+
+def draw_world(surface: pygame.Surface, human: int | None = None) -> None:
+    width, height = surface.get_size()
+    margin = 20
+    scale = (min(width, height) - 2 * margin) / ARENA
+
+    def at(x: float, y: float) -> tuple[int, int]:
+        return int(margin + x * scale), int(height - margin - y * scale)
+
+    surface.fill(GRASS)
+    pygame.draw.rect(surface, BORDER, (margin, height - margin - ARENA * scale, ARENA * scale, ARENA * scale), 3)
+    for _, food in esper.get_component(Food):
+        pygame.draw.circle(surface, PELLET, at(food.x, food.y), max(3, int(0.12 * scale)))
+    for entity, f in esper.get_component(Forager):
+        colour = HUMAN if entity == human else AGENT
+        centre = at(f.x, f.y)
+        radius = max(4, int(BUMP_RADIUS * scale * 0.6))
+        pygame.draw.circle(surface, colour, centre, radius)
+        pygame.draw.circle(surface, OUTLINE, centre, radius, 2)
+        pygame.draw.circle(surface, EYE, centre, 2)
+    if human is not None:
+        info = esper.try_component(human, EpisodeInfo)
+        if info is not None:
+            font = pygame.font.Font(None, 28)
+            text = font.render(f"your food: {info.extras.get('food', 0):.0f}", True, HUMAN)
+            surface.blit(text, (width - text.get_width() - 12, 10))
