@@ -39,7 +39,8 @@ class DqnConfig:
     target_update_interval 200 env steps with tau 1.0 (hard copy; tau < 1 is Polyak averaging),
     hidden (64, 64), epsilon 1.0 -> 0.01 linearly over 10 000 env steps, Huber loss, gradient
     norm clipped at 10, double DQN off, seed 0, replay buffer not saved in checkpoints. Process-wide
-    CPU settings applied when the agent is built: one torch thread and flush-denormal on (see
+    CPU settings applied when the agent is built: one torch thread (fastest for 64-wide nets; use 2 for
+    256-wide ones, see benchmarks/torch_settings.py) and flush-denormal on (see
     ``common.configure_torch``; ``num_threads=None`` / ``flush_denormal=False`` leave torch alone).
     """
 

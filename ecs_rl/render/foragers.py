@@ -31,9 +31,14 @@ def draw_world(surface: pygame.Surface, human: int | None = None) -> None:
         pygame.draw.circle(surface, colour, centre, radius)
         pygame.draw.circle(surface, OUTLINE, centre, radius, 2)
         pygame.draw.circle(surface, EYE, centre, 2)
-    if human is not None:
-        info = esper.try_component(human, EpisodeInfo)
-        if info is not None:
-            font = pygame.font.Font(None, 28)
-            text = font.render(f"your food: {info.extras.get('food', 0):.0f}", True, HUMAN)
-            surface.blit(text, (width - text.get_width() - 12, 10))
+    font = pygame.font.Font(None, 28)
+    team = sum(esper.component_for_entity(e, EpisodeInfo).extras.get("food", 0.0)
+               for e, _ in esper.get_component(Forager) if e != human and esper.has_component(e, EpisodeInfo))
+    score = [(f"team food: {team:.0f}", AGENT)]
+    if human is not None and esper.has_component(human, EpisodeInfo):
+        score.append((f"your food: {esper.component_for_entity(human, EpisodeInfo).extras.get('food', 0):.0f}", HUMAN))
+    y = 10
+    for line, colour in score:
+        text = font.render(line, True, colour)
+        surface.blit(text, (width - text.get_width() - 12, y))
+        y += text.get_height() + 4
