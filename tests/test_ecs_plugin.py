@@ -1,6 +1,5 @@
 """The esper plugin: the ECS frame loop drives training (transitions, batching, episodes, evaluation)."""
 
-import json
 
 import esper
 import numpy as np

@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import asdict, dataclass
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import gymnasium as gym
 import numpy as np
@@ -24,6 +24,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..core.types import ActMode, Experience
+
+if TYPE_CHECKING:
+    from .policy import GreedyPolicy
 from .common import (
     CheckpointError, FlatParameters, action_space_to_dict, configure_torch, box_dim, check_shapes, load_checkpoint, FlatAdam, mlp,
     numpy_rng_state, save_checkpoint, seeded_module, set_numpy_rng_state,
