@@ -2,7 +2,7 @@
 
 import gymnasium
 
-ENV_IDS = ("ecs_rl/CartPole-v1",)
+ENV_IDS = ("ecs_rl/CartPole-v1", "ecs_rl/Foragers-v0")
 
 if "ecs_rl/CartPole-v1" not in gymnasium.registry:
     gymnasium.register(
@@ -10,4 +10,11 @@ if "ecs_rl/CartPole-v1" not in gymnasium.registry:
         entry_point="ecs_rl.adapters.registration:make_cartpole",
         vector_entry_point="ecs_rl.adapters.registration:make_cartpole_vector",
         reward_threshold=475.0,
+    )
+
+if "ecs_rl/Foragers-v0" not in gymnasium.registry:
+    gymnasium.register(
+        id="ecs_rl/Foragers-v0",
+        entry_point="ecs_rl.adapters.registration:make_foragers",
+        vector_entry_point="ecs_rl.adapters.registration:make_foragers_vector",
     )

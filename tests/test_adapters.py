@@ -155,3 +155,34 @@ def test_the_plugin_trains_on_gymnasium_envs_instanced_as_entities(world, tmp_pa
     assert session.total_steps == 3_000 and session.total_episodes > 50
     assert len(plugin.eval_history) == 1 and len(plugin.eval_history[0].records) == 4
     assert session.run.best_path.exists()
+
+
+@pytest.mark.parametrize("render_mode", [None, "rgb_array"])
+def test_foragers_as_a_gymnasium_env_passes_the_checker(render_mode):
+    env = gym.make("ecs_rl/Foragers-v0", render_mode=render_mode).unwrapped
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        check_env(env)
+    if render_mode:
+        env.reset(seed=0)
+        assert env.render().shape == (640, 640, 3)
+    env.close()
+
+
+def test_foragers_vector_and_pettingzoo_faces_share_one_arena():
+    from ecs_rl.adapters.registration import foragers_parallel_env
+
+    vec = gym.make_vec("ecs_rl/Foragers-v0", num_envs=16, vectorization_mode="vector_entry_point")
+    obs, _ = vec.reset(seed=0)
+    assert obs.shape == (16, 8) and vec.action_space.shape == (16,)
+    total = 0.0
+    for _ in range(50):
+        obs, rewards, terminated, truncated, _ = vec.step(vec.action_space.sample())
+        total += float(np.sum(rewards))
+    assert obs.shape == (16, 8) and total != 0.0  # pellets eaten or bumps charged in the shared arena
+    vec.close()
+    env = foragers_parallel_env(16)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        parallel_api_test(env, num_cycles=300)
+    env.close()

@@ -42,3 +42,13 @@ def draw_world(surface: pygame.Surface, human: int | None = None) -> None:
         text = font.render(line, True, colour)
         surface.blit(text, (width - text.get_width() - 12, y))
         y += text.get_height() + 4
+
+
+def foragers_frame(entity: int, size: tuple[int, int] = (640, 640)):
+    """An RGB frame (H, W, 3) of the current world's arena, drawn off-screen."""
+    import numpy as np
+
+    surface = pygame.Surface(size)
+    pygame.font.init()
+    draw_world(surface, entity)
+    return np.transpose(pygame.surfarray.array3d(surface), (1, 0, 2)).copy()

@@ -128,8 +128,8 @@ def _observation_of(entity: int) -> np.ndarray:
 
 
 def build(n_agents: int = 16, seed: int | None = 0, policy: str = "foragers", n_food: int | None = None) -> list[int]:
-    """An arena with ``n_agents`` foragers (forager i seeded ``seed + i``), ``n_food`` pellets (default:
-    as many as agents) and the processor, in the current esper world."""
+    """An arena with ``n_agents`` foragers (forager i seeded ``seed + 1 + i``), ``n_food`` pellets (default:
+    as many as agents, at least 4) and the processor, in the current esper world."""
     if n_agents < 1:
         raise ValueError(f"n_agents must be >= 1, got {n_agents!r}")
     rng = np.random.default_rng(seed)
@@ -137,7 +137,10 @@ def build(n_agents: int = 16, seed: int | None = 0, policy: str = "foragers", n_
         esper.add_processor(ForageProcessor(), priority=0)
     if not esper.get_component(Arena):
         esper.create_entity(Arena(rng))
-    for _ in range(n_agents if n_food is None else n_food):
+    n_food = max(4, n_agents) if n_food is None else n_food
+    if n_food < 2:
+        raise ValueError(f"n_food must be >= 2 (observations show the two nearest pellets), got {n_food!r}")
+    for _ in range(n_food):
         esper.create_entity(Food(*rng.uniform(0.0, ARENA, size=2)))
     entities = []
     for i in range(n_agents):
