@@ -186,3 +186,18 @@ def test_foragers_vector_and_pettingzoo_faces_share_one_arena():
         warnings.simplefilter("error")
         parallel_api_test(env, num_cycles=300)
     env.close()
+
+
+def test_stable_baselines3_trains_on_world_env():
+    from stable_baselines3 import PPO
+    from stable_baselines3.common.env_checker import check_env as sb3_check_env
+
+    env = ecs_cartpole_env()
+    sb3_check_env(env, warn=True)
+    model = PPO("MlpPolicy", env, n_steps=256, batch_size=64, n_epochs=2, seed=0, device="cpu")
+    model.learn(3_000)
+    assert model.num_timesteps >= 3_000
+    obs, _ = env.reset(seed=0)
+    action, _ = model.predict(obs, deterministic=True)
+    assert env.action_space.contains(int(action))
+    env.close()
