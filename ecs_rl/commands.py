@@ -15,6 +15,7 @@ from .core.run import RunError, TrainingRun
 from .core.session import TrainingSession
 from .core.stats import EvalReport, Max, Mean, Min, StatsTracker, Std
 from .core.types import EpisodeRecord
+from .ecs.components import Agent
 from .ecs.controllers import HumanController
 from .ecs.plugin import Evaluation, Plugin, install
 from .ecs.runner import FixedStep, run
@@ -81,7 +82,7 @@ def train(game_name: str | None, algo: str | None, steps: int | None, envs: int 
             raise CommandError(str(exc)) from None
         algo = algo or game.default_algo
         steps = steps or game.default_steps
-        envs = envs or game.default_envs
+        envs = envs or game.default_envs[algo]
         config = game.preset(algo, seed, steps)
         try:
             run_dir = TrainingRun.create(name or game.name, version or algo, root=root)
@@ -152,6 +153,7 @@ def _train_window(game: Game, session: TrainingSession, plugin: Plugin, solved, 
 # -- evaluate / watch / play ----------------------------------------------------------------------
 
 def _run_and_game(path: str) -> tuple[TrainingRun, Game, Path]:
+    """The run at ``path``, the game it trained, and its best (else latest) checkpoint."""
     try:
         run_dir = TrainingRun.resume(path)
     except RunError as exc:
@@ -219,7 +221,7 @@ def watch(path: str, max_frames: int | None, screenshot: str | None, seed: int) 
     run_dir, game, checkpoint = _run_and_game(path)
     policy = _load_policy(checkpoint)
     _fresh_world("ecs-rl:watch")
-    game.world.build(game.default_envs, seed, game.policy)
+    game.world.build(run_dir.read_config().get("envs", game.default_envs[game.default_algo]), seed, game.policy)
     plugin = Plugin({game.policy: policy}, game.world.reset, learning=False).install()
     return _show(game, plugin, f"ecs-rl: {run_dir.path.name} ({checkpoint.name})", max_frames, screenshot,
                  lambda: _episode_lines(plugin, game.policy))
@@ -239,10 +241,8 @@ def play(game_name: str, path: str | None, max_frames: int | None, screenshot: s
             raise CommandError(f"{path} holds a {trained_game.name!r} agent, not a {game.name!r} one")
         others = _load_policy(checkpoint)
     _fresh_world("ecs-rl:play")
-    entities = game.world.build(game.default_envs, seed, game.policy)
+    entities = game.world.build(game.default_envs[game.default_algo], seed, game.policy)
     human = HumanController(game.world.action_space, default=game.idle(0))
-    from .ecs.components import Agent
-
     esper.component_for_entity(entities[0], Agent).policy = "human"
     plugin = Plugin({game.policy: others, "human": human}, game.world.reset, learning=False).install()
     keyboard = KeyboardInput(game.keys, game.idle)

@@ -15,7 +15,7 @@ class Game:
     world_module: str  # build(n, seed, policy), reset(entity, seed), factory(policy), spaces
     render_module: str  # draw_world(surface, human_entity=None)
     policy: str
-    default_envs: int
+    default_envs: dict[str, int]  # algorithm -> agent entities its preset is tuned for
     default_algo: str
     default_steps: int
     eval_episodes: int
@@ -46,13 +46,15 @@ class Game:
 GAMES: dict[str, Game] = {
     "cartpole": Game(
         name="cartpole", title="CartPole", world_module="ecs_rl.worlds.cartpole",
-        render_module="ecs_rl.render.cartpole", policy="cartpole", default_envs=1, default_algo="dqn",
+        render_module="ecs_rl.render.cartpole", policy="cartpole", default_envs={"dqn": 1, "ppo": 8},
+        default_algo="dqn",
         default_steps=100_000, eval_episodes=20, solved_reward=475.0, window=(600, 400), sim_hz=50.0,
         keys={"left": 0, "right": 1}, idle=lambda tick: tick % 2,  # alternate pushes: no net force
     ),
     "foragers": Game(
         name="foragers", title="Foragers", world_module="ecs_rl.worlds.foragers",
-        render_module="ecs_rl.render.foragers", policy="foragers", default_envs=16, default_algo="dqn",
+        render_module="ecs_rl.render.foragers", policy="foragers", default_envs={"dqn": 16, "ppo": 16},
+        default_algo="dqn",
         default_steps=100_000, eval_episodes=16, solved_reward=None, window=(640, 640), sim_hz=20.0,
         keys={"up": 1, "down": 2, "left": 3, "right": 4},
     ),

@@ -200,3 +200,11 @@ def test_foragers_agents_learn_to_beat_random(world, tmp_path):
     trained_mean = plugin.eval_history[-1].mean_reward
     assert trained_mean > random_mean + 5 and trained_mean > 3 * max(random_mean, 1.0), (trained_mean, random_mean)
     assert esper.component_for_entity(esper.get_component(foragers.Forager)[0][0], Observation).value.shape == (8,)
+
+
+def test_train_ppo_uses_the_envs_its_preset_is_tuned_for(tmp_path):
+    proc = cli("train", "cartpole", "--algo", "ppo", "--steps", 2048, "--eval-freq", 2048, "--root", tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    (config,) = tmp_path.glob("cartpole/ppo/*/config.json")
+    cfg = json.loads(config.read_text())
+    assert cfg["envs"] == 8 and cfg["algo"] == "ppo" and cfg["agent"]["n_steps"] == 32
