@@ -180,7 +180,18 @@ def evaluate(path: str, episodes: int | None, seed: int, render: bool, max_frame
              baseline: bool = False) -> int:
     run_dir, game, checkpoint = _run_and_game(path)
     n = episodes or game.eval_episodes
-    policy = _load_policy(checkpoint)
+    title = f"ecs-rl: evaluating {run_dir.path.name}" if render else None
+    records = _episodes(game, _load_policy(checkpoint), n, seed, title, max_frames)
+    print(report_for(records, f"Evaluation of {run_dir.path} ({checkpoint.name}, greedy)"))
+    if baseline:
+        print()
+        print(report_for(random_baseline(game, n, seed), "Random policy, same episodes"))
+    return 0
+
+
+def _episodes(game: Game, policy: Any, n: int, seed: int, window_title: str | None = None,
+              max_frames: int | None = None) -> list[EpisodeRecord]:
+    """One greedy episode on each of ``n`` fresh agent entities (in a window if ``window_title``)."""
     _fresh_world("ecs-rl:eval")
     game.world.build(n, seed, game.policy)
     plugin = Plugin({game.policy: policy}, game.world.reset, learning=False, one_episode=True).install()
@@ -188,24 +199,19 @@ def evaluate(path: str, episodes: int | None, seed: int, render: bool, max_frame
     def finished() -> bool:
         return len(plugin.finished_records.get(game.policy, [])) >= n
 
-    if render:
+    if window_title is None:
+        run(finished, max_ticks=10_000_000)
+    else:
         from .render.window import Window, live_loop
 
-        window = Window(game.window, f"ecs-rl: evaluating {run_dir.path.name}")
+        window = Window(game.window, window_title)
         try:
             live_loop(window, FixedStep(game.sim_hz), game.render.draw_world,
                       lambda: [f"episodes done {len(plugin.finished_records.get(game.policy, []))} / {n}"],
                       stop=finished, max_frames=max_frames)
         finally:
             window.close()
-    else:
-        run(finished, max_ticks=10_000_000)
-    records = plugin.finished_records.get(game.policy, [])
-    print(report_for(records, f"Evaluation of {run_dir.path} ({checkpoint.name}, greedy)"))
-    if baseline:
-        print()
-        print(report_for(random_baseline(game, n, seed), "Random policy, same episodes"))
-    return 0
+    return plugin.finished_records.get(game.policy, [])
 
 
 def report_for(records: list[EpisodeRecord], title: str) -> EvalReport:
@@ -280,12 +286,7 @@ def _show(game: Game, plugin: Plugin, title: str, max_frames: int | None, screen
 
 def random_baseline(game: Game, episodes: int, seed: int) -> list[EpisodeRecord]:
     """Episodes of a random policy in the game's evaluation setting (for comparisons)."""
-    _fresh_world("ecs-rl:random")
-    game.world.build(episodes, seed, game.policy)
-    plugin = Plugin({game.policy: RandomAgent(game.world.action_space, seed=seed)}, game.world.reset,
-                    learning=False, one_episode=True).install()
-    run(lambda: len(plugin.finished_records.get(game.policy, [])) >= episodes, max_ticks=10_000_000)
-    return plugin.finished_records.get(game.policy, [])
+    return _episodes(game, RandomAgent(game.world.action_space, seed=seed), episodes, seed)
 
 
 __all__ = ["CommandError", "evaluate", "play", "random_baseline", "report_for", "train", "watch"]
