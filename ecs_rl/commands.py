@@ -53,7 +53,7 @@ def _hud(session: TrainingSession) -> list[str]:
     lines = [f"steps {session.total_steps:,}   episodes {session.total_episodes:,}",
              f"mean reward {'-' if math.isnan(mean) else f'{mean:.2f}'}   {session.steps_per_sec:,.0f} steps/s"]
     extras = session.agent.episode_extras()
-    shown = [f"{k} {v:.3g}" for k, v in extras.items() if k in ("epsilon", "loss_mean", "policy_loss", "value_loss")
+    shown = [f"{k} {v:.3g}" for k, v in extras.items() if k in ("epsilon", "loss_last", "policy_loss", "value_loss")
              and not math.isnan(v)]
     return lines + (["   ".join(shown)] if shown else [])
 

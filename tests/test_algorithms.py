@@ -54,6 +54,7 @@ def test_dqn_epsilon_schedule_and_extras():
     assert agent.epsilon == pytest.approx(1.0 + 0.5 * (0.01 - 1.0))
     extras = agent.episode_extras()
     assert extras["epsilon"] == agent.epsilon and extras["loss_max"] >= extras["loss_mean"] > 0
+    assert extras["loss_last"] == agent._last_loss > 0
     agent.on_episode_start()
     assert np.isnan(agent.episode_extras()["loss_mean"])
 

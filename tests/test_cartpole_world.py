@@ -5,7 +5,7 @@ import gymnasium as gym
 import numpy as np
 
 from ecs_rl import RandomAgent, TrainingRun, TrainingSession
-from ecs_rl.algorithms import DqnAgent, presets
+from ecs_rl.algorithms import DqnAgent, PpoAgent, presets
 from ecs_rl.core.gym_loop import evaluate, train
 from ecs_rl.ecs import Done, Evaluation, Observation, Reward, ScriptedController, install, run
 from ecs_rl.worlds import cartpole
@@ -109,3 +109,18 @@ def test_spaces_match_gymnasium_but_for_finite_velocity_bounds():
     assert np.array_equal(ours.high[[0, 2]], theirs.high[[0, 2]]) and np.array_equal(ours.low, -ours.high)
     assert np.all(ours.high[[1, 3]] == np.finfo(np.float32).max) and np.all(np.isinf(theirs.high[[1, 3]]))
     assert cartpole.action_space == gym.make("CartPole-v1").action_space
+
+
+def test_ppo_trained_through_the_plugin_with_many_entities_beats_random(world):
+    """PPO's rollouts are keyed by agent id: here esper entity ids, eight of them interleaving every tick."""
+    random_mean = np.mean([r.total_reward for r in evaluate(RandomAgent(cartpole.action_space, seed=0),
+                                                           lambda: gym.make("CartPole-v1"), 20)])
+    agent = PpoAgent(cartpole.observation_space, cartpole.action_space, presets.cartpole_ppo(seed=0, total_steps=20_000))
+    session = TrainingSession(agent).with_max_steps(20_000)
+    entities = cartpole.build(8, seed=0)
+    plugin = install({"cartpole": session}, reset=cartpole.reset,
+                     evaluation=Evaluation(cartpole.factory(), every=20_000, episodes=20))
+    run(plugin=plugin)
+    assert agent._updates >= 70 and set(agent._pending) <= set(entities)
+    (result,) = plugin.eval_history
+    assert result.mean_reward > 3 * random_mean and result.mean_reward > random_mean + 50, (result.mean_reward, random_mean)

@@ -270,7 +270,7 @@ class DqnAgent:
 
     def episode_extras(self) -> dict[str, float]:
         losses = self._episode_losses
-        extras = {"epsilon": self.epsilon}
+        extras = {"epsilon": self.epsilon, "loss_last": self._last_loss}
         if losses:
             arr = np.asarray(losses)
             extras.update(loss_mean=float(arr.mean()), loss_std=float(arr.std()), loss_max=float(arr.max()))
