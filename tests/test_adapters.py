@@ -164,6 +164,7 @@ def test_foragers_vector_and_pettingzoo_faces_share_one_arena():
 
     vec = gym.make_vec("ecs_rl/Foragers-v0", num_envs=16, vectorization_mode="vector_entry_point")
     obs, _ = vec.reset(seed=0)
+    vec.action_space.seed(0)
     assert obs.shape == (16, 8) and vec.action_space.shape == (16,)
     total = 0.0
     for _ in range(50):
@@ -190,4 +191,21 @@ def test_stable_baselines3_trains_on_world_env():
     obs, _ = env.reset(seed=0)
     action, _ = model.predict(obs, deterministic=True)
     assert env.action_space.contains(int(action))
+    env.close()
+
+
+def test_seeded_foragers_reset_gives_the_same_episode():
+    env = gym.make("ecs_rl/Foragers-v0").unwrapped
+    actions = np.random.default_rng(0).integers(0, 5, size=200)
+
+    def episode():
+        out = [env.reset(seed=123)[0]]
+        for a in actions:
+            obs, reward, *_ = env.step(int(a))
+            out.append((obs.tolist(), reward))
+        return out
+
+    first, second = episode(), episode()
+    assert np.array_equal(first[0], second[0]) and first[1:] == second[1:]
+    assert any(r > 0 for _, r in first[1:])  # pellets were eaten (and so moved) in between
     env.close()

@@ -107,10 +107,18 @@ class ForageProcessor(esper.Processor):
 
 
 def reset(entity: int, seed: int | None = None) -> None:
-    """Reset hook: a new random spot, a fresh tick count, an observation of the current arena."""
+    """Reset hook: a new random spot, a fresh tick count, an observation of the current arena.
+
+    A seeded reset (Gymnasium's ``reset(seed=...)``) also reseeds the arena and re-places every pellet,
+    so the same seed gives the same episode; unseeded resets (the plugin's) leave the shared arena alone.
+    """
     f = esper.component_for_entity(entity, Forager)
     if seed is not None:
         f.rng = np.random.default_rng(seed)
+        arena = esper.get_component(Arena)[0][1]
+        arena.rng = np.random.default_rng(seed)
+        for _, pellet in esper.get_component(Food):
+            pellet.x, pellet.y = arena.rng.uniform(0.0, ARENA, size=2)
     f.x, f.y = f.rng.uniform(0.0, ARENA, size=2)
     f.ticks = 0
     info = esper.try_component(entity, EpisodeInfo)
