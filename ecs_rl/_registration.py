@@ -2,8 +2,6 @@
 
 import gymnasium
 
-ENV_IDS = ("ecs_rl/CartPole-v1", "ecs_rl/Foragers-v0")
-
 if "ecs_rl/CartPole-v1" not in gymnasium.registry:
     gymnasium.register(
         id="ecs_rl/CartPole-v1",

@@ -227,14 +227,7 @@ class DqnAgent:
     def _update(self) -> None:
         c = self.config
         obs, actions, rewards, next_obs, terminated = self.replay.sample(c.batch_size)
-        with torch.no_grad():
-            next_q_target = self.target_net(next_obs)
-            if c.double_dqn:
-                best_next = self.q_net(next_obs).argmax(dim=1, keepdim=True)
-                next_value = next_q_target.gather(1, best_next).squeeze(1)
-            else:
-                next_value = next_q_target.max(dim=1).values
-            target = rewards + c.gamma * (1.0 - terminated) * next_value
+        target = self._bootstrap_targets(rewards, next_obs, terminated)
         q = self.q_net(obs).gather(1, actions.unsqueeze(1)).squeeze(1)
         loss = F.smooth_l1_loss(q, target) if c.huber else F.mse_loss(q, target)
         self.q_params.zero_grad()
@@ -252,19 +245,25 @@ class DqnAgent:
         else:
             self.target_params.lerp_(self.q_params.param.data, self.config.tau)
 
-    def td_targets(self, rewards, next_obs, terminated) -> torch.Tensor:
-        """The bootstrapped targets ``y`` for given transitions (for inspection and tests)."""
-        c = self.config
+    def _bootstrap_targets(self, rewards: torch.Tensor, next_obs: torch.Tensor,
+                           terminated: torch.Tensor) -> torch.Tensor:
+        """y = r + gamma * (1 - terminated) * Q_target(s', a*), a* by the target net (or the online net: double DQN)."""
         with torch.no_grad():
-            next_obs = torch.as_tensor(np.asarray(next_obs, dtype=np.float32).reshape(-1, self.obs_dim))
             next_q_target = self.target_net(next_obs)
-            if c.double_dqn:
-                next_value = next_q_target.gather(1, self.q_net(next_obs).argmax(1, keepdim=True)).squeeze(1)
+            if self.config.double_dqn:
+                best_next = self.q_net(next_obs).argmax(dim=1, keepdim=True)
+                next_value = next_q_target.gather(1, best_next).squeeze(1)
             else:
                 next_value = next_q_target.max(dim=1).values
-            rewards = torch.as_tensor(rewards, dtype=torch.float32)
-            terminated = torch.as_tensor(terminated, dtype=torch.float32)
-            return rewards + c.gamma * (1.0 - terminated) * next_value
+            return rewards + self.config.gamma * (1.0 - terminated) * next_value
+
+    def td_targets(self, rewards, next_obs, terminated) -> torch.Tensor:
+        """The targets ``_update`` trains towards, for given transitions (for inspection and tests)."""
+        return self._bootstrap_targets(
+            torch.as_tensor(np.asarray(rewards, dtype=np.float32)),
+            torch.as_tensor(np.asarray(next_obs, dtype=np.float32).reshape(-1, self.obs_dim)),
+            torch.as_tensor(np.asarray(terminated, dtype=np.float32)),
+        )
 
     # -- episode extras -----------------------------------------------------------------------
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import math
 import os
 import tempfile
 from pathlib import Path
@@ -75,10 +74,3 @@ def read_jsonl(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
                 raise ValueError(f"{path}:{number}: expected a JSON object, got {type(row).__name__}")
             rows.append(row)
     return rows
-
-
-def finite_or_none(value: float | None) -> float | None:
-    """JSON has no NaN: store non-finite floats as null."""
-    if value is None or not math.isfinite(value):
-        return None
-    return float(value)
