@@ -126,7 +126,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("eval", help="greedy episodes of a run's best checkpoint, as a report")
     p.add_argument("run")
     p.add_argument("--episodes", type=_positive)
-    p.add_argument("--seed", type=_seed, default=10_000)
+    p.add_argument("--seed", type=_seed, default=1_000_000_000,
+                   help="first start seed (default 10**9: seeds no training-time evaluation uses)")
     p.add_argument("--render", action="store_true")
     p.add_argument("--baseline", action="store_true", help="also report a random policy on the same episodes")
     p.add_argument("--max-frames", type=_positive, help=argparse.SUPPRESS)

@@ -17,7 +17,8 @@ from .core.stats import EvalReport, Max, Mean, Min, StatsTracker, Std
 from .core.types import EpisodeRecord
 from .ecs.components import Agent
 from .ecs.controllers import HumanController
-from .ecs.plugin import Evaluation, Plugin, install
+from .ecs.evaluation import Evaluation
+from .ecs.plugin import Plugin, install, run_episodes
 from .ecs.runner import FixedStep, run
 from .games import Game, get_game
 
@@ -191,27 +192,22 @@ def evaluate(path: str, episodes: int | None, seed: int, render: bool, max_frame
 
 def _episodes(game: Game, policy: Any, n: int, seed: int, window_title: str | None = None,
               max_frames: int | None = None) -> list[EpisodeRecord]:
-    """One greedy episode on each of ``n`` fresh agent entities (in a window if ``window_title``)."""
-    _fresh_world("ecs-rl:eval")
-    game.world.build(n, seed, game.policy)
-    plugin = Plugin({game.policy: policy}, game.world.reset, learning=False, one_episode=True).install()
-
-    def finished() -> bool:
-        return len(plugin.finished_records.get(game.policy, [])) >= n
-
-    if window_title is None:
-        run(finished, max_ticks=10_000_000)
-    else:
+    """``n`` greedy episodes in a fresh world of ``n`` agent entities (in a window if ``window_title``)."""
+    drive = None
+    if window_title is not None:
         from .render.window import Window, live_loop
 
-        window = Window(game.window, window_title)
-        try:
-            live_loop(window, FixedStep(game.sim_hz), game.render.draw_world,
-                      lambda: [f"episodes done {len(plugin.finished_records.get(game.policy, []))} / {n}"],
-                      stop=finished, max_frames=max_frames)
-        finally:
-            window.close()
-    return plugin.finished_records.get(game.policy, [])
+        def drive(stop) -> None:
+            window = Window(game.window, window_title)
+            try:
+                live_loop(window, FixedStep(game.sim_hz), game.render.draw_world, lambda: ["greedy episodes"],
+                          stop=stop, max_frames=max_frames)
+            finally:
+                window.close()
+
+    results = run_episodes(game.world.factory(game.policy), {game.policy: policy}, n, seed=seed,
+                           reset=game.world.reset, world="ecs-rl:eval", drive=drive)
+    return results[game.policy].records
 
 
 def report_for(records: list[EpisodeRecord], title: str) -> EvalReport:

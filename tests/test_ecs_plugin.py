@@ -121,13 +121,12 @@ def test_two_sessions_and_a_scripted_controller_share_a_world(world):
     reds = {spawn("red", limit=3) for _ in range(3)}
     blues = {spawn("blue", limit=4) for _ in range(2)}
     bot = spawn("bot", limit=5)
-    install({"red": red, "blue": blue, "bot": scripted}, reset=reset)
+    plugin = install({"red": red, "blue": blue, "bot": scripted}, reset=reset)
     run(20)
     assert {e.agent_id for e in red.agent.experiences} == reds
     assert {e.agent_id for e in blue.agent.experiences} == blues
     assert esper.component_for_entity(bot, Action).value == 1
     assert red.total_episodes == 3 * 6 and blue.total_episodes == 2 * 5
-    plugin = esper.get_processor(DecideProcessor).plugin
     assert plugin.policies["bot"].stats.episodes == 4  # scripted episodes are tracked, never trained on
     assert plugin.policies["bot"].stats.get("mean_reward") == 10.0  # 5 ticks x (1 + action 1)
 

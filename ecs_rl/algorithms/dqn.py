@@ -7,7 +7,8 @@ The update, for a minibatch of transitions (s, a, r, s', terminated) sampled fro
     loss   = huber(Q(s, a) - y)
 
 A *truncated* transition (time limit, entity removed) keeps ``terminated = 0``: its target
-bootstraps from the true final observation s'. A *terminated* one does not.
+bootstraps from the true final observation s'. A *terminated* one does not. A transition spanning
+k ticks (a decision period; its reward already discounted within the span) bootstraps with gamma^k.
 """
 
 from __future__ import annotations
@@ -82,7 +83,8 @@ class DqnConfig:
 
 
 class ReplayBuffer:
-    """Preallocated ring of transitions, one float32 row each: ``[obs, next_obs, action, reward, terminated]``.
+    """Preallocated ring of transitions, one float32 row each:
+    ``[obs, next_obs, action, reward, terminated, discount]`` (discount = gamma ** ticks).
 
     One row per transition makes a minibatch one fancy-indexing operation; sampling draws indices
     from the buffer's own RNG.
@@ -91,32 +93,34 @@ class ReplayBuffer:
     def __init__(self, capacity: int, obs_dim: int, seed: int) -> None:
         self.capacity = capacity
         self.obs_dim = obs_dim
-        self.rows = np.zeros((capacity, 2 * obs_dim + 3), dtype=np.float32)
+        self.rows = np.zeros((capacity, 2 * obs_dim + 4), dtype=np.float32)
         self.pos = 0
         self.size = 0
         self.rng = np.random.default_rng(seed)
 
-    def add(self, obs: np.ndarray, action: int, reward: float, next_obs: np.ndarray, terminated: bool) -> None:
+    def add(self, obs: np.ndarray, action: int, reward: float, next_obs: np.ndarray, terminated: bool,
+            discount: float) -> None:
         d, row = self.obs_dim, self.rows[self.pos]
         row[:d] = obs
         row[d:2 * d] = next_obs
-        row[2 * d:] = (action, reward, terminated)
+        row[2 * d:] = (action, reward, terminated, discount)
         self.pos = (self.pos + 1) % self.capacity
         self.size = min(self.size + 1, self.capacity)
 
     @property
     def terminated(self) -> np.ndarray:
-        return self.rows[: self.size, -1]
+        return self.rows[: self.size, 2 * self.obs_dim + 2]
 
     @property
     def next_obs(self) -> np.ndarray:
         return self.rows[: self.size, self.obs_dim:2 * self.obs_dim]
 
     def sample(self, n: int) -> tuple[torch.Tensor, ...]:
-        """``(obs, actions, rewards, next_obs, terminated)`` for ``n`` transitions drawn uniformly."""
+        """``(obs, actions, rewards, next_obs, terminated, discounts)`` for ``n`` transitions drawn uniformly."""
         d = self.obs_dim
         batch = torch.from_numpy(self.rows[self.rng.integers(0, self.size, size=n)])
-        return batch[:, :d], batch[:, 2 * d].long(), batch[:, 2 * d + 1], batch[:, d:2 * d], batch[:, 2 * d + 2]
+        return (batch[:, :d], batch[:, 2 * d].long(), batch[:, 2 * d + 1], batch[:, d:2 * d], batch[:, 2 * d + 2],
+                batch[:, 2 * d + 3])
 
     def state(self, with_contents: bool) -> dict[str, Any]:
         state: dict[str, Any] = {"rng": numpy_rng_state(self.rng), "pos": self.pos, "size": self.size}
@@ -172,6 +176,10 @@ class DqnAgent:
         return self._steps
 
     @property
+    def gamma(self) -> float:
+        return self.config.gamma
+
+    @property
     def epsilon(self) -> float:
         """Linear decay from ``epsilon_start`` to ``epsilon_end`` over ``epsilon_decay_steps`` env steps."""
         c = self.config
@@ -216,6 +224,7 @@ class DqnAgent:
             float(experience.reward),
             np.asarray(experience.next_obs, dtype=np.float32).reshape(self.obs_dim),
             experience.terminated,  # truncated transitions bootstrap: stored as not terminated
+            c.gamma ** experience.ticks,
         )
         self._steps += 1
         if self._steps > c.learning_starts and self._steps % c.train_freq == 0 and self.replay.size >= c.batch_size:
@@ -226,8 +235,8 @@ class DqnAgent:
 
     def _update(self) -> None:
         c = self.config
-        obs, actions, rewards, next_obs, terminated = self.replay.sample(c.batch_size)
-        target = self._bootstrap_targets(rewards, next_obs, terminated)
+        obs, actions, rewards, next_obs, terminated, discounts = self.replay.sample(c.batch_size)
+        target = self._bootstrap_targets(rewards, next_obs, terminated, discounts)
         q = self.q_net(obs).gather(1, actions.unsqueeze(1)).squeeze(1)
         loss = F.smooth_l1_loss(q, target) if c.huber else F.mse_loss(q, target)
         self.q_params.zero_grad()
@@ -245,9 +254,10 @@ class DqnAgent:
         else:
             self.target_params.lerp_(self.q_params.param.data, self.config.tau)
 
-    def _bootstrap_targets(self, rewards: torch.Tensor, next_obs: torch.Tensor,
-                           terminated: torch.Tensor) -> torch.Tensor:
-        """y = r + gamma * (1 - terminated) * Q_target(s', a*), a* by the target net (or the online net: double DQN)."""
+    def _bootstrap_targets(self, rewards: torch.Tensor, next_obs: torch.Tensor, terminated: torch.Tensor,
+                           discounts: torch.Tensor) -> torch.Tensor:
+        """y = r + gamma^k * (1 - terminated) * Q_target(s', a*), a* by the target net (or the online net:
+        double DQN); ``discounts`` holds gamma^k per transition (k ticks spanned)."""
         with torch.no_grad():
             next_q_target = self.target_net(next_obs)
             if self.config.double_dqn:
@@ -255,14 +265,16 @@ class DqnAgent:
                 next_value = next_q_target.gather(1, best_next).squeeze(1)
             else:
                 next_value = next_q_target.max(dim=1).values
-            return rewards + self.config.gamma * (1.0 - terminated) * next_value
+            return rewards + discounts * (1.0 - terminated) * next_value
 
-    def td_targets(self, rewards, next_obs, terminated) -> torch.Tensor:
+    def td_targets(self, rewards, next_obs, terminated, ticks=None) -> torch.Tensor:
         """The targets ``_update`` trains towards, for given transitions (for inspection and tests)."""
+        ticks = np.ones(len(rewards)) if ticks is None else np.asarray(ticks)
         return self._bootstrap_targets(
             torch.as_tensor(np.asarray(rewards, dtype=np.float32)),
             torch.as_tensor(np.asarray(next_obs, dtype=np.float32).reshape(-1, self.obs_dim)),
             torch.as_tensor(np.asarray(terminated, dtype=np.float32)),
+            torch.as_tensor((self.config.gamma ** ticks).astype(np.float32)),
         )
 
     # -- episode extras -----------------------------------------------------------------------

@@ -14,7 +14,12 @@ then ``n_epochs`` passes of shuffled minibatches minimise
 
 Transitions are matched to the ``act`` that produced them by agent id, never by arrival order, so
 many entities can interleave freely. A truncated episode bootstraps: its last reward gets
-``gamma * V(final observation)`` added, as if the episode went on.
+``gamma * V(final observation)`` added, as if the episode went on. A transition spanning k ticks
+(a decision period) discounts with gamma^k in place of gamma, in the TD error and in GAE's decay.
+
+Agents come and go: ``forget(agent_id)`` closes that agent's segment (bootstrapped from its last
+observation unless it ended) and it waits in the rollout for the next update; an update is due once
+the rollout holds ``n_steps`` transitions per *live* agent, so departed agents never stall it.
 """
 
 from __future__ import annotations
@@ -140,7 +145,7 @@ class ActorCritic(nn.Module):
 class _Segment:
     """One agent's transitions in the current rollout."""
 
-    __slots__ = ("obs", "actions", "logps", "rewards", "dones", "last_next_obs")
+    __slots__ = ("obs", "actions", "logps", "rewards", "dones", "discounts", "last_next_obs")
 
     def __init__(self) -> None:
         self.obs: list[np.ndarray] = []
@@ -148,6 +153,7 @@ class _Segment:
         self.logps: list[float] = []
         self.rewards: list[float] = []
         self.dones: list[bool] = []
+        self.discounts: list[float] = []  # gamma ** ticks of each transition
         self.last_next_obs: np.ndarray | None = None
 
 
@@ -178,13 +184,18 @@ class PpoAgent:
         self._steps = 0
         self._updates = 0
         self._pending: dict[int, tuple[np.ndarray, np.ndarray, float]] = {}
-        self._segments: dict[int, _Segment] = {}
+        self._segments: dict[int, _Segment] = {}  # live agents' segments
+        self._closed: list[_Segment] = []  # segments of agents that left, waiting for the update
         self._rollout_len = 0
         self._last_update: dict[str, float] = {}
 
     @property
     def total_steps(self) -> int:
         return self._steps
+
+    @property
+    def gamma(self) -> float:
+        return self.config.gamma
 
     # -- acting -------------------------------------------------------------------------------
 
@@ -228,10 +239,11 @@ class PpoAgent:
             raise RuntimeError(f"PPO got a transition for agent {agent_id} without an explore-mode act for it")
         obs, action, logp = pending
         reward = float(experience.reward)
+        discount = self.config.gamma ** experience.ticks
         if experience.truncated:  # cut short, not finished: bootstrap from the true final observation
             with torch.inference_mode():
                 final = torch.as_tensor(np.asarray(experience.next_obs, dtype=np.float32).reshape(1, self.obs_dim))
-                reward += self.config.gamma * float(self.net.value(final)[0])
+                reward += discount * float(self.net.value(final)[0])
         seg = self._segments.get(agent_id)
         if seg is None:
             seg = self._segments[agent_id] = _Segment()
@@ -240,6 +252,7 @@ class PpoAgent:
         seg.logps.append(logp)
         seg.rewards.append(reward)
         seg.dones.append(experience.done)
+        seg.discounts.append(discount)
         seg.last_next_obs = np.array(experience.next_obs, dtype=np.float32).reshape(self.obs_dim)
         self._steps += 1
         self._rollout_len += 1
@@ -248,8 +261,18 @@ class PpoAgent:
             self._update()
 
     def forget(self, agent_id: int) -> None:
-        """The actor is gone: drop its pending decision; its collected steps still count, bootstrapped."""
-        self._pending.pop(int(agent_id), None)
+        """The actor is gone: drop its pending decision and close its segment (it stays in the rollout,
+        bootstrapped from its last observation unless it ended). A new actor under the same id starts afresh."""
+        agent_id = int(agent_id)
+        self._pending.pop(agent_id, None)
+        seg = self._segments.pop(agent_id, None)
+        if seg is not None and seg.rewards:
+            self._closed.append(seg)
+
+    def forget_all(self) -> None:
+        """Every actor is gone (its world did not survive, e.g. after a resume): close all segments."""
+        for agent_id in list(self._segments.keys() | self._pending.keys()):
+            self.forget(agent_id)
 
     def _advantages(self) -> tuple[np.ndarray, ...]:
         """GAE over every agent's segment, bootstrapping unfinished segments from V(last next_obs).
@@ -258,7 +281,7 @@ class PpoAgent:
         since the rollout's actions were chosen, so these are the values the policy had then.
         """
         c = self.config
-        segs = [s for s in self._segments.values() if s.rewards]
+        segs = [*self._closed, *(s for s in self._segments.values() if s.rewards)]
         open_segs = [s for s in segs if not s.dones[-1]]
         obs = np.stack([o for s in segs for o in s.obs])
         with torch.inference_mode():
@@ -273,11 +296,12 @@ class PpoAgent:
             all_vals.append(values)
             not_done = 1.0 - np.asarray(seg.dones, dtype=np.float32)
             next_values = np.append(values[1:], last_values.get(id(seg), 0.0))
-            deltas = rewards + c.gamma * next_values * not_done - values
+            discounts = seg.discounts
+            deltas = rewards + np.asarray(discounts, dtype=np.float32) * next_values * not_done - values
             adv = np.zeros_like(rewards)
             running = 0.0
             for t in range(len(rewards) - 1, -1, -1):
-                running = deltas[t] + c.gamma * c.gae_lambda * not_done[t] * running
+                running = deltas[t] + discounts[t] * c.gae_lambda * not_done[t] * running
                 adv[t] = running
             all_adv.append(adv)
         actions = np.stack([a for s in segs for a in s.actions])
@@ -293,6 +317,7 @@ class PpoAgent:
         c = self.config
         obs, actions, old_logps, advantages, returns = (torch.from_numpy(x) for x in self._advantages())
         self._segments.clear()
+        self._closed.clear()
         self._rollout_len = 0
         progress = self._progress_remaining()
         lr = c.learning_rate * (progress if c.anneal_lr else 1.0)
@@ -352,16 +377,18 @@ class PpoAgent:
         """The whole training state, including the rollout in progress and actions awaiting their transition."""
         config = asdict(self.config)
         config["hidden"] = list(config["hidden"])
-        segments = []
-        for agent_id, s in self._segments.items():
-            segments.append({
+        def segment(agent_id: int | None, s: _Segment) -> dict[str, Any]:
+            return {
                 "agent_id": agent_id,
                 "obs": torch.from_numpy(np.stack(s.obs)) if s.obs else torch.zeros(0, self.obs_dim),
                 "actions": torch.from_numpy(np.stack(s.actions)) if s.actions else torch.zeros(0),
                 "logps": list(s.logps), "rewards": list(s.rewards),
-                "dones": list(s.dones),
+                "dones": list(s.dones), "discounts": list(s.discounts),
                 "last_next_obs": None if s.last_next_obs is None else torch.from_numpy(s.last_next_obs.copy()),
-            })
+            }
+
+        segments = [segment(agent_id, s) for agent_id, s in self._segments.items()]
+        closed = [segment(None, s) for s in self._closed]
         pending = [
             {"agent_id": k, "obs": torch.from_numpy(o.copy()), "action": torch.from_numpy(np.asarray(a).copy()),
              "logp": lp}
@@ -378,6 +405,7 @@ class PpoAgent:
             "sample_rng": numpy_rng_state(self.sample_rng),
             "shuffle_rng": numpy_rng_state(self.shuffle_rng),
             "segments": segments,
+            "closed": closed,
             "pending": pending,
         })
 
@@ -393,21 +421,24 @@ class PpoAgent:
             self._last_update = {k: float(v) for k, v in data["last_update"].items()}
             set_numpy_rng_state(self.sample_rng, data["sample_rng"])
             set_numpy_rng_state(self.shuffle_rng, data["shuffle_rng"])
-            self._segments = {}
-            for s in data["segments"]:
-                seg = _Segment()
-                seg.obs = list(s["obs"].numpy())
-                seg.actions = list(s["actions"].numpy())
-                seg.logps = [float(x) for x in s["logps"]]
-                seg.rewards, seg.dones = [float(x) for x in s["rewards"]], [bool(x) for x in s["dones"]]
-                seg.last_next_obs = None if s["last_next_obs"] is None else s["last_next_obs"].numpy()
-                self._segments[int(s["agent_id"])] = seg
+            self._segments = {int(s["agent_id"]): self._load_segment(s) for s in data["segments"]}
+            self._closed = [self._load_segment(s) for s in data.get("closed", [])]
             self._pending = {
                 int(p["agent_id"]): (p["obs"].numpy(), p["action"].numpy(), float(p["logp"]))
                 for p in data["pending"]
             }
         except (KeyError, RuntimeError, TypeError, ValueError, AttributeError) as exc:
             raise CheckpointError(f"checkpoint {path} is corrupt or incomplete: {exc}") from None
+
+    def _load_segment(self, s: dict[str, Any]) -> _Segment:
+        seg = _Segment()
+        seg.obs = list(s["obs"].numpy())
+        seg.actions = list(s["actions"].numpy())
+        seg.logps = [float(x) for x in s["logps"]]
+        seg.rewards, seg.dones = [float(x) for x in s["rewards"]], [bool(x) for x in s["dones"]]
+        seg.discounts = [float(x) for x in s.get("discounts", [self.config.gamma] * len(seg.rewards))]
+        seg.last_next_obs = None if s["last_next_obs"] is None else s["last_next_obs"].numpy()
+        return seg
 
     def to_policy(self) -> "GreedyPolicy":
         """An inference-only copy of the actor: the mean action (Box) or the most likely one (Discrete)."""

@@ -57,6 +57,7 @@ class TrainingSession:
         self._last_metadata = time.monotonic()
         self._clock_start = time.perf_counter()
         self._clock_steps = 0
+        self._namespaces = 0
 
     # -- builder ------------------------------------------------------------------------------
 
@@ -125,6 +126,17 @@ class TrainingSession:
         forget = getattr(self._agent, "forget", None)
         if callable(forget):
             forget(agent_id)
+
+    def claim_namespace(self) -> int:
+        """A fresh agent-id namespace for one world feeding this session.
+
+        Each esper world the plugin is installed in claims one, so two worlds' entity ids never meet
+        in the agent: namespace k passes agent id ``k * 2**32 + local id`` (the first world: the ids
+        unchanged).
+        """
+        k = self._namespaces
+        self._namespaces += 1
+        return k
 
     def on_episode_start(self) -> None:
         """Signal a new episode (resets the agent's per-episode aggregators)."""

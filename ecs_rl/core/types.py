@@ -41,7 +41,12 @@ class ActMode(str, Enum):
 
 @dataclass(slots=True)
 class Experience(Generic[Obs, Act]):
-    """One transition. ``next_obs`` is the true final observation when the episode ended."""
+    """One transition. ``next_obs`` is the true final observation when the episode ended.
+
+    ``ticks`` is how many world ticks the transition spans (an entity with a decision period k
+    repeats its action for k ticks): its ``reward`` is already discounted within the span,
+    ``sum_i gamma^i r_i``, and an agent bootstraps past it with ``gamma ** ticks``.
+    """
 
     obs: Obs
     action: Act
@@ -49,6 +54,7 @@ class Experience(Generic[Obs, Act]):
     next_obs: Obs
     status: EpisodeStatus = EpisodeStatus.RUNNING
     agent_id: int = 0
+    ticks: int = 1
 
     @property
     def terminated(self) -> bool:

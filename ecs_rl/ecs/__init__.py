@@ -5,13 +5,16 @@ from .components import (
     agent_components,
 )
 from .controllers import HumanController, ScriptedController
+from .evaluation import HELD_OUT_SEED, EvalResult, Evaluation
 from .events import EPISODE_END, TRAINING_DONE, EpisodeEnd
-from .plugin import Evaluation, EvalResult, Plugin, Priorities, install
+from .lifecycle import WorldError, despawn
+from .plugin import Plugin, Priorities, install, run_episodes
 from .policies import ComponentError
 from .runner import FixedStep, run
 
 __all__ = [
     "AGENT_COMPONENTS", "Action", "Agent", "ComponentError", "Done", "EPISODE_END", "EpisodeEnd", "EpisodeInfo",
-    "EpisodeTracker", "EvalResult", "Evaluation", "FixedStep", "HumanController", "Observation", "Plugin",
-    "Priorities", "ResetRequest", "Reward", "ScriptedController", "TRAINING_DONE", "agent_components", "install", "run",
+    "EpisodeTracker", "EvalResult", "Evaluation", "FixedStep", "HELD_OUT_SEED", "HumanController", "Observation",
+    "Plugin", "Priorities", "ResetRequest", "Reward", "ScriptedController", "TRAINING_DONE", "WorldError",
+    "agent_components", "despawn", "install", "run", "run_episodes",
 ]

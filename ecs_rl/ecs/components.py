@@ -12,8 +12,10 @@ import numpy as np
 class Agent:
     """Marks an entity as an agent controlled by the policy registered under ``policy``.
 
-    ``agent_id`` is what the policy sees (default: the entity id); ``decision_period`` k makes the
-    entity decide every k ticks and repeat its action in between (one transition spans k ticks).
+    ``agent_id`` is what the policy sees (default: the entity id; a respawned entity may take the
+    id of one whose episode has closed, never of a live one); ``decision_period`` k makes the entity
+    decide every k ticks and repeat its action in between (one transition spans k ticks, its rewards
+    discounted within the span and bootstrapped with gamma^k).
     """
 
     policy: str
@@ -69,6 +71,7 @@ class EpisodeTracker:
     decision_reward: float = 0.0
     ticks_since_decision: int = 0
     needs_reset: bool = False
+    key: int = 0  # the agent id the entity's policy sees (its agent id, namespaced by world)
 
 
 @dataclass(slots=True)

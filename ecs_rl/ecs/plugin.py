@@ -3,24 +3,25 @@
 from __future__ import annotations
 
 import itertools
+import time
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
 import esper
-import numpy as np
 
 from ..core.types import ActMode, EpisodeRecord, EpisodeStatus
-from .components import AGENT_COMPONENTS, Agent, EpisodeInfo, EpisodeTracker
+from .components import Agent
+from .evaluation import EvalResult, Evaluation, WorldFactory
 from .events import EPISODE_END, TRAINING_DONE, EpisodeEnd
-from .policies import ComponentError, PolicyEntry
+from .lifecycle import Lifecycle
+from .policies import PolicyEntry
 from .processors import DecideProcessor, EpisodeProcessor, RecordProcessor, ResetProcessor
 
 #: The game's reset hook: put a fresh state and ``Observation`` on ``entity`` (seed may be None).
 ResetHook = Callable[[int, "int | None"], None]
-#: Builds a world's entities and game processors in the current esper world: ``factory(n_envs, seed)``.
-WorldFactory = Callable[[int, "int | None"], Any]
 
 _eval_worlds = itertools.count()
+_ON_END = ("reset", "delete")
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,62 +34,41 @@ class Priorities:
     reset: int = -300
 
 
-@dataclass(slots=True)
-class Evaluation:
-    """Every ``every`` steps of a learning session, run one greedy episode on each of ``episodes``
-    agent entities in a separate world built by ``factory(episodes, seed)``; log them, save ``best``."""
-
-    factory: WorldFactory
-    every: int = 10_000
-    episodes: int = 20
-    seed: int = 10_000
-    dt: float = 1 / 60
-    max_ticks: int = 100_000
-
-    def __post_init__(self) -> None:
-        if self.every < 1 or self.episodes < 1:
-            raise ValueError(f"Evaluation.every and .episodes must be >= 1, got {self.every}, {self.episodes}")
-
-
-@dataclass(slots=True)
-class EvalResult:
-    step: int
-    policy: str
-    records: list[EpisodeRecord]
-
-    @property
-    def mean_reward(self) -> float:
-        return float(np.mean([r.total_reward for r in self.records])) if self.records else float("nan")
-
-
 class Plugin:
-    """The installed plugin: its policies, its processors, and the world it lives in."""
+    """The installed plugin: its policies, its processors, and the world it lives in.
 
-    def __init__(self, policies: Mapping[str, Any], reset: ResetHook, *, evaluation: Evaluation | None = None,
-                 priorities: Priorities = Priorities(), learning: bool = True, one_episode: bool = False) -> None:
+    ``learning=False`` acts greedily and records episodes without training (evaluation, ``watch``);
+    ``on_end="delete"`` deletes an entity whose episode ended instead of calling the reset hook.
+    """
+
+    def __init__(self, policies: Mapping[str, Any], reset: ResetHook | None = None, *,
+                 evaluation: Evaluation | None = None, priorities: Priorities = Priorities(),
+                 learning: bool = True, on_end: str = "reset") -> None:
         if not policies:
             raise ValueError("policies must name at least one policy")
-        if not callable(reset):
+        if on_end not in _ON_END:
+            raise ValueError(f"on_end must be 'reset' or 'delete', got {on_end!r}")
+        if reset is None and on_end == "reset":
+            raise TypeError("install() needs the game's reset hook reset(entity, seed), or on_end='delete'")
+        if reset is not None and not callable(reset):
             raise TypeError(f"reset must be the game's reset hook reset(entity, seed), got {reset!r}")
         self.policies = {name: PolicyEntry(name, p) for name, p in policies.items()}
         self._sessions = [e.session for e in self.policies.values() if e.session is not None]
         self.reset_hook = reset
         self.evaluation = evaluation
         self.priorities = priorities
-        self.learning = learning  # False: act greedily, record episodes, never observe (evaluation, watch)
-        self.one_episode = one_episode  # True: an entity whose episode ends is deleted, not reset
-        self.act_mode = ActMode.EXPLORE if learning else ActMode.EXPLOIT
-        self.world: str | None = None
+        self.learning = learning
+        self.on_end = on_end
         self.done = False
-        self.pending_resets: list[int] = []
         self.finished_records: dict[str, list[EpisodeRecord]] = {}
         self.eval_history: list[EvalResult] = []
-        self._known: dict[int, tuple[Agent, EpisodeTracker]] = {}
-        self._last_rows: Any = None
-        self.decide = DecideProcessor(self)
-        self.record = RecordProcessor(self)
-        self.episode = EpisodeProcessor(self)
-        self.reset_processor = ResetProcessor(self)
+        self._callbacks: list[Callable[[EpisodeEnd], Any]] = []
+        self.life = Lifecycle(self.policies, learning, on_end, reset, self._dispatch)
+        act_mode = ActMode.EXPLORE if learning else ActMode.EXPLOIT
+        self.decide = DecideProcessor(self.life, self.policies, act_mode)
+        self.record = RecordProcessor(self.life, self.policies, learning)
+        self.episode = EpisodeProcessor(self._handle_episode_ends)
+        self.reset_processor = ResetProcessor(self.life)
         # a plain function held here: esper keeps handlers by weak reference, and removes them by equality
         self._handler = lambda event: self.episode.queue.append(event)
         if evaluation is not None:
@@ -96,12 +76,17 @@ class Plugin:
                 entry.next_eval = (entry.session.total_steps // evaluation.every + 1) * evaluation.every \
                     if entry.session is not None else 0
 
+    @property
+    def world(self) -> str | None:
+        """The esper world the plugin is installed in (None when not installed)."""
+        return self.life.world
+
     # -- install ------------------------------------------------------------------------------
 
     def install(self) -> "Plugin":
         if esper.get_processor(DecideProcessor) is not None:
             raise RuntimeError(f"an ecs-rl plugin is already installed in esper world {esper.current_world!r}")
-        self.world = esper.current_world
+        self.life.attach(esper.current_world)
         p = self.priorities
         esper.add_processor(self.decide, p.decide)
         esper.add_processor(self.record, p.record)
@@ -111,82 +96,53 @@ class Plugin:
         return self
 
     def uninstall(self) -> None:
-        """Remove the processors and the event handler from the world they were installed in."""
-        if self.world is None:
+        """Remove the processors and the event handler from their world; the sessions forget its agents."""
+        world = self.life.world
+        if world is None:
             return
-        current = esper.current_world
-        esper.switch_world(self.world)
-        try:
-            for kind in (DecideProcessor, RecordProcessor, EpisodeProcessor, ResetProcessor):
-                esper.remove_processor(kind)
-            esper.remove_handler(EPISODE_END, self._handler)
-        finally:
-            esper.switch_world(current)
-        self.world = None
+        self.life.forget_all()
+        if world in esper.list_worlds():
+            current = esper.current_world
+            esper.switch_world(world)
+            try:
+                for kind in (DecideProcessor, RecordProcessor, EpisodeProcessor, ResetProcessor):
+                    esper.remove_processor(kind)
+                esper.remove_handler(EPISODE_END, self._handler)
+            finally:
+                esper.switch_world(current)
+        self.life.world = None
 
-    # -- helpers used by the processors -------------------------------------------------------
+    def on_episode_end(self, fn: Callable[[EpisodeEnd], Any]) -> Callable[[EpisodeEnd], Any]:
+        """Call ``fn(event)`` for every episode that ends in this plugin's world (held strongly: lambdas work).
 
-    def query(self) -> list[tuple[int, tuple]]:
-        return esper.get_components(*AGENT_COMPONENTS)
+        (esper's own ``set_handler(EPISODE_END, fn)`` works too, but esper holds handlers by weak
+        reference and per world: a lambda there is collected and never fires.)
+        """
+        self._callbacks.append(fn)
+        return fn
 
-    def entry(self, name: str, entity: int) -> PolicyEntry:
-        entry = self.policies.get(name)
-        if entry is None:
-            raise ComponentError(f"entity {entity}: Agent names unknown policy {name!r}; "
-                                 f"known: {', '.join(sorted(self.policies))}")
-        return entry
-
-    def track_membership(self, rows: list) -> None:
-        """When the set of agent entities changed: check components, close episodes of deleted entities."""
-        if rows is self._last_rows:
-            return
-        self._last_rows = rows
-        if len(rows) != len(esper.get_component(Agent)):
-            complete = {e for e, _ in rows}
-            for entity, _ in esper.get_component(Agent):
-                if entity not in complete:
-                    missing = [c.__name__ for c in AGENT_COMPONENTS if not esper.has_component(entity, c)]
-                    raise ComponentError(f"entity {entity}: has Agent but lacks {', '.join(missing)} "
-                                         "(create agents with ecs_rl.ecs.agent_components)")
-        present = {e for e, _ in rows}
-        for entity in [e for e in self._known if e not in present]:
-            agent, tracker = self._known.pop(entity)
-            entry = self.policies.get(agent.policy)
-            agent_id = entity if agent.agent_id is None else agent.agent_id
-            if tracker.length > 0 and not tracker.needs_reset:  # deleted mid-episode: it ends truncated
-                self._dispatch(EpisodeEnd(entity, agent.policy, agent_id, EpisodeStatus.TRUNCATED,
-                                          tracker.total_reward, tracker.length, {"entity_removed": 1.0}))
-            if entry is not None and entry.session is not None:
-                entry.session.forget(agent_id)
-        for entity, comps in rows:
-            if entity not in self._known:
-                self._known[entity] = (comps[0], comps[5])
-
-    def end_episode(self, entity: int, agent: Agent, tracker: EpisodeTracker, status: EpisodeStatus) -> None:
-        info = esper.try_component(entity, EpisodeInfo)
-        extras = dict(info.extras) if info is not None else {}
-        agent_id = entity if agent.agent_id is None else agent.agent_id
-        self._dispatch(EpisodeEnd(entity, agent.policy, agent_id, status, tracker.total_reward, tracker.length,
-                                  extras))
-        tracker.needs_reset = True
-        self.pending_resets.append(entity)
+    # -- episode ends, evaluation and done ----------------------------------------------------
 
     def _dispatch(self, event: EpisodeEnd) -> None:
         esper.dispatch_event(EPISODE_END, event)
 
-    def reset(self, entity: int, seed: int | None) -> None:
-        if self.one_episode:
-            esper.delete_entity(entity)
-            return
-        self.reset_hook(entity, seed)
-        _, _, _, reward, done, tracker = (esper.component_for_entity(entity, c) for c in AGENT_COMPONENTS)
-        reward.value = 0.0
-        done.terminated = done.truncated = False
-        tracker.total_reward, tracker.length, tracker.episodes = 0.0, 0, tracker.episodes + 1
-        tracker.waiting = tracker.needs_reset = False
-        tracker.decision_obs, tracker.decision_reward, tracker.ticks_since_decision = None, 0.0, 0
-
-    # -- evaluation and done ------------------------------------------------------------------
+    def _handle_episode_ends(self, events: list[EpisodeEnd]) -> None:
+        for event in events:
+            entry = self.policies.get(event.policy)
+            if entry is None:
+                continue
+            if self.learning and entry.session is not None:
+                entry.session.on_episode(event.total_reward, event.length, event.status, event.extras,
+                                         agent_id=event.agent_id, entity=event.entity)
+            else:
+                record = EpisodeRecord(event.total_reward, event.length, event.status, event.extras)
+                entry.stats.update(record)
+                self.finished_records.setdefault(event.policy, []).append(record)
+            for fn in self._callbacks:
+                fn(event)
+        if self.learning:
+            self.maybe_evaluate()
+            self.check_done()
 
     def maybe_evaluate(self) -> None:
         ev = self.evaluation
@@ -200,38 +156,27 @@ class Plugin:
         self.evaluate(due)
 
     def evaluate(self, entries: list[PolicyEntry] | None = None) -> list[EvalResult]:
-        """Run greedy episodes in a fresh world built by the evaluation factory; the training world is untouched."""
+        """Greedy episodes in a fresh world built by the evaluation factory; the training world is untouched.
+
+        Logs each episode in the session's run and saves ``best`` when the mean beats every earlier one.
+        """
         ev = self.evaluation
         if ev is None:
             raise RuntimeError("evaluate() needs install(..., evaluation=Evaluation(factory, ...))")
         entries = entries or [e for e in self.policies.values() if e.session is not None]
-        train_world = esper.current_world
-        eval_world = f"{train_world}.eval{next(_eval_worlds)}"
-        esper.switch_world(eval_world)
-        try:
-            ev.factory(ev.episodes, ev.seed)
-            evaluator = Plugin({n: e.policy for n, e in self.policies.items()}, self.reset_hook,
-                               priorities=self.priorities, learning=False, one_episode=True).install()
-            names = {e.name for e in entries}
-            for _ in range(ev.max_ticks):
-                esper.process(ev.dt)
-                esper.clear_dead_entities()
-                if not any(agent.policy in names for _, agent in esper.get_component(Agent)):
-                    break
-        finally:
-            esper.switch_world(train_world)
-            esper.delete_world(eval_world)
-        results = []
+        step = max(e.session.total_steps for e in entries)
+        results = run_episodes(ev.factory, {n: e.policy for n, e in self.policies.items()}, ev.episodes,
+                               seed=ev.seed_at(step), reset=self.reset_hook, evaluate=[e.name for e in entries],
+                               max_ticks=ev.max_ticks, dt=ev.dt, priorities=self.priorities)
         for entry in entries:
-            records = evaluator.finished_records.get(entry.name, [])
-            result = EvalResult(entry.session.total_steps, entry.name, records)
-            for record in records:
-                entry.session.on_eval_episode(record, policy=entry.name)
-            if records:
+            result = results[entry.name]
+            result.step = entry.session.total_steps
+            for record in result.records:
+                entry.session.on_eval_episode(record, policy=entry.name, seed=result.seed)
+            if result.records:
                 entry.session.maybe_save_best(result.mean_reward)
-            results.append(result)
-        self.eval_history.extend(results)
-        return results
+            self.eval_history.append(result)
+        return [results[e.name] for e in entries]
 
     def check_done(self) -> None:
         sessions = self._sessions
@@ -240,12 +185,74 @@ class Plugin:
             esper.dispatch_event(TRAINING_DONE)
 
 
-def install(policies: Mapping[str, Any], reset: ResetHook, *, evaluation: Evaluation | None = None,
-            priorities: Priorities = Priorities()) -> Plugin:
+def install(policies: Mapping[str, Any], reset: ResetHook | None = None, *, evaluation: Evaluation | None = None,
+            priorities: Priorities = Priorities(), on_end: str = "reset") -> Plugin:
     """Install training into the current esper world.
 
     ``policies`` maps the names used in ``Agent(policy=...)`` to a ``TrainingSession`` (learns), anything
     with ``act_batch`` (a frozen policy: acts greedily), or a controller with ``decide(obs, entity)``.
-    ``reset(entity, seed)`` is the game's hook that starts a fresh episode on an entity.
+    ``reset(entity, seed)`` is the game's hook that starts a fresh episode on an entity; with
+    ``on_end="delete"`` ended entities are deleted instead (the game spawns new ones) and no hook is needed.
     """
-    return Plugin(policies, reset, evaluation=evaluation, priorities=priorities).install()
+    return Plugin(policies, reset, evaluation=evaluation, priorities=priorities, on_end=on_end).install()
+
+
+def run_episodes(factory: WorldFactory, policies: Mapping[str, Any], episodes: int, *, seed: int | None,
+                 reset: ResetHook | None = None, evaluate: list[str] | None = None, max_ticks: int = 100_000,
+                 dt: float = 1 / 60, priorities: Priorities = Priorities(), world: str | None = None,
+                 drive: Callable[[Callable[[], bool]], None] | None = None) -> dict[str, EvalResult]:
+    """Play episodes without learning in a world of their own: the one episode runner of ecs-rl.
+
+    Builds ``factory(episodes, seed)`` in a fresh esper world (``world``, default a unique name),
+    installs ``policies`` there (sessions and frozen policies act greedily, controllers as they do),
+    deletes each entity whose episode ended, and stops once ``episodes`` episodes of every policy in
+    ``evaluate`` (default: all policies) ended, no agent of theirs is left, or ``max_ticks`` ran;
+    episodes still running then are recorded as truncated with extra ``unfinished`` = 1. ``drive(stop)``
+    may step the world itself (a window); by default it runs headless. The world is deleted after.
+    """
+    names = list(policies) if evaluate is None else list(evaluate)
+    previous = esper.current_world
+    name = world or f"{previous}.episodes{next(_eval_worlds)}"
+    if name in esper.list_worlds():
+        if esper.current_world == name:
+            esper.switch_world("default" if name != "default" else f"{name}.tmp")
+        esper.delete_world(name)
+    started, ticks = time.perf_counter(), 0
+    esper.switch_world(name)
+    try:
+        factory(episodes, seed)
+        runner = Plugin(policies, reset, priorities=priorities, learning=False, on_end="delete").install()
+        done = runner.finished_records
+
+        def finished() -> bool:
+            if all(len(done.get(n, ())) >= episodes for n in names):
+                return True
+            return not any(agent.policy in names and esper.entity_exists(e) for e, agent in esper.get_component(Agent))
+
+        if drive is None:
+            while ticks < max_ticks and not finished():
+                esper.process(dt)
+                ticks += 1
+        else:
+            drive(finished)
+        unfinished = _unfinished(runner, names)
+    finally:
+        esper.switch_world(previous)
+        esper.delete_world(name)
+    seconds = time.perf_counter() - started
+    results = {}
+    for n in names:
+        records = done.get(n, [])[:episodes]
+        records += unfinished.get(n, [])[:episodes - len(records)]
+        results[n] = EvalResult(n, records, seed=seed, ticks=ticks, seconds=seconds)
+    return results
+
+
+def _unfinished(runner: Plugin, names: list[str]) -> dict[str, list[EpisodeRecord]]:
+    """Episodes still running in the runner's world, as truncated records."""
+    out: dict[str, list[EpisodeRecord]] = {}
+    for entity, (agent, tracker) in sorted(runner.life.known.items()):
+        if agent.policy in names and tracker.length > 0 and not tracker.needs_reset and esper.entity_exists(entity):
+            out.setdefault(agent.policy, []).append(
+                EpisodeRecord(tracker.total_reward, tracker.length, EpisodeStatus.TRUNCATED, {"unfinished": 1.0}))
+    return out

@@ -29,6 +29,7 @@ class PolicyEntry:
         if not self.per_entity and not callable(getattr(inner, "act_batch", None)):
             raise TypeError(f"policy {name!r} must be a TrainingSession, have act_batch(), or have decide()")
         self.action_space: gym.Space | None = getattr(inner, "action_space", None)
+        self.gamma = float(getattr(inner, "gamma", 1.0))  # discount within a decision period
         obs_space = getattr(inner, "observation_space", None)
         self.obs_shape: tuple[int, ...] | None = tuple(obs_space.shape) if obs_space is not None else None
         self.obs_dtype = np.dtype(obs_space.dtype) if obs_space is not None and obs_space.dtype is not None else None

@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any
+from typing import Any, Callable, Mapping
 
 import esper
+import numpy as np
 
-from ..core.types import EpisodeRecord, EpisodeStatus, Experience
+from ..core.types import ActMode, EpisodeStatus, Experience
 from .components import ResetRequest
 from .events import EpisodeEnd
-from .policies import ComponentError
-
-if TYPE_CHECKING:
-    from .plugin import Plugin
+from .lifecycle import Lifecycle
+from .policies import ComponentError, PolicyEntry
 
 RUNNING, TERMINATED, TRUNCATED = EpisodeStatus.RUNNING, EpisodeStatus.TERMINATED, EpisodeStatus.TRUNCATED
 
@@ -21,140 +20,142 @@ RUNNING, TERMINATED, TRUNCATED = EpisodeStatus.RUNNING, EpisodeStatus.TERMINATED
 class DecideProcessor(esper.Processor):
     """For every agent that needs a decision: one ``act_batch`` per policy, then write ``Action``."""
 
-    def __init__(self, plugin: "Plugin") -> None:
-        self.plugin = plugin
+    def __init__(self, life: Lifecycle, policies: Mapping[str, PolicyEntry], act_mode: ActMode) -> None:
+        self.life = life
+        self.policies = policies
+        self.act_mode = act_mode
 
     def process(self, *args: Any, **kwargs: Any) -> None:
-        plugin = self.plugin
+        life = self.life
+        life.check_world()
         batches: dict[str, list[tuple[int, tuple]]] = {}
-        for entity, comps in plugin.query():
-            tracker = comps[5]
+        for entity, comps in life.rows():
+            agent, observation, action, _, _, tracker = comps
             if tracker.waiting or tracker.needs_reset:
                 continue
-            name = comps[0].policy
-            rows = batches.get(name)
+            rows = batches.get(agent.policy)
             if rows is None:
-                entry = plugin.entry(name, entity)
+                entry = life.entry(agent.policy, entity)
                 if entry.per_entity:
-                    self._controller(entry, entity, comps)
+                    _decide_one(entry, entity, observation.value, action, tracker)
                     continue
-                rows = batches[name] = []
+                rows = batches[agent.policy] = []
             rows.append((entity, comps))
         for name, rows in batches.items():
-            entry = plugin.policies[name]
-            entities = [entity for entity, _ in rows]
-            obs_batch = entry.stack([comps[1].value for _, comps in rows], entities, "")
-            ids = [e if comps[0].agent_id is None else comps[0].agent_id for e, comps in rows]
-            actions = entry.act_batch(obs_batch, plugin.act_mode, ids)
-            for k, (_, comps) in enumerate(rows):
-                comps[2].value = actions[k]
-                tracker = comps[5]
+            entry = self.policies[name]
+            obs_batch = entry.stack([comps[1].value for _, comps in rows], [e for e, _ in rows], "")
+            actions = entry.act_batch(obs_batch, self.act_mode, [comps[5].key for _, comps in rows])
+            for k, (_, (_, _, action, _, _, tracker)) in enumerate(rows):
+                action.value = actions[k]
                 tracker.waiting, tracker.decision_obs = True, obs_batch[k]
                 tracker.decision_reward, tracker.ticks_since_decision = 0.0, 0
 
-    @staticmethod
-    def _controller(entry, entity: int, comps: tuple) -> None:
-        value = entry.policy.decide(comps[1].value, entity)
-        entry.check_action(entity, value)
-        comps[2].value = value
-        tracker = comps[5]
-        tracker.waiting, tracker.decision_obs = True, None
-        tracker.decision_reward, tracker.ticks_since_decision = 0.0, 0
+
+def _decide_one(entry: PolicyEntry, entity: int, observation: Any, action: Any, tracker: Any) -> None:
+    """A controller (scripted, human) decides for one entity."""
+    value = entry.policy.decide(observation, entity)
+    entry.check_action(entity, value)
+    action.value = value
+    tracker.waiting, tracker.decision_obs = True, None
+    tracker.decision_reward, tracker.ticks_since_decision = 0.0, 0
+
+
+def _reward(entity: int, value: Any) -> float:
+    """The tick's reward as a float; anything but a finite real number is refused, naming the entity."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise ComponentError(f"entity {entity}: Reward must be a finite number, got {value!r}")
+    r = float(value)
+    if not math.isfinite(r):
+        raise ComponentError(f"entity {entity}: Reward must be a finite number, got {value!r}")
+    return r
 
 
 class RecordProcessor(esper.Processor):
-    """Collect rewards, close transitions (``session.observe``) and episodes (``EpisodeEnd`` events)."""
+    """Collect rewards, close transitions (``session.observe``) and episodes (``EpisodeEnd`` events).
 
-    def __init__(self, plugin: "Plugin") -> None:
-        self.plugin = plugin
+    Over a decision period the transition's reward is ``sum_i gamma^i r_i`` (the learner's gamma) and
+    it carries ``ticks`` so the learner bootstraps with ``gamma ** ticks``.
+    """
+
+    def __init__(self, life: Lifecycle, policies: Mapping[str, PolicyEntry], learning: bool) -> None:
+        self.life = life
+        self.policies = policies
+        self.learning = learning
 
     def process(self, *args: Any, **kwargs: Any) -> None:
-        plugin = self.plugin
-        rows = plugin.query()
-        plugin.track_membership(rows)
-        learning = plugin.learning
+        life = self.life
+        life.check_world()
+        rows = life.rows()
         requests = esper.get_component(ResetRequest)  # manual resets cut this tick's episode
         requested = {e for e, _ in requests} if requests else None
+        gammas = {name: entry.gamma for name, entry in self.policies.items()}
         closing: dict[str, list[tuple]] = {}
+        exists = esper.entity_exists
         for entity, (agent, obs, action, reward, done, tracker) in rows:
             if not tracker.waiting:
                 continue
-            try:
-                r = float(reward.value)
-            except (TypeError, ValueError):
-                r = math.nan
-            if not math.isfinite(r):
-                raise ComponentError(f"entity {entity}: Reward must be a finite number, got {reward.value!r}")
+            r = reward.value
+            if type(r) is not float or not math.isfinite(r):
+                r = _reward(entity, r)
             reward.value = 0.0
             tracker.total_reward += r
             tracker.length += 1
-            tracker.decision_reward += r
-            tracker.ticks_since_decision += 1
-            terminated, truncated = done.terminated, done.truncated or (requested is not None and entity in requested)
+            k = tracker.ticks_since_decision
+            tracker.decision_reward += r if k == 0 else r * gammas[agent.policy] ** k
+            tracker.ticks_since_decision = k + 1
+            gone = not exists(entity)  # the game deleted it this tick: its episode ends here
+            terminated = done.terminated
+            truncated = done.truncated or gone or (requested is not None and entity in requested)
             ended = terminated or truncated
-            status = TERMINATED if terminated else TRUNCATED if truncated else RUNNING
-            if ended or tracker.ticks_since_decision >= agent.decision_period:
+            if ended or k + 1 >= agent.decision_period:
                 tracker.waiting = False
-                if learning and tracker.decision_obs is not None:
+                if self.learning and tracker.decision_obs is not None:
+                    status = TERMINATED if terminated else TRUNCATED if truncated else RUNNING
                     closing.setdefault(agent.policy, []).append(
-                        (entity, agent, tracker.decision_obs, action.value, tracker.decision_reward, obs.value, status))
+                        (entity, tracker, action.value, obs.value, status))
             if ended:
-                plugin.end_episode(entity, agent, tracker, status)
+                life.end_episode(entity, agent, tracker, TERMINATED if terminated else TRUNCATED)
         for name, items in closing.items():
-            entry = plugin.policies[name]
+            entry = self.policies[name]
             if entry.session is None:
                 continue
-            next_batch = entry.stack([it[5] for it in items], [it[0] for it in items], " (next)")
+            next_batch = entry.stack([it[3] for it in items], [it[0] for it in items], " (next)")
             observe = entry.session.observe
-            for k, (entity, agent, obs, action, r, _, status) in enumerate(items):
-                agent_id = entity if agent.agent_id is None else agent.agent_id
-                observe(Experience(obs, action, r, next_batch[k], status, agent_id))
+            for j, (_, tracker, action, _, status) in enumerate(items):
+                observe(Experience(tracker.decision_obs, action, tracker.decision_reward, next_batch[j], status,
+                                   tracker.key, tracker.ticks_since_decision))
 
 
 class EpisodeProcessor(esper.Processor):
-    """Consume episode-end events: stats and logs, periodic evaluation, best model, done signal."""
+    """Hand the tick's episode-end events to the plugin (stats and logs, evaluation, best model, done)."""
 
-    def __init__(self, plugin: "Plugin") -> None:
-        self.plugin = plugin
+    def __init__(self, handle: Callable[[list[EpisodeEnd]], None]) -> None:
+        self.handle = handle
         self.queue: list[EpisodeEnd] = []
 
     def process(self, *args: Any, **kwargs: Any) -> None:
-        plugin = self.plugin
         queue = self.queue
         if queue:
             self.queue = []
-        for event in queue:
-            entry = plugin.policies.get(event.policy)
-            if entry is None:
-                continue
-            if plugin.learning and entry.session is not None:
-                entry.session.on_episode(event.total_reward, event.length, event.status, event.extras,
-                                         agent_id=event.agent_id, entity=event.entity)
-            else:
-                record = EpisodeRecord(event.total_reward, event.length, event.status, event.extras)
-                entry.stats.update(record)
-                plugin.finished_records.setdefault(event.policy, []).append(record)
-        if plugin.learning:
-            plugin.maybe_evaluate()
-            plugin.check_done()
+        self.handle(queue)
 
 
 class ResetProcessor(esper.Processor):
-    """Call the game's reset hook on ended entities and on entities given a ``ResetRequest``."""
+    """Start the next episode of ended entities and of entities given a ``ResetRequest``."""
 
-    def __init__(self, plugin: "Plugin") -> None:
-        self.plugin = plugin
+    def __init__(self, life: Lifecycle) -> None:
+        self.life = life
 
     def process(self, *args: Any, **kwargs: Any) -> None:
-        plugin = self.plugin
+        life = self.life
         requests = esper.get_component(ResetRequest)
-        if not requests and not plugin.pending_resets:
+        if not requests and not life.pending_resets:
             return
         seeds: dict[int, int | None] = {}
         for entity, request in list(requests):
             esper.remove_component(entity, ResetRequest)
             seeds[entity] = request.seed
-        pending, plugin.pending_resets = plugin.pending_resets, []
+        pending, life.pending_resets = life.pending_resets, []
         for entity in dict.fromkeys([*pending, *seeds]):  # each once, in order
             if esper.entity_exists(entity):
-                plugin.reset(entity, seeds.get(entity))
+                life.reset(entity, seeds.get(entity))

@@ -6,6 +6,7 @@ from typing import Callable
 
 import esper
 
+from .lifecycle import WorldError
 from .plugin import Plugin
 
 
@@ -14,9 +15,14 @@ def run(until: int | Callable[[], bool] | None = None, *, plugin: Plugin | None 
     """Call ``esper.process(dt)`` until ``until`` ticks have run, ``until()`` is true, or ``plugin.done``.
 
     Returns the number of ticks run. With neither ``until`` nor ``plugin`` it refuses to loop forever.
+    With ``plugin``, esper's current world must be the plugin's (else ``WorldError`` names both).
     """
     if until is None and plugin is None and max_ticks is None:
         raise ValueError("run() needs until=, plugin= or max_ticks= to know when to stop")
+    if plugin is not None:
+        if plugin.world is None:
+            raise WorldError("run(plugin=...) got a plugin that is not installed in any world")
+        plugin.life.check_world()
     ticks = 0
     stop = (lambda: ticks >= until) if isinstance(until, int) else until
     while True:

@@ -1,0 +1,172 @@
+"""Agent entities coming and going: which ones the plugin knows, the ids their policies see, episode ends.
+
+The contract, one line each:
+- an agent entity that appears (any tick) starts an episode;
+- ``Done.terminated`` / ``Done.truncated`` end it; the plugin then resets the entity in place (the
+  game's reset hook) or, with ``on_end="delete"``, deletes it;
+- a game that deletes an agent entity ends its episode: the plugin records that tick's transition
+  with the true final observation, as truncated (it left) unless ``Done.terminated`` was set (it
+  died; :func:`despawn` does both); an entity deleted with ``immediate=True``, or after the record
+  processor ran, closes as truncated without that tick's transition;
+- a respawned entity may reuse an ``Agent.agent_id`` once the old entity is gone, never while it lives;
+- agent ids are namespaced by world: each world feeding a session claims a namespace from it.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Mapping
+
+import esper
+
+from ..core.types import EpisodeStatus
+from .components import AGENT_COMPONENTS, Agent, Done, EpisodeInfo, EpisodeTracker, Reward
+from .events import EpisodeEnd
+from .policies import ComponentError, PolicyEntry
+
+NAMESPACE = 2**32  # agent ids of one world: [k * NAMESPACE, (k + 1) * NAMESPACE)
+
+
+class WorldError(RuntimeError):
+    """The plugin was driven in an esper world other than the one it was installed in."""
+
+
+def despawn(entity: int, terminated: bool = False) -> None:
+    """End an agent entity's episode now and delete it: ``terminated=True`` says it died, else it left.
+
+    Call it from a game processor (between the plugin's decide and record processors): the final
+    transition, with this tick's reward and observation, still reaches the learner.
+    """
+    done = esper.component_for_entity(entity, Done)
+    done.terminated = bool(terminated)
+    done.truncated = not terminated
+    esper.delete_entity(entity)
+
+
+class Lifecycle:
+    """The plugin's table of agent entities in its world."""
+
+    def __init__(self, policies: Mapping[str, PolicyEntry], learning: bool, on_end: str,
+                 reset_hook: Callable[[int, "int | None"], None] | None,
+                 dispatch: Callable[[EpisodeEnd], None]) -> None:
+        self.policies = policies
+        self.learning = learning
+        self.on_end = on_end
+        self.reset_hook = reset_hook
+        self.dispatch = dispatch
+        self.world: str | None = None
+        self.offsets: dict[str, int] = {}
+        self.known: dict[int, tuple[Agent, EpisodeTracker]] = {}
+        self.owners: dict[tuple[str, int], int] = {}  # (policy, key) -> the entity using that id
+        self.pending_resets: list[int] = []
+        self._last_rows: object = None
+
+    def attach(self, world: str) -> None:
+        """Bind to ``world``; each learning session gives this world a namespace of agent ids."""
+        self.world = world
+        self.offsets = {name: (e.session.claim_namespace() * NAMESPACE if self.learning and e.session else 0)
+                        for name, e in self.policies.items()}
+
+    def check_world(self) -> None:
+        if esper.current_world != self.world:
+            raise WorldError(
+                f"the ecs-rl plugin installed in esper world {self.world!r} is being run in world "
+                f"{esper.current_world!r}: switch back with esper.switch_world({self.world!r}) before "
+                "esper.process(), and do not switch worlds inside a processor")
+
+    def entry(self, name: str, entity: int) -> PolicyEntry:
+        entry = self.policies.get(name)
+        if entry is None:
+            raise ComponentError(f"entity {entity}: Agent names unknown policy {name!r}; "
+                                 f"known: {', '.join(sorted(self.policies))}")
+        return entry
+
+    def rows(self) -> list:
+        """The agent entities of this tick; when the set changed, close the departed and admit the new."""
+        rows = esper.get_components(*AGENT_COMPONENTS)
+        if rows is not self._last_rows:
+            self._last_rows = rows
+            self._membership(rows)
+        return rows
+
+    def _membership(self, rows: list) -> None:
+        if len(rows) != len(esper.get_component(Agent)):
+            complete = {e for e, _ in rows}
+            for entity, _ in esper.get_component(Agent):
+                if entity not in complete:
+                    missing = [c.__name__ for c in AGENT_COMPONENTS if not esper.has_component(entity, c)]
+                    raise ComponentError(f"entity {entity}: has Agent but lacks {', '.join(missing)} "
+                                         "(create agents with ecs_rl.ecs.agent_components)")
+        present = {e for e, _ in rows}
+        for entity in [e for e in self.known if e not in present]:
+            self._gone(entity)
+        for entity, comps in rows:
+            if entity not in self.known:
+                self._arrive(entity, comps[0], comps[5])
+
+    def _arrive(self, entity: int, agent: Agent, tracker: EpisodeTracker) -> None:
+        self.entry(agent.policy, entity)
+        local = entity if agent.agent_id is None else agent.agent_id
+        if isinstance(local, bool) or not isinstance(local, int) or not 0 <= local < NAMESPACE:
+            raise ComponentError(f"entity {entity}: Agent.agent_id must be a whole number in [0, 2**32), "
+                                 f"got {agent.agent_id!r}")
+        key = self.offsets[agent.policy] + local
+        owner = self.owners.get((agent.policy, key))
+        if owner is not None and owner in self.known and esper.entity_exists(owner):
+            raise ComponentError(
+                f"entity {entity}: agent_id {local} of policy {agent.policy!r} is already used by live entity "
+                f"{owner}; a respawned entity may reuse an id only once the old entity is deleted")
+        self.owners[(agent.policy, key)] = entity
+        tracker.key = key
+        self.known[entity] = (agent, tracker)
+
+    def _gone(self, entity: int) -> None:
+        """A known agent entity left the world (deleted, or lost an agent component)."""
+        agent, tracker = self.known.pop(entity)
+        key = tracker.key
+        if self.owners.get((agent.policy, key)) == entity:
+            del self.owners[(agent.policy, key)]
+        if tracker.length > 0 and not tracker.needs_reset:  # mid-episode and not yet recorded: truncated
+            self.dispatch(EpisodeEnd(entity, agent.policy, self.local_id(entity, agent), EpisodeStatus.TRUNCATED,
+                                     tracker.total_reward, tracker.length, {"entity_removed": 1.0}))
+        entry = self.policies.get(agent.policy)
+        if self.learning and entry is not None and entry.session is not None:
+            entry.session.forget(key)  # no later transition can be stitched to this actor's
+
+    @staticmethod
+    def local_id(entity: int, agent: Agent) -> int:
+        return entity if agent.agent_id is None else agent.agent_id
+
+    def end_episode(self, entity: int, agent: Agent, tracker: EpisodeTracker, status: EpisodeStatus) -> None:
+        info = esper.try_component(entity, EpisodeInfo)
+        extras = dict(info.extras) if info is not None else {}
+        self.dispatch(EpisodeEnd(entity, agent.policy, self.local_id(entity, agent), status, tracker.total_reward,
+                                 tracker.length, extras))
+        tracker.needs_reset = True
+        self.pending_resets.append(entity)
+
+    def reset(self, entity: int, seed: int | None) -> None:
+        """Start the entity's next episode: the game's reset hook, or delete it (``on_end="delete"``)."""
+        tracker = esper.component_for_entity(entity, EpisodeTracker)
+        if self.on_end == "delete" and tracker.needs_reset:
+            esper.delete_entity(entity)
+            return
+        if self.reset_hook is None:
+            raise ComponentError(f"entity {entity}: a ResetRequest needs the game's reset hook "
+                                 "(install(..., reset=hook))")
+        self.reset_hook(entity, seed)
+        esper.component_for_entity(entity, Reward).value = 0.0
+        done = esper.component_for_entity(entity, Done)
+        done.terminated = done.truncated = False
+        tracker.total_reward, tracker.length, tracker.episodes = 0.0, 0, tracker.episodes + 1
+        tracker.waiting = tracker.needs_reset = False
+        tracker.decision_obs, tracker.decision_reward, tracker.ticks_since_decision = None, 0.0, 0
+
+    def forget_all(self) -> None:
+        """The plugin leaves: every live agent's per-actor state in its session is dropped."""
+        for entity in list(self.known):
+            agent, tracker = self.known.pop(entity)
+            entry = self.policies.get(agent.policy)
+            if self.learning and entry is not None and entry.session is not None:
+                entry.session.forget(tracker.key)
+        self.owners.clear()
+        self._last_rows = None

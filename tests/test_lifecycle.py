@@ -1,0 +1,285 @@
+"""Real-game lifecycles: agents that die and respawn as new entities, several worlds, honest evaluation."""
+
+import esper
+import numpy as np
+import pytest
+import corridor_world as corridor
+from walk_world import RecordingAgent, reset, spawn
+
+from ecs_rl import EpisodeStatus, RandomAgent, TrainingRun, TrainingSession
+from ecs_rl.algorithms import DqnAgent, DqnConfig, PpoAgent, PpoConfig
+from ecs_rl.ecs import (
+    Agent, ComponentError, Evaluation, Reward, WorldError, despawn, install, run, run_episodes,
+)
+
+TERMINATED, TRUNCATED, RUNNING = EpisodeStatus.TERMINATED, EpisodeStatus.TRUNCATED, EpisodeStatus.RUNNING
+
+
+def by_key(experiences):
+    out = {}
+    for e in experiences:
+        out.setdefault(e.agent_id, []).append(e)
+    return out
+
+
+def assert_chained(experiences):
+    """Within each agent id, a transition starts where the previous one ended (unless that one was done)."""
+    for key, exps in by_key(experiences).items():
+        for a, b in zip(exps, exps[1:]):
+            if not a.done:
+                assert np.array_equal(a.next_obs, b.obs), f"agent {key}: {a.next_obs} then {b.obs}"
+
+
+# -- deaths, departures and respawns --------------------------------------------------------------
+
+class Fate(esper.Processor):
+    """A game processor (after the walk) that, on tick ``at``, applies ``fates``: entity -> what happens."""
+
+    def __init__(self, at, fates):
+        self.tick, self.at, self.fates = 0, at, fates
+
+    def process(self, *args, **kwargs):
+        self.tick += 1
+        if self.tick != self.at:
+            return
+        for entity, fate in self.fates.items():
+            if fate == "dies":
+                esper.component_for_entity(entity, Reward).value -= 5.0
+                despawn(entity, terminated=True)
+            elif fate == "leaves":
+                despawn(entity)
+            elif fate == "deleted":
+                esper.delete_entity(entity)
+            else:
+                esper.delete_entity(entity, immediate=True)
+
+
+def test_death_and_departure_deliver_the_final_transition(world):
+    session = TrainingSession(RecordingAgent())
+    dies, leaves, deleted, vanishes, stays = (spawn("walk", limit=100, tag=float(i)) for i in range(5))
+    esper.add_processor(Fate(4, {dies: "dies", leaves: "leaves", deleted: "deleted", vanishes: "vanishes"}), -10)
+    install({"walk": session}, reset=reset)
+    run(4)
+    keyed = by_key(session.agent.experiences)
+    assert [e.status for e in keyed[dies]] == [RUNNING] * 3 + [TERMINATED]
+    assert keyed[dies][-1].next_obs[0] == 4 and keyed[dies][-1].reward == -5.0 + 1 + keyed[dies][-1].action
+    assert [e.status for e in keyed[leaves]] == [RUNNING] * 3 + [TRUNCATED]
+    assert [e.status for e in keyed[deleted]] == [RUNNING] * 3 + [TRUNCATED]
+    assert len(keyed[vanishes]) == 3  # deleted immediately: nothing left to record this tick
+    run(2)
+    assert len(by_key(session.agent.experiences)[stays]) == 6
+    assert session.total_episodes == 4
+    assert sorted(session.agent.forgotten) == sorted([dies, leaves, deleted, vanishes])
+
+
+def test_episode_ends_name_how_the_agent_went(world, tmp_path):
+    run_dir = TrainingRun.create("walk", "ends", root=tmp_path)
+    session = TrainingSession(RecordingAgent()).with_run(run_dir)
+    dies, leaves, vanishes = (spawn("walk", limit=100) for _ in range(3))
+    esper.add_processor(Fate(3, {dies: "dies", leaves: "leaves", vanishes: "vanishes"}), -10)
+    plugin = install({"walk": session}, reset=reset)
+    seen = []
+    plugin.on_episode_end(lambda event: seen.append(event))  # held strongly: a lambda works
+    run(4)
+    rows = {r["entity"]: r for r in run_dir.read_train_episodes()}
+    assert rows[dies]["status"] == "terminated" and rows[dies]["length"] == 3
+    assert rows[leaves]["status"] == "truncated" and rows[leaves]["length"] == 3
+    assert rows[vanishes]["status"] == "truncated" and rows[vanishes]["extras"]["entity_removed"] == 1.0
+    assert rows[vanishes]["length"] == 2  # its third tick was never recorded
+    assert sorted(e.entity for e in seen) == sorted([dies, leaves, vanishes])
+
+
+def test_on_end_delete_removes_ended_entities_instead_of_resetting(world):
+    session = TrainingSession(RecordingAgent())
+    a, b = spawn("walk", limit=2), spawn("walk", limit=3)
+    install({"walk": session}, on_end="delete")
+    run(2)
+    assert not esper.entity_exists(a) and esper.entity_exists(b)
+    run(2)
+    assert esper.get_component(Agent) == []
+    assert [e.status for e in session.agent.experiences if e.done] == [TERMINATED, TERMINATED]
+    assert session.total_episodes == 2 and sorted(session.agent.forgotten) == sorted([a, b])
+
+
+def test_a_stable_agent_id_is_reused_only_after_its_entity_is_gone(world):
+    agent = PpoAgent(corridor.OBS_SPACE, corridor.ACT_SPACE, PpoConfig(n_steps=64, seed=0))
+    session = TrainingSession(agent)
+    entities = corridor.build(4, seed=0, stable_ids=True)
+    install({"run": session}, on_end="delete")
+    run(400)  # every slot respawns many times under its own agent id, in the tick its runner dies
+    spawner = esper.get_component(corridor.Spawner)[0][1]
+    assert spawner.spawned > 4 * 10 and session.total_episodes >= spawner.spawned - 4
+    assert agent._updates >= 4  # 1 600 steps, 64 per live agent per rollout
+    assert set(agent._segments) <= {0, 1, 2, 3} and set(agent._pending) <= {0, 1, 2, 3}
+    assert all(not seg.dones[:-1] or not any(seg.dones[:-1]) for seg in agent._segments.values())
+    # a second live entity claiming a live entity's id is refused, naming both
+    alive = next(e for e, a in esper.get_component(Agent) if a.agent_id == 2)
+    twin = esper.create_entity(*corridor.agent_components("run", np.zeros(2, np.float32), 2), corridor.Runner(3))
+    with pytest.raises(ComponentError, match=f"entity {twin}: agent_id 2 of policy 'run' is already used by "
+                                             f"live entity {alive}"):
+        run(1)
+    assert entities
+
+
+def test_ppo_segments_of_departed_agents_close_and_never_stall_updates():
+    agent = PpoAgent(corridor.OBS_SPACE, corridor.ACT_SPACE, PpoConfig(n_steps=8, seed=0))
+    obs = np.array([[0.5, 0.0]], dtype=np.float32)
+    from ecs_rl import Experience
+    for round_ in range(40):  # 40 short-lived actors, 3 steps each, never more than one live
+        key = 1000 + round_
+        for t in range(3):
+            agent.act_batch(obs, agent_ids=[key])
+            agent.observe(Experience(obs[0], 0, 0.1, obs[0], RUNNING, key))
+        agent.forget(key)
+    assert agent._updates == 40 * 3 // 8  # n_steps per *live* agent: one live agent -> every 8 steps
+    assert len(agent._segments) == 0 and len(agent._closed) <= 3 and agent._pending == {}
+
+
+# -- learning under churn -------------------------------------------------------------------------
+
+def greedy_returns(policy, seed=123, episodes=64):
+    result = run_episodes(corridor.one_life_factory(), {"run": policy}, episodes, seed=seed)["run"]
+    assert len(result.records) == episodes
+    return float(np.mean([r.total_reward for r in result.records]))
+
+
+@pytest.mark.parametrize("algo", ["ppo", "dqn"])
+def test_learning_with_agents_that_die_and_respawn(world, algo):
+    if algo == "ppo":
+        agent = PpoAgent(corridor.OBS_SPACE, corridor.ACT_SPACE,
+                         PpoConfig(n_steps=32, batch_size=128, n_epochs=4, learning_rate=3e-3, gamma=0.95, seed=1))
+    else:
+        agent = DqnAgent(corridor.OBS_SPACE, corridor.ACT_SPACE,
+                         DqnConfig(learning_starts=500, epsilon_decay_steps=2_000, train_freq=8,
+                                   target_update_interval=250, gamma=0.95, seed=1))
+    session = TrainingSession(agent).with_max_steps(8_000 if algo == "ppo" else 5_000)
+    corridor.build(8, seed=1)
+    plugin = install({"run": session}, on_end="delete")
+    run(plugin=plugin, max_ticks=100_000)
+    random_mean = greedy_returns(RandomAgent(corridor.ACT_SPACE, seed=0))
+    trained_mean = greedy_returns(agent)
+    # a perfect runner earns about 1 - 5 x 0.02 = 0.9; a random one loses on average
+    assert trained_mean > random_mean + 0.5 and trained_mean > 0.75, (trained_mean, random_mean)
+    if algo == "ppo":  # memory stays flat: only live agents keep state
+        assert agent._updates > 10 and len(agent._segments) <= 8 and len(agent._pending) <= 8
+
+
+# -- worlds ---------------------------------------------------------------------------------------
+
+def test_one_session_in_two_worlds_keeps_their_agents_apart(world):
+    session = TrainingSession(RecordingAgent())
+    for name in (world, world + "-b"):
+        esper.switch_world(name)
+        for i in range(3):
+            spawn("walk", limit=4 + i, tag=float(i) + (10 if name != world else 0))
+        install({"walk": session}, reset=reset)
+    try:
+        for _ in range(12):  # the worlds take turns, as two arenas in one game loop would
+            for name in (world, world + "-b"):
+                esper.switch_world(name)
+                run(1)
+        keys = set(by_key(session.agent.experiences))
+        assert len(keys) == 6 and len({k % 2**32 for k in keys}) == 3  # same entity ids, distinct agent ids
+        assert_chained(session.agent.experiences)
+    finally:
+        esper.switch_world(world)
+        esper.delete_world(world + "-b")
+
+
+def test_running_a_plugin_in_the_wrong_world_is_an_error(world):
+    spawn("walk", limit=5)
+    plugin = install({"walk": TrainingSession(RecordingAgent()).with_max_steps(100)}, reset=reset)
+    esper.switch_world(world + "-x")
+    try:
+        with pytest.raises(WorldError, match=f"installed in esper world '{world}' is being run in world '{world}-x'"):
+            run(plugin=plugin)
+    finally:
+        esper.switch_world(world)
+        esper.delete_world(world + "-x")
+
+    class Switcher(esper.Processor):
+        def process(self, *args, **kwargs):
+            esper.switch_world(world + "-y")
+
+    esper.add_processor(Switcher(), priority=0)
+    try:
+        with pytest.raises(WorldError, match=f"being run in world '{world}-y'"):
+            run(1)
+    finally:
+        esper.switch_world(world)
+        esper.delete_world(world + "-y")
+
+
+# -- decision periods -----------------------------------------------------------------------------
+
+class DiscountingAgent(RecordingAgent):
+    gamma = 0.9
+
+
+def test_decision_period_discounts_within_the_period(world):
+    session = TrainingSession(DiscountingAgent())
+    spawn("walk", limit=7, decision_period=3)
+    install({"walk": session}, reset=reset)
+    run(7)
+    exps = session.agent.experiences
+    assert [e.ticks for e in exps] == [3, 3, 1]
+    for e in exps[:2]:  # the walker pays 1 + action each tick
+        assert e.reward == pytest.approx((1 + e.action) * (1 + 0.9 + 0.81))
+
+
+def test_dqn_and_ppo_bootstrap_with_gamma_to_the_ticks():
+    space = corridor.OBS_SPACE
+    dqn = DqnAgent(space, corridor.ACT_SPACE, DqnConfig(gamma=0.9, seed=0))
+    next_obs = np.array([[0.5, 0.5]] * 2, dtype=np.float32)
+    q_max = float(dqn.target_net(__import__("torch").from_numpy(next_obs)).max(dim=1).values[0])
+    targets = dqn.td_targets([1.0, 1.0], next_obs, [0.0, 0.0], ticks=[1, 3]).tolist()
+    assert targets == pytest.approx([1.0 + 0.9 * q_max, 1.0 + 0.729 * q_max], rel=1e-5)
+
+    from ecs_rl import Experience
+    ppo = PpoAgent(space, corridor.ACT_SPACE, PpoConfig(gamma=0.9, gae_lambda=0.5, n_steps=100, seed=0))
+    o = [np.array([0.1 * i, 0.2], dtype=np.float32) for i in range(4)]
+    for i, ticks in enumerate([2, 3, 1]):
+        ppo.act_batch(o[i][None], agent_ids=[0])
+        ppo.observe(Experience(o[i], 0, 1.0, o[i + 1], TERMINATED if i == 2 else RUNNING, 0, ticks))
+    _, _, _, adv, _ = ppo._advantages()
+    import torch
+    v = ppo.net.value(torch.from_numpy(np.stack(o[:3]))).detach().numpy()
+    d = [1 + 0.81 * v[1] - v[0], 1 + 0.729 * v[2] - v[1], 1 - v[2]]
+    expected = [d[0] + 0.81 * 0.5 * (d[1] + 0.729 * 0.5 * d[2]), d[1] + 0.729 * 0.5 * d[2], d[2]]
+    assert adv.tolist() == pytest.approx(expected, rel=1e-4, abs=1e-6)
+
+
+# -- evaluation -----------------------------------------------------------------------------------
+
+def test_evaluation_counts_unfinished_episodes_and_uses_fresh_seeds(world, tmp_path):
+    seeds = []
+
+    def endless(n, seed):  # walkers that never finish, plus one that does
+        seeds.append(seed)
+        return [spawn("walk", limit=1_000_000 if i else 3, tag=float(i)) for i in range(n)]
+
+    run_dir = TrainingRun.create("walk", "eval", root=tmp_path)
+    session = TrainingSession(RecordingAgent()).with_run(run_dir)
+    spawn("walk", limit=50)
+    plugin = install({"walk": session}, reset=reset,
+                     evaluation=Evaluation(endless, every=10, episodes=3, seed=500, max_ticks=20))
+    run(30)
+    assert [r.step for r in plugin.eval_history] == [10, 20, 30]
+    assert seeds == [503, 506, 509]  # a fresh block of start seeds for each evaluation
+    first = plugin.eval_history[0]
+    assert [r.length for r in first.records] == [3, 20, 20] and first.unfinished == 2
+    assert [r.status for r in first.records] == [TERMINATED, TRUNCATED, TRUNCATED]
+    assert first.ticks == 20 and first.seed == 503
+    logged = run_dir.read_eval_episodes()
+    assert len(logged) == 9 and {row["seed"] for row in logged} == {503, 506, 509}
+
+
+def test_run_episodes_stops_at_the_first_n_that_end(world):
+    result = run_episodes(corridor.factory(), {"run": RandomAgent(corridor.ACT_SPACE, seed=0)}, 5, seed=7,
+                          max_ticks=10_000)["run"]
+    assert len(result.records) == 5 and result.unfinished == 0  # the spawner keeps respawning; it stops at 5
+    again = run_episodes(corridor.factory(), {"run": RandomAgent(corridor.ACT_SPACE, seed=0)}, 5, seed=7,
+                         max_ticks=10_000)["run"]
+    assert [r.total_reward for r in again.records] == [r.total_reward for r in result.records]
+    assert esper.current_world == world and not [w for w in esper.list_worlds() if "episodes" in w]
+
