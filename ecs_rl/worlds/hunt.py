@@ -376,21 +376,15 @@ def factory(**options: Any):
     return lambda n, seed: build(n, seed, **options)
 
 
-def end_episode(entity: int, seed: int | None = None) -> None:
-    """Reset hook for a plugin without ``on_end="delete"``: an agent whose episode ended leaves the world
-    (its replacement is already queued by the processor)."""
-    esper.delete_entity(entity)
-
-
 # -- measuring teams ------------------------------------------------------------------------------
 
 _score_worlds = itertools.count()
 
 
 def install_hunt(policies: Mapping[str, Any], **options: Any):
-    """Install the plugin for this world in the current esper world: ``policies`` for prey and predators,
-    the hawks' script added; agents whose episode ended leave the world (the game spawns replacements)."""
-    return install({**controllers(), **policies}, reset=end_episode, **options)
+    """Install the plugin in the current esper world: ``policies`` for prey and predators, the hawks' script
+    added, ``on_end="delete"`` (an agent whose episode ended leaves; the game spawns its replacement)."""
+    return install({**controllers(), **policies}, on_end="delete", **options)
 
 
 def score(policies: Mapping[str, Any], n: int = 24, seeds: Sequence[int] = (10_000,), ticks: int = 1_000,
