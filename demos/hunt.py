@@ -18,7 +18,7 @@ import esper
 from ecs_rl import TrainingRun, TrainingSession
 from ecs_rl.algorithms import DqnAgent, presets
 from ecs_rl.core.agent import RandomAgent
-from ecs_rl.ecs import run
+from ecs_rl.ecs import Evaluation, run
 from ecs_rl.worlds import hunt
 
 EVAL_SEEDS = (20_000, 20_001, 20_002, 20_003)
@@ -38,11 +38,17 @@ def train(ticks: int, agents: int, seed: int, root: str | None) -> tuple[Trainin
             session = session.with_run(TrainingRun.create("hunt", team, root=root))
         sessions[team] = session
     hunt.build(agents, seed)
-    plugin = hunt.install_hunt(sessions)
+    # greedy episodes in worlds of their own (16 agents, the first 16 episodes per team to end, or those still
+    # running after 2 000 ticks) every 20 000 steps of each team: logged, and the best model saved as best.pt
+    evaluation = Evaluation(hunt.factory(), every=20_000, episodes=16, max_ticks=2_000)
+    plugin = hunt.install_hunt(sessions, evaluation=evaluation)
     start = time.perf_counter()
     with sessions["prey"], sessions["predator"]:  # closing saves latest.pt and the metadata of each run
         run(ticks, plugin=plugin)
     elapsed = time.perf_counter() - start
+    for result in plugin.eval_history:
+        print(f"evaluation at {result.step} {result.policy} steps: mean episode reward {result.mean_reward:+.2f} "
+              f"over {len(result.records)} episodes ({result.unfinished} unfinished)")
     return sessions["prey"], sessions["predator"], elapsed
 
 

@@ -120,6 +120,7 @@ def test_drawing_shows_every_team(world):
     from ecs_rl.render.window import Window
 
     teams = hunt.build(24, seed=0)
+    place(teams["prey"][0], hunt.Prey, 5.0, 5.0)  # the human's prey in the open, not under the scoreboard
     window = Window((640, 640), "hunt")
     try:
         hunt_draw.draw_world(window.screen, human=teams["prey"][0])

@@ -10,7 +10,7 @@ from ..worlds.hunt import STARVE_TICKS, Hawk, Hunt, Pellet, Predator, Prey
 
 GROUND, BORDER, PELLET = (236, 238, 226), (100, 104, 90), (70, 165, 75)
 PREY, PREDATOR, HAWK, HUMAN = (60, 110, 205), (205, 55, 50), (125, 70, 165), (235, 140, 30)
-OUTLINE, HUNGER, TEXT = (35, 35, 45), (250, 215, 90), (30, 30, 36)
+OUTLINE, HUNGER, TEXT, PANEL = (35, 35, 45), (250, 215, 90), (30, 30, 36), (255, 255, 255, 210)
 
 
 def draw_world(surface: pygame.Surface, human: int | None = None) -> None:
@@ -54,8 +54,12 @@ def draw_world(surface: pygame.Surface, human: int | None = None) -> None:
     c = hunt.counts
     lines = [(f"pellets eaten: {c['pellets']}", PREY), (f"caught by predators: {c['caught_by_predators']}", PREDATOR),
              (f"caught by hawks: {c['caught_by_hawks']}", HAWK), (f"predators starved: {c['starved']}", TEXT)]
+    texts = [font.render(line, True, colour) for line, colour in lines]
+    panel = pygame.Surface((max(t.get_width() for t in texts) + 12, sum(t.get_height() + 2 for t in texts) + 8),
+                           pygame.SRCALPHA)
+    panel.fill(PANEL)
+    surface.blit(panel, (width - panel.get_width() - 6, 6))
     y = 10
-    for line, colour in lines:
-        text = font.render(line, True, colour)
+    for text in texts:
         surface.blit(text, (width - text.get_width() - 12, y))
         y += text.get_height() + 2
