@@ -22,8 +22,8 @@ def stay(observation, entity):
 
 
 def small_arena(policies=None):
-    """One prey, one predator, one hawk (all standing still unless told otherwise), and the plugin."""
-    teams = hunt.build(3, seed=0)
+    """One prey, one predator, one hawk (all standing still unless told otherwise) in a 10 x 10 arena."""
+    teams = hunt.build(3, seed=0, side=10.0)
     still = ScriptedController(stay, hunt.action_space)
     plugin = hunt.install_hunt({"prey": still, "predator": still, "hawk": still, **(policies or {})})
     ended = []
@@ -59,6 +59,35 @@ def test_a_caught_prey_terminates_and_a_new_prey_entity_spawns(world):
     assert counts["prey_spawned"] == 1
 
 
+def learning_prey():
+    return TrainingSession(DqnAgent(hunt.prey_observation_space, hunt.action_space, presets.hunt_prey_dqn(0)))
+
+
+def test_a_death_reaches_the_learner_as_terminated_with_the_true_final_observation(world):
+    session = learning_prey()
+    plugin, ended, prey, predator = small_arena({"prey": session})
+    place(prey, hunt.Prey, 5.0, 5.0)
+    place(predator, hunt.Predator, 5.0, 5.0)  # the prey moves at most 0.3 this tick: it is caught
+    run(1, plugin=plugin)
+    replay = session.agent.replay
+    assert replay.size == 1 and replay.terminated[0] == 1.0 and replay.rows[0, 2 * 10 + 1] == -1.0
+    body = esper.component_for_entity(prey, hunt.Prey)
+    to_predator = (np.array([5.0, 5.0]) - (body.x, body.y)) / hunt.VIEW
+    np.testing.assert_allclose(replay.next_obs[0][4:6], to_predator, atol=1e-6)  # where it died, not before
+
+
+def test_a_long_life_is_truncated_not_terminated(world):
+    session = learning_prey()
+    plugin, ended, prey, predator = small_arena({"prey": session})
+    place(prey, hunt.Prey, 9.0, 9.0)
+    place(predator, hunt.Predator, 1.0, 1.0)
+    esper.component_for_entity(prey, hunt.Prey).age = hunt.MAX_AGE - 1
+    run(1, plugin=plugin)
+    (event,) = ended
+    assert (event.entity, event.status) == (prey, EpisodeStatus.TRUNCATED)
+    assert session.agent.replay.terminated[0] == 0.0  # a truncated life bootstraps
+
+
 def test_a_starving_predator_terminates_and_respawns(world):
     plugin, ended, prey, predator = small_arena()
     place(prey, hunt.Prey, 9.0, 9.0)
@@ -84,7 +113,7 @@ def test_decision_periods_are_respected(world):
         return 0
 
     counter = ScriptedController(counting, hunt.action_space)
-    hunt.build(3, seed=0)
+    hunt.build(3, seed=0, side=10.0)
     plugin = hunt.install_hunt({"prey": counter, "predator": counter, "hawk": counter})
     for team, body in [("prey", hunt.Prey), ("predator", hunt.Predator), ("hawk", hunt.Hawk)]:
         (entity,) = [e for e, _ in esper.get_component(body)]

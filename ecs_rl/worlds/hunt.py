@@ -144,7 +144,7 @@ def _nearest(origin: np.ndarray, targets: np.ndarray, k: int, exclude_self: bool
     if n == 0 or available <= 0:
         return out
     dx, dy, d2 = _sq_distances(origin, targets)
-    if exclude_self:
+    if exclude_self:  # observers and targets are the same agents, the targets possibly a prefix of them
         np.fill_diagonal(d2, np.inf)
     rows = np.arange(n)
     for j in range(min(k, available)):  # k is 1 or 2: repeated argmin beats a sort
@@ -155,15 +155,20 @@ def _nearest(origin: np.ndarray, targets: np.ndarray, k: int, exclude_self: bool
     return out
 
 
-def _observations(side: float, prey: np.ndarray, predators: np.ndarray, hawks: np.ndarray, pellets: np.ndarray,
+def _observations(side: float, seen: dict[str, np.ndarray], live: dict[str, int], pellets: np.ndarray,
                   hunger: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Observations of every prey (n, 10), predator (m, 9) and hawk (h, 2), computed together."""
-    prey_obs = np.concatenate([_nearest(prey, pellets, 2) / VIEW, _nearest(prey, predators, 1) / VIEW,
-                               _nearest(prey, hawks, 1) / VIEW, prey / side * 2 - 1], axis=1)
-    predator_obs = np.concatenate([_nearest(predators, prey, 2) / VIEW,
-                                   _nearest(predators, predators, 1, exclude_self=True) / VIEW,
+    """Observations of every prey (n, 10), predator (m, 9) and hawk (h, 2), computed together.
+
+    ``seen[team]`` holds the positions of the agents to observe, the live ones first: only the first
+    ``live[team]`` of them are seen by others (an agent that just died still gets its final observation)."""
+    prey, predators, hawks = seen["prey"], seen["predator"], seen["hawk"]
+    targets = {team: seen[team][:live[team]] for team in TEAMS}
+    prey_obs = np.concatenate([_nearest(prey, pellets, 2) / VIEW, _nearest(prey, targets["predator"], 1) / VIEW,
+                               _nearest(prey, targets["hawk"], 1) / VIEW, prey / side * 2 - 1], axis=1)
+    predator_obs = np.concatenate([_nearest(predators, targets["prey"], 2) / VIEW,
+                                   _nearest(predators, targets["predator"], 1, exclude_self=True) / VIEW,
                                    predators / side * 2 - 1, (hunger / STARVE_TICKS)[:, None]], axis=1)
-    hawk_obs = _nearest(hawks, prey, 1) / VIEW
+    hawk_obs = _nearest(hawks, targets["prey"], 1) / VIEW
     return tuple(np.clip(o, -1.0, 1.0).astype(np.float32) for o in (prey_obs, predator_obs, hawk_obs))
 
 
@@ -255,18 +260,24 @@ class HuntProcessor(esper.Processor):
         hunt.agent_ticks["prey"] += len(prey)
         hunt.agent_ticks["predator"] += len(predators)
 
-        watchers = {"prey": [(c[0], c[2]) for k, (_, c) in enumerate(prey) if not caught[k] and not c[4].truncated],
-                    "predator": [(c[0], c[2]) for _, c in predators if not (c[4].terminated or c[4].truncated)],
-                    "hawk": [(c[0], c[2]) for _, c in hawks]}
+        # every agent of this tick is observed (one that just died gets its true final observation); those
+        # still alive come first, and only they are seen by the others
+        watchers, live = {"hawk": [(c[0], c[2]) for _, c in hawks]}, {"hawk": len(hawks)}
+        for team, rows in (("prey", prey), ("predator", predators)):
+            ended = [(c[4].terminated or c[4].truncated) for _, c in rows]
+            watchers[team] = [(c[0], c[2]) for k, (_, c) in enumerate(rows) if not ended[k]]
+            live[team] = len(watchers[team])
+            watchers[team] += [(c[0], c[2]) for k, (_, c) in enumerate(rows) if ended[k]]
         due = [team for tick, team in hunt.respawns if tick <= hunt.tick]
         if due:
             hunt.respawns = [(tick, team) for tick, team in hunt.respawns if tick > hunt.tick]
             hunters = np.concatenate([predator_xy, hawk_xy])
             for team in due:
                 entity = _spawn(hunt, team, hunters)
-                watchers[team].append((esper.component_for_entity(entity, BODIES[team]),
-                                       esper.component_for_entity(entity, Observation)))
-        _write_observations(hunt, watchers, pellet_xy)
+                watchers[team].insert(live[team], (esper.component_for_entity(entity, BODIES[team]),
+                                                   esper.component_for_entity(entity, Observation)))
+                live[team] += 1
+        _write_observations(hunt, watchers, live, pellet_xy)
 
     @staticmethod
     def _move(rows: list, speed: float, side: float) -> np.ndarray:
@@ -292,16 +303,18 @@ def observe_all() -> None:
     watchers = {team: [c[:2] for _, c in _live(esper.get_components(BODIES[team], Observation, Done))]
                 for team in TEAMS}
     pellets = esper.get_component(Pellet)
-    _write_observations(hunt, watchers, np.array([(p.x, p.y) for _, p in pellets]).reshape(len(pellets), 2))
+    _write_observations(hunt, watchers, {team: len(rows) for team, rows in watchers.items()},
+                        np.array([(p.x, p.y) for _, p in pellets]).reshape(len(pellets), 2))
 
 
-def _write_observations(hunt: Hunt, watchers: dict[str, list[tuple[Any, Observation]]],
+def _write_observations(hunt: Hunt, watchers: dict[str, list[tuple[Any, Observation]]], live: dict[str, int],
                         pellet_xy: np.ndarray) -> None:
-    """Observations of the live agents given as (body, Observation) pairs per team, computed together."""
+    """Observations of the agents given as (body, Observation) pairs per team (the first ``live[team]`` of
+    them alive and visible to others), computed together."""
     xy = {team: np.array([(b.x, b.y) for b, _ in rows], dtype=np.float64).reshape(len(rows), 2)
           for team, rows in watchers.items()}
     hunger = np.array([b.hunger for b, _ in watchers["predator"]], dtype=np.float64)
-    obs = _observations(hunt.side, xy["prey"], xy["predator"], xy["hawk"], pellet_xy, hunger)
+    obs = _observations(hunt.side, xy, live, pellet_xy, hunger)
     for team, batch in zip(TEAMS, obs):
         for k, (_, observation) in enumerate(watchers[team]):
             observation.value = batch[k]
@@ -346,11 +359,12 @@ def arena_side(n: int) -> float:
 
 
 def build(n: int = 24, seed: int | None = 0, *, predator_period: int = PREDATOR_PERIOD,
-          hawk_period: int = HAWK_PERIOD, pellets: int | None = None) -> dict[str, list[int]]:
+          hawk_period: int = HAWK_PERIOD, pellets: int | None = None, side: float | None = None
+          ) -> dict[str, list[int]]:
     """An arena for ``n`` agents in the current esper world: half prey, 3/8 predators, 1/8 hawks (see
-    :func:`team_sizes`), ``pellets`` pellets (default: ``PELLETS_PER_PREY`` per prey), the processor.
-    Returns the entities of each team."""
-    hunt = Hunt(side=arena_side(n), rng=np.random.default_rng(seed), predator_period=predator_period,
+    :func:`team_sizes`), ``pellets`` pellets (default: ``PELLETS_PER_PREY`` per prey), the processor; the
+    arena's ``side`` defaults to :func:`arena_side` (the same density for any ``n``). Returns each team's entities."""
+    hunt = Hunt(side=arena_side(n) if side is None else float(side), rng=np.random.default_rng(seed), predator_period=predator_period,
                 hawk_period=hawk_period)
     if esper.get_component(Hunt):
         raise RuntimeError(f"esper world {esper.current_world!r} already holds a Hunt arena")
