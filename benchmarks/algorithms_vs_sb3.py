@@ -59,7 +59,7 @@ class Sb3Policy:
 def run_ours(task: dict, seed: int) -> dict:
     from ecs_rl import TrainingSession
     from ecs_rl.algorithms import DqnAgent, DqnConfig, PpoAgent
-    from ecs_rl.core.gym_loop import train
+    from ecs_rl.adapters.gym_loop import train
 
     envs = [gym.make(task["env"]) for _ in range(task["n_envs"])]
     config = config_for(task, seed)
@@ -77,7 +77,7 @@ def run_sb3(task: dict, seed: int, same_settings: bool) -> dict:
     from stable_baselines3.common.callbacks import BaseCallback
     from stable_baselines3.common.env_util import make_vec_env
 
-    from ecs_rl.core.gym_loop import evaluate
+    from ecs_rl.adapters.gym_loop import evaluate
 
     if same_settings:
         torch.set_num_threads(1)

@@ -26,7 +26,7 @@ import numpy as np
 
 from ecs_rl import ActMode, EpisodeStatus, Experience, Last, RandomAgent, TrainingSession
 from ecs_rl.algorithms import DqnAgent, presets
-from ecs_rl.core.gym_loop import train
+from ecs_rl.adapters.gym_loop import train
 from ecs_rl.ecs import install, run
 from ecs_rl.worlds import cartpole as cp
 

@@ -16,7 +16,7 @@ import time
 import gymnasium as gym
 
 from ecs_rl import RandomAgent, TrainingRun, TrainingSession
-from ecs_rl.core.gym_loop import train
+from ecs_rl.adapters.gym_loop import train
 
 
 def make_agent(algo: str, env: gym.Env, seed: int, steps: int):

@@ -14,7 +14,7 @@ from ecs_rl import TrainingRun, TrainingSession
 from ecs_rl.adapters import WorldEnv, WorldVectorEnv, gym_factory, gym_reset
 from ecs_rl.adapters.parallel_env import ParallelWorldEnv
 from ecs_rl.algorithms import DqnAgent, PpoAgent, presets
-from ecs_rl.core.gym_loop import train
+from ecs_rl.adapters.gym_loop import train
 from ecs_rl.ecs import Evaluation, install, run
 from ecs_rl.worlds import cartpole
 

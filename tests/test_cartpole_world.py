@@ -6,7 +6,7 @@ import numpy as np
 
 from ecs_rl import RandomAgent, TrainingRun, TrainingSession
 from ecs_rl.algorithms import DqnAgent, PpoAgent, presets
-from ecs_rl.core.gym_loop import evaluate, train
+from ecs_rl.adapters.gym_loop import evaluate, train
 from ecs_rl.ecs import Done, Evaluation, Observation, Reward, ScriptedController, install, run
 from ecs_rl.worlds import cartpole
 

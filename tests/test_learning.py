@@ -6,7 +6,7 @@ import pytest
 
 from ecs_rl import RandomAgent, TrainingRun, TrainingSession
 from ecs_rl.algorithms import DqnAgent, PpoAgent, presets
-from ecs_rl.core.gym_loop import evaluate, train
+from ecs_rl.adapters.gym_loop import evaluate, train
 
 
 def cartpole():

@@ -8,55 +8,24 @@ transition keeps the true final observation.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
 import gymnasium as gym
 import numpy as np
 
-from .session import TrainingSession
-from .types import ActMode, EpisodeRecord, EpisodeStatus, Experience
+from ..core.session import TrainingSession
+from ..core.types import ActMode, EpisodeRecord, EpisodeStatus, Experience
+from ..ecs.evaluation import EvalResult
+from ..ecs.plugin import run_episodes
+from .gym_entities import gym_factory, gym_reset
 
 
-@dataclass(slots=True)
-class EvalResult:
-    """Greedy evaluation episodes at one step count."""
-
-    step: int
-    records: list[EpisodeRecord] = field(default_factory=list)
-    seconds: float = 0.0  # wall time the evaluation took (to keep it apart from training time)
-
-    @property
-    def mean_reward(self) -> float:
-        return float(np.mean([r.total_reward for r in self.records]))
-
-
-def evaluate(
-    policy, make_env: Callable[[], gym.Env], n_episodes: int = 20, seed: int = 10_000
-) -> list[EpisodeRecord]:
-    """``n_episodes`` greedy episodes run side by side (one batched forward pass per step)."""
-    envs = [make_env() for _ in range(n_episodes)]
-    obs = np.stack([env.reset(seed=seed + i)[0] for i, env in enumerate(envs)])
-    returns = np.zeros(n_episodes)
-    lengths = np.zeros(n_episodes, dtype=np.int64)
-    records: list[EpisodeRecord | None] = [None] * n_episodes
-    live = list(range(n_episodes))
-    while live:
-        actions = policy.act_batch(obs[live], ActMode.EXPLOIT, live)
-        still = []
-        for action, i in zip(actions, live):
-            next_obs, reward, terminated, truncated, _ = envs[i].step(action)
-            returns[i] += float(reward)
-            lengths[i] += 1
-            obs[i] = next_obs
-            if terminated or truncated:
-                records[i] = EpisodeRecord(returns[i], int(lengths[i]), EpisodeStatus.from_flags(terminated, truncated))
-            else:
-                still.append(i)
-        live = still
-    for env in envs:
-        env.close()
-    return [r for r in records if r is not None]
+def evaluate(policy, make_env: Callable[[], gym.Env], n_episodes: int = 20, seed: int = 10_000,
+             max_ticks: int = 100_000) -> list[EpisodeRecord]:
+    """``n_episodes`` greedy episodes, env i reset with ``seed + i`` (the plugin's episode runner, with
+    the envs as entities: one batched forward pass per step)."""
+    return run_episodes(gym_factory(make_env), {"gym": policy}, n_episodes, seed=seed, reset=gym_reset,
+                        max_ticks=max_ticks)["gym"].records
 
 
 def train(
@@ -97,7 +66,7 @@ def train(
             next_eval += eval_freq
             started = time.perf_counter()
             records = evaluate(session.agent, eval_env, n_eval_episodes)
-            result = EvalResult(session.total_steps, records, time.perf_counter() - started)
+            result = EvalResult("gym", records, session.total_steps, seconds=time.perf_counter() - started)
             for record in result.records:
                 session.on_eval_episode(record)
             session.maybe_save_best(result.mean_reward)
