@@ -13,7 +13,7 @@ from ecs_rl import TrainingSession
 from ecs_rl.algorithms import DqnAgent, presets
 from ecs_rl.core.agent import RandomAgent
 from ecs_rl.core.types import EpisodeStatus
-from ecs_rl.ecs import Agent, Observation, ScriptedController, run
+from ecs_rl.ecs import Agent, HumanController, Observation, ScriptedController, run
 from ecs_rl.worlds import hunt
 
 
@@ -105,6 +105,27 @@ def test_a_starving_predator_terminates_and_respawns(world):
     assert esper.get_component(hunt.Hunt)[0][1].counts["starved"] == 1
 
 
+def test_a_person_plays_one_prey_and_each_of_its_replacements(world):
+    hunt.build(3, seed=0, side=10.0, human="prey")
+    person = HumanController(hunt.action_space, default=0)
+    still = ScriptedController(stay, hunt.action_space)
+    plugin = hunt.install_hunt({hunt.HUMAN_POLICY: person, "prey": still, "predator": still, "hawk": still})
+    (prey,) = [e for e, _ in esper.get_component(hunt.Prey)]
+    (predator,) = [e for e, _ in esper.get_component(hunt.Predator)]
+    assert esper.component_for_entity(prey, Agent).policy == hunt.HUMAN_POLICY
+    place(prey, hunt.Prey, 5.0, 5.0)
+    place(predator, hunt.Predator, 7.0, 5.0)
+    person.set_action(4)  # right, into the predator
+    run(6, plugin=plugin)
+    assert not esper.entity_exists(prey) and esper.get_component(hunt.Hunt)[0][1].human_entity is None
+    run(hunt.RESPAWN_TICKS["prey"], plugin=plugin)
+    (new_prey,) = [e for e, _ in esper.get_component(hunt.Prey)]
+    assert new_prey != prey and esper.component_for_entity(new_prey, Agent).policy == hunt.HUMAN_POLICY
+    assert esper.get_component(hunt.Hunt)[0][1].human_entity == new_prey
+    with pytest.raises(ValueError, match="human must be one of"):
+        hunt.build(3, seed=0, human="hawk")
+
+
 def test_decision_periods_are_respected(world):
     decisions = Counter()
 
@@ -148,11 +169,12 @@ def test_drawing_shows_every_team(world):
     from ecs_rl.render import hunt as hunt_draw
     from ecs_rl.render.window import Window
 
-    teams = hunt.build(24, seed=0)
-    place(teams["prey"][0], hunt.Prey, 5.0, 5.0)  # the human's prey in the open, not under the scoreboard
+    hunt.build(24, seed=0, human="prey")
+    human = esper.get_component(hunt.Hunt)[0][1].human_entity
+    place(human, hunt.Prey, 5.0, 5.0)  # the person's prey in the open, not under the scoreboard
     window = Window((640, 640), "hunt")
     try:
-        hunt_draw.draw_world(window.screen, human=teams["prey"][0])
+        hunt_draw.draw_world(window.screen)
         pixels = pygame.surfarray.array3d(window.screen).reshape(-1, 3)
         seen = {tuple(int(v) for v in p) for p in np.unique(pixels, axis=0)}
         assert {hunt_draw.PREY, hunt_draw.PREDATOR, hunt_draw.HAWK, hunt_draw.PELLET, hunt_draw.HUMAN,

@@ -14,11 +14,13 @@ OUTLINE, HUNGER, TEXT, PANEL = (35, 35, 45), (250, 215, 90), (30, 30, 36), (255,
 
 
 def draw_world(surface: pygame.Surface, human: int | None = None) -> None:
-    """Draw the current esper world's arena into ``surface`` (``human``: the entity a person steers)."""
+    """Draw the current esper world's arena into ``surface`` (``human``: the entity a person steers; by
+    default the world's own human agent, see ``hunt.build(..., human=...)``)."""
     hunts = esper.get_component(Hunt)
     if not hunts:
         return
     hunt = hunts[0][1]
+    human = hunt.human_entity if human is None else human
     width, height = surface.get_size()
     margin = 20
     scale = (min(width, height) - 2 * margin) / hunt.side

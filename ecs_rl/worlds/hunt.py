@@ -54,6 +54,7 @@ SHARES = {"prey": 0.5, "predator": 0.375, "hawk": 0.125}  # of the n agents buil
 MOVES = np.array([(0.0, 0.0), (0.0, 1.0), (0.0, -1.0), (-1.0, 0.0), (1.0, 0.0)])
 
 LEARNING_TEAMS = ("prey", "predator")
+HUMAN_POLICY = "human"  # build(..., human="prey") gives one prey (and each of its replacements) this policy
 TEAMS = ("prey", "predator", "hawk")
 action_space = gym.spaces.Discrete(5)
 prey_observation_space = gym.spaces.Box(-1.0, 1.0, shape=(10,), dtype=np.float32)
@@ -98,6 +99,8 @@ class Hunt:
     rng: np.random.Generator
     predator_period: int = PREDATOR_PERIOD
     hawk_period: int = HAWK_PERIOD
+    human_team: str | None = None  # a person plays one agent of this team (policy HUMAN_POLICY)
+    human_entity: int | None = None  # the person's current agent (None while it waits to respawn)
     tick: int = 0
     respawns: list[tuple[int, str]] = field(default_factory=list)  # (due tick, team)
     reward: dict[str, float] = field(default_factory=lambda: {"prey": 0.0, "predator": 0.0})
@@ -255,6 +258,10 @@ class HuntProcessor(esper.Processor):
                 done.truncated = True
                 hunt.respawns.append((hunt.tick + 1, "predator"))
             reward.value += predator_reward[k]
+        if hunt.human_entity is not None:
+            done = esper.try_component(hunt.human_entity, Done)
+            if done is None or done.terminated or done.truncated:
+                hunt.human_entity = None  # the person's next agent is the next one of its team to spawn
         hunt.reward["prey"] += float(prey_reward.sum())
         hunt.reward["predator"] += float(predator_reward.sum())
         hunt.agent_ticks["prey"] += len(prey)
@@ -330,19 +337,25 @@ def _spawn(hunt: Hunt, team: str, hunters: np.ndarray | None = None) -> int:
             if (np.square(hunters[:, 0] - x) + np.square(hunters[:, 1] - y)).min() >= SAFE_SPAWN**2:
                 break
             x, y = hunt.rng.uniform(0.0, hunt.side, size=2)
-    if team == "prey":
-        hunt.counts["prey_spawned"] += 1
-        return esper.create_entity(*agent_components("prey", np.zeros(10, np.float32)),
-                                   EpisodeInfo({"pellets": 0.0}), Prey(x, y))
-    if team == "predator":
-        hunt.counts["predators_spawned"] += 1
-        return esper.create_entity(
-            *agent_components("predator", np.zeros(9, np.float32), decision_period=hunt.predator_period),
-            EpisodeInfo({"catches": 0.0}), Predator(x, y))
     if team == "hawk":
         return esper.create_entity(*agent_components("hawk", np.zeros(2, np.float32),
                                                      decision_period=hunt.hawk_period), Hawk(x, y))
-    raise ValueError(f"unknown team {team!r}; teams: {', '.join(TEAMS)}")
+    human = team == hunt.human_team and hunt.human_entity is None
+    policy = HUMAN_POLICY if human else team
+    if team == "prey":
+        hunt.counts["prey_spawned"] += 1
+        entity = esper.create_entity(*agent_components(policy, np.zeros(10, np.float32)),
+                                     EpisodeInfo({"pellets": 0.0}), Prey(x, y))
+    elif team == "predator":
+        hunt.counts["predators_spawned"] += 1
+        entity = esper.create_entity(
+            *agent_components(policy, np.zeros(9, np.float32), decision_period=1 if human else hunt.predator_period),
+            EpisodeInfo({"catches": 0.0}), Predator(x, y))
+    else:
+        raise ValueError(f"unknown team {team!r}; teams: {', '.join(TEAMS)}")
+    if human:
+        hunt.human_entity = entity
+    return entity
 
 
 def team_sizes(n: int) -> dict[str, int]:
@@ -359,13 +372,17 @@ def arena_side(n: int) -> float:
 
 
 def build(n: int = 24, seed: int | None = 0, *, predator_period: int = PREDATOR_PERIOD,
-          hawk_period: int = HAWK_PERIOD, pellets: int | None = None, side: float | None = None
-          ) -> dict[str, list[int]]:
+          hawk_period: int = HAWK_PERIOD, pellets: int | None = None, side: float | None = None,
+          human: str | None = None) -> dict[str, list[int]]:
     """An arena for ``n`` agents in the current esper world: half prey, 3/8 predators, 1/8 hawks (see
     :func:`team_sizes`), ``pellets`` pellets (default: ``PELLETS_PER_PREY`` per prey), the processor; the
-    arena's ``side`` defaults to :func:`arena_side` (the same density for any ``n``). Returns each team's entities."""
-    hunt = Hunt(side=arena_side(n) if side is None else float(side), rng=np.random.default_rng(seed), predator_period=predator_period,
-                hawk_period=hawk_period)
+    arena's ``side`` defaults to :func:`arena_side` (the same density for any ``n``). ``human="prey"`` (or
+    ``"predator"``) gives one agent of that team, and each of its replacements, the policy ``HUMAN_POLICY``
+    (install a ``HumanController`` under that name). Returns each team's entities."""
+    if human not in (None, *LEARNING_TEAMS):
+        raise ValueError(f"human must be one of {', '.join(LEARNING_TEAMS)} or None, got {human!r}")
+    hunt = Hunt(side=arena_side(n) if side is None else float(side), rng=np.random.default_rng(seed),
+                predator_period=predator_period, hawk_period=hawk_period, human_team=human)
     if esper.get_component(Hunt):
         raise RuntimeError(f"esper world {esper.current_world!r} already holds a Hunt arena")
     esper.create_entity(hunt)
