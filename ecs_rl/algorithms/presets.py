@@ -56,10 +56,11 @@ def foragers_ppo(seed: int = 0, total_steps: int = 100_000, **overrides) -> PpoC
 def hunt_prey_dqn(seed: int = 0, total_steps: int = 100_000, **overrides) -> DqnConfig:
     """DQN for the prey of the hunt arena (all prey feed one replay buffer); epsilon decays over a third.
 
-    One update of 4 batches per 32 steps: the prey are many, so this keeps the learning cost per tick low."""
+    With 24 agents and the predator preset, both teams beat a random team by a clear margin after 3 000 ticks
+    on each of seeds 0-4 (tests/test_hunt.py)."""
     return DqnConfig(**{**dict(
         learning_rate=1e-3, batch_size=128, buffer_size=100_000, learning_starts=2_000, gamma=0.95,
-        target_update_interval=1_000, train_freq=32, gradient_steps=4, hidden=(64, 64),
+        target_update_interval=1_000, train_freq=16, gradient_steps=4, hidden=(64, 64),
         epsilon_start=1.0, epsilon_end=0.02, epsilon_decay_steps=max(1, total_steps // 3), seed=seed,
     ), **overrides})
 
@@ -68,6 +69,6 @@ def hunt_predator_dqn(seed: int = 0, total_steps: int = 50_000, **overrides) -> 
     """DQN for the predators of the hunt arena (one decision per two ticks, so fewer steps than the prey)."""
     return DqnConfig(**{**dict(
         learning_rate=1e-3, batch_size=128, buffer_size=100_000, learning_starts=1_000, gamma=0.95,
-        target_update_interval=500, train_freq=16, gradient_steps=4, hidden=(64, 64),
+        target_update_interval=500, train_freq=8, gradient_steps=4, hidden=(64, 64),
         epsilon_start=1.0, epsilon_end=0.02, epsilon_decay_steps=max(1, total_steps // 3), seed=seed,
     ), **overrides})
