@@ -40,7 +40,16 @@ def place(entity, body, x, y):
 
 
 def test_a_caught_prey_terminates_and_a_new_prey_entity_spawns(world):
-    plugin, ended, prey, predator = small_arena()
+    hunt.build(5, seed=0, side=10.0)  # two prey (the one caught waits to respawn), two predators, a hawk
+    still = ScriptedController(stay, hunt.action_space)
+    plugin = hunt.install_hunt({"prey": still, "predator": still, "hawk": still})
+    ended = []
+    plugin.on_episode_end(ended.append)
+    (prey, other), (predator, far) = [[e for e, _ in esper.get_component(b)] for b in (hunt.Prey, hunt.Predator)]
+    (hawk,) = [e for e, _ in esper.get_component(hunt.Hawk)]
+    place(hawk, hunt.Hawk, 0.1, 0.1)
+    place(far, hunt.Predator, 0.1, 9.9)
+    place(other, hunt.Prey, 9.0, 9.0)
     place(prey, hunt.Prey, 5.0, 5.0)
     place(predator, hunt.Predator, 5.3, 5.0)
     run(1, plugin=plugin)
@@ -53,7 +62,7 @@ def test_a_caught_prey_terminates_and_a_new_prey_entity_spawns(world):
     counts = esper.get_component(hunt.Hunt)[0][1].counts
     assert counts["caught_by_predators"] == 1 and counts["prey_spawned"] == 0
     run(hunt.RESPAWN_TICKS["prey"], plugin=plugin)
-    (new_prey,) = [e for e, _ in esper.get_component(hunt.Prey)]
+    (new_prey,) = [e for e, _ in esper.get_component(hunt.Prey) if e != other]
     assert new_prey != prey and esper.component_for_entity(new_prey, Agent).policy == "prey"
     assert hunt.prey_observation_space.contains(esper.component_for_entity(new_prey, Observation).value)
     assert counts["prey_spawned"] == 1
@@ -61,6 +70,15 @@ def test_a_caught_prey_terminates_and_a_new_prey_entity_spawns(world):
 
 def learning_prey():
     return TrainingSession(DqnAgent(hunt.prey_observation_space, hunt.action_space, presets.hunt_prey_dqn(0)))
+
+
+def test_the_last_of_a_team_is_replaced_at_once(world):
+    plugin, ended, prey, predator = small_arena()
+    place(prey, hunt.Prey, 5.0, 5.0)
+    place(predator, hunt.Predator, 5.3, 5.0)
+    run(1, plugin=plugin)
+    (replacement,) = [e for e, _ in esper.get_component(hunt.Prey) if e != prey]
+    assert [e.entity for e in ended] == [prey] and esper.component_for_entity(replacement, Agent).policy == "prey"
 
 
 def test_a_death_reaches_the_learner_as_terminated_with_the_true_final_observation(world):
@@ -116,9 +134,9 @@ def test_a_person_plays_one_prey_and_each_of_its_replacements(world):
     place(prey, hunt.Prey, 5.0, 5.0)
     place(predator, hunt.Predator, 7.0, 5.0)
     person.set_action(4)  # right, into the predator
-    run(6, plugin=plugin)
-    assert not esper.entity_exists(prey) and esper.get_component(hunt.Hunt)[0][1].human_entity is None
-    run(hunt.RESPAWN_TICKS["prey"], plugin=plugin)
+    run(6, plugin=plugin)  # caught on the way; the only prey is replaced at once
+    person.set_action(0)
+    run(2, plugin=plugin)
     (new_prey,) = [e for e, _ in esper.get_component(hunt.Prey)]
     assert new_prey != prey and esper.component_for_entity(new_prey, Agent).policy == hunt.HUMAN_POLICY
     assert esper.get_component(hunt.Hunt)[0][1].human_entity == new_prey

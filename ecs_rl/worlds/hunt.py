@@ -45,7 +45,7 @@ PREY_SPEED, PREDATOR_SPEED, HAWK_SPEED = 0.3, 0.33, 0.2  # predators outrun prey
 EAT_RADIUS, CATCH_RADIUS = 0.5, 0.5
 STARVE_TICKS = 150  # a predator without a catch for this long starves
 MAX_AGE = 1_000  # any learning agent's episode is truncated after this many ticks of life
-RESPAWN_TICKS = {"prey": 10, "predator": 10}
+RESPAWN_TICKS = {"prey": 10, "predator": 10}  # except the last of a team: it is replaced at once
 SAFE_SPAWN = 2.5  # new prey appear at least this far from every predator and hawk (when they can)
 PREDATOR_PERIOD = 2  # predators commit to a move for two ticks
 HAWK_PERIOD = 4
@@ -275,6 +275,11 @@ class HuntProcessor(esper.Processor):
             watchers[team] = [(c[0], c[2]) for k, (_, c) in enumerate(rows) if not ended[k]]
             live[team] = len(watchers[team])
             watchers[team] += [(c[0], c[2]) for k, (_, c) in enumerate(rows) if ended[k]]
+        for team in LEARNING_TEAMS:  # a team is never empty: its first replacement comes at once
+            if live[team] == 0 and hunt.respawns:
+                waiting = [k for k, (_, t) in enumerate(hunt.respawns) if t == team]
+                if waiting:
+                    hunt.respawns[waiting[0]] = (hunt.tick, team)
         due = [team for tick, team in hunt.respawns if tick <= hunt.tick]
         if due:
             hunt.respawns = [(tick, team) for tick, team in hunt.respawns if tick > hunt.tick]
