@@ -84,6 +84,8 @@ class PpoConfig:
             raise ValueError("PpoConfig.anneal_steps must be set (> 0) when anneal_lr or anneal_clip is on")
         if not 0.0 <= self.gamma <= 1.0 or not 0.0 <= self.gae_lambda <= 1.0:
             raise ValueError("PpoConfig.gamma and gae_lambda must be in [0, 1]")
+        if not (isinstance(self.learning_rate, (int, float)) and 0.0 <= self.learning_rate < math.inf):
+            raise ValueError(f"PpoConfig.learning_rate must be a finite number >= 0, got {self.learning_rate!r}")
 
 
 class ActorCritic(nn.Module):
@@ -348,8 +350,11 @@ class PpoAgent:
         return {"obs_dim": self.obs_dim, "action_dim": self.action_dim, "continuous": self.continuous,
                 "hidden": list(self.config.hidden)}
 
-    def save(self, path: str | os.PathLike[str]) -> None:
-        """The whole training state, including the rollout in progress and actions awaiting their transition."""
+    def save(self, path: str | os.PathLike[str], session: dict[str, Any] | None = None) -> None:
+        """The whole training state, including the rollout in progress and actions awaiting their transition.
+
+        ``session``: plain data stored in the same file (a ``TrainingSession``'s counts), returned by ``load``.
+        """
         config = asdict(self.config)
         config["hidden"] = list(config["hidden"])
         segments = []
@@ -379,9 +384,10 @@ class PpoAgent:
             "shuffle_rng": numpy_rng_state(self.shuffle_rng),
             "segments": segments,
             "pending": pending,
+            "session": session,
         })
 
-    def load(self, path: str | os.PathLike[str]) -> None:
+    def load(self, path: str | os.PathLike[str]) -> dict[str, Any] | None:
         data = load_checkpoint(path, self.algorithm)
         check_shapes(path, data.get("shapes", {}), self._shapes())
         try:
@@ -408,6 +414,7 @@ class PpoAgent:
             }
         except (KeyError, RuntimeError, TypeError, ValueError, AttributeError) as exc:
             raise CheckpointError(f"checkpoint {path} is corrupt or incomplete: {exc}") from None
+        return data.get("session")
 
     def to_policy(self) -> "GreedyPolicy":
         """An inference-only copy of the actor: the mean action (Box) or the most likely one (Discrete)."""
