@@ -84,6 +84,7 @@ class TrainingSession:
         self._save_takes_session = _accepts(agent.save, "session")
         self._save_takes_replay = _accepts(agent.save, "include_replay")
         self.resume_notes: list[str] = []
+        self._checkpoint_step: int | None = None  # the step of the newest latest this session saved or loaded
 
     # -- builder ------------------------------------------------------------------------------
 
@@ -122,6 +123,7 @@ class TrainingSession:
                 self._total_steps = int(state.get("total_steps", 0))
                 self._total_episodes = int(state.get("total_episodes", 0))
                 self._best = float(best) if best is not None else -math.inf
+                self._checkpoint_step = self._total_steps if run.latest_path.exists() else None
                 forget_all = getattr(self._agent, "forget_all", None)
                 if run.latest_path.exists() and callable(forget_all):
                     forget_all()
@@ -406,6 +408,7 @@ class TrainingSession:
 
     def _checkpoint_saved(self) -> None:
         self._last_checkpoint = time.monotonic()
+        self._checkpoint_step = self._total_steps
         self._write_metadata(force=True)
 
     def _write_metadata(self, force: bool) -> None:
@@ -413,7 +416,8 @@ class TrainingSession:
         if self._run is None or (not force and now - self._last_metadata < self._metadata_interval):
             return
         best = self._best if math.isfinite(self._best) else None
-        self._run.update_metadata(self._total_steps, self._total_episodes, best_eval_reward=best)
+        self._run.update_metadata(self._total_steps, self._total_episodes, best_eval_reward=best,
+                                  checkpoint_step=self._checkpoint_step)
         self._last_metadata = now
 
     def _replay_log_into_stats(self) -> None:
