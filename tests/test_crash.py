@@ -144,3 +144,44 @@ def test_sigterm_saves_latest_at_one_step_and_a_second_writer_is_refused(tmp_pat
     assert main(["train", "--resume", str(run), "--steps", str(meta["total_steps"])]) == 0
     assert "nothing to train" in capsys.readouterr().out
     assert json.loads((run / "metadata.json").read_text())["total_steps"] == meta["total_steps"]
+
+
+# -- exact resume through the ECS path: N steps straight vs N/2, stop, resume, N/2 --------------------
+
+def ecs_train(root, algo: str, steps: int, budget: int, resume=None) -> list[float]:
+    """What `ecs-rl train cartpole` does, through the plugin; returns the run's episode rewards."""
+    import esper
+
+    from ecs_rl import TrainingRun, TrainingSession
+    from ecs_rl.algorithms import DqnAgent, PpoAgent, presets
+    from ecs_rl.ecs import install, run as run_world
+    from ecs_rl.worlds import cartpole
+
+    envs = {"dqn": 1, "ppo": 8}[algo]
+    config = presets.cartpole_dqn(0) if algo == "dqn" else presets.cartpole_ppo(0, total_steps=budget)
+    agent = (DqnAgent if algo == "dqn" else PpoAgent)(cartpole.observation_space, cartpole.action_space, config)
+    training_run = TrainingRun.resume(resume) if resume else TrainingRun.create("cartpole", algo, root=root)
+    session = TrainingSession(agent).with_run(training_run).with_max_steps(steps)
+    world = f"exact-{algo}-{time.monotonic_ns()}"
+    esper.switch_world(world)
+    try:
+        cartpole.build(envs, 0)
+        plugin = install({"cartpole": session}, reset=cartpole.reset)
+        with session:
+            run_world(plugin=plugin)
+    finally:
+        esper.switch_world("default")
+        esper.delete_world(world)
+    return training_run.path, [r["total_reward"] for r in training_run.read_train_episodes()]
+
+
+@pytest.mark.parametrize("algo, n", [("dqn", 2_000), ("ppo", 1_024)])
+def test_resume_continues_where_the_checkpoint_left_off(tmp_path, algo, n):
+    _, straight = ecs_train(tmp_path / "a", algo, n, n)
+    run, first = ecs_train(tmp_path / "b", algo, n // 2, n)
+    _, halves = ecs_train(tmp_path / "b", algo, n, n, resume=run)
+    # everything up to the stop is the same run, episode for episode
+    assert halves[: len(first)] == straight[: len(first)] and len(first) > 5
+    # after it the world restarts (its mid-episode state is not in the checkpoint), so the sequences part
+    assert json.loads((run / "metadata.json").read_text())["total_steps"] == n
+    assert len(halves) > len(first)
