@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import NoReturn, Sequence
 
 from . import __version__
+from .core.files import WriteError
 from .core.run import RunError, TrainingRun
 from .core.stats import format_table
 
@@ -35,9 +36,22 @@ def _positive(text: str) -> int:
 
 def _seed(text: str) -> int:
     try:
-        return int(text)
+        value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
+    return value
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a number > 0, got {text}")
+    return value
 
 
 def _cmd_runs(args: argparse.Namespace) -> int:
@@ -69,7 +83,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
     if args.game is None and args.resume is None:
         raise CliError("name a game (cartpole, foragers) or --resume a run")
     return train(args.game, args.algo, args.steps, args.envs, args.seed, args.render, args.name, args.version,
-                 args.resume, args.root, args.eval_freq, args.full, args.max_frames)
+                 args.resume, args.root, args.eval_freq, args.full, args.max_frames,
+                 checkpoint_every=args.checkpoint_every, checkpoint_seconds=args.checkpoint_seconds)
 
 
 def _cmd_eval(args: argparse.Namespace) -> int:
@@ -93,6 +108,11 @@ def _cmd_play(args: argparse.Namespace) -> int:
 def _cmd_plot(args: argparse.Namespace) -> int:
     from .plot import plot_runs
 
+    parent = Path(args.output).parent
+    if not parent.is_dir():
+        raise CliError(f"argument -o/--output: directory {parent} does not exist")
+    if Path(args.output).is_dir():
+        raise CliError(f"argument -o/--output: {args.output} is a directory")
     try:
         runs = [TrainingRun.resume(path) for path in args.runs]
         out = plot_runs(runs, args.output, window=args.smooth)
@@ -112,7 +132,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--algo", choices=["dqn", "ppo"], help="default: the game's (dqn)")
     p.add_argument("--steps", type=_positive, help="step budget (default: the game's, 100000)")
     p.add_argument("--envs", type=_positive, help="agent entities in the world (default: the game's)")
-    p.add_argument("--seed", type=_seed, default=0)
+    p.add_argument("--seed", type=_seed, help="default: 0 (with --resume: the run's)")
     p.add_argument("--render", action="store_true", help="train live in a window (keys: space, up/down, r, esc)")
     p.add_argument("--name", help="run name (default: the game)")
     p.add_argument("--version", dest="version", help="run version (default: the algorithm)")
@@ -120,6 +140,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--root", default="runs", help="where runs live (default: runs)")
     p.add_argument("--eval-freq", type=_positive, default=5_000, help="greedy evaluation every N steps (5000)")
     p.add_argument("--full", action="store_true", help="use the whole budget even once solved")
+    p.add_argument("--checkpoint-every", type=_positive, metavar="N",
+                   help="save step_<N>.pt and latest.pt every N steps (default: steps/5, at most 10000)")
+    p.add_argument("--checkpoint-seconds", type=_seconds, default=60.0, metavar="T",
+                   help="also save latest.pt every T seconds (60): a kill loses at most that much")
     p.add_argument("--max-frames", type=_positive, help=argparse.SUPPRESS)
     p.set_defaults(handler=_cmd_train)
 
@@ -170,8 +194,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         return args.handler(args)
-    except (CliError, CommandError) as exc:
-        print(f"ecs-rl {args.command}: error: {exc}", file=sys.stderr)
+    except (CliError, CommandError, RunError, WriteError) as exc:
+        message = " ".join(str(exc).split("\n"))
+        print(f"ecs-rl {args.command}: error: {message}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"ecs-rl {args.command}: interrupted", file=sys.stderr)

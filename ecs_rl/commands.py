@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import signal
+import threading
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -11,6 +13,7 @@ from typing import Any
 import esper
 
 from .core.agent import RandomAgent
+from .core.files import WriteError
 from .core.run import RunError, TrainingRun
 from .core.session import TrainingSession
 from .core.stats import EvalReport, Max, Mean, Min, StatsTracker, Std
@@ -61,21 +64,90 @@ def _hud(session: TrainingSession) -> list[str]:
 
 # -- train ----------------------------------------------------------------------------------------
 
-def train(game_name: str | None, algo: str | None, steps: int | None, envs: int | None, seed: int, render: bool,
-          name: str | None, version: str | None, resume: str | None, root: str, eval_freq: int, full: bool,
-          max_frames: int | None = None, progress: bool = True) -> int:
-    if resume:
-        try:
-            run_dir = TrainingRun.resume(resume)
-        except RunError as exc:
-            raise CommandError(str(exc)) from None
+class _StopSignals:
+    """While training: SIGINT (Ctrl-C) and SIGTERM ask the loop to stop at the end of the current tick,
+    so agent, session and logs stop at the same step. A second Ctrl-C interrupts at once."""
+
+    def __init__(self) -> None:
+        self.signal: int | None = None
+        self._previous: dict[int, Any] = {}
+
+    def __enter__(self) -> "_StopSignals":
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._previous[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self.signal is not None and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        self.signal = signum
+
+    def __exit__(self, *exc_info: object) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+
+    @property
+    def requested(self) -> bool:
+        return self.signal is not None
+
+
+def _check_root(root: str, parts: list[str]) -> None:
+    """``--root`` and the directories under it must be directories (or not exist yet)."""
+    path = Path(root)
+    for i, part in enumerate([None, *parts]):
+        path = path / part if part else path
+        if path.exists() and not path.is_dir():
+            what = "--root" if i == 0 else "run directory part"
+            raise CommandError(f"{what} {path} is not a directory")
+
+
+def _resume_config(resume: str, game_name: str | None, algo: str | None, envs: int | None, seed: int | None,
+                   name: str | None, version: str | None) -> tuple[TrainingRun, dict, Game, str]:
+    try:
+        run_dir = TrainingRun.resume(resume)
         cfg = run_dir.read_config()
-        if "game" not in cfg or "agent" not in cfg:
-            raise CommandError(f"{run_dir.path} was not made by 'ecs-rl train' (config.json has no game/agent)")
-        game, algo = get_game(cfg["game"]), cfg["algo"]
+    except RunError as exc:
+        raise CommandError(str(exc)) from None
+    config_path = run_dir.path / "config.json"
+    if not isinstance(cfg, dict) or not cfg:
+        raise CommandError(f"{config_path} is missing or empty: {run_dir.path} was not made by 'ecs-rl train'")
+    missing = [k for k in ("game", "algo", "envs", "seed", "steps", "agent") if k not in cfg]
+    if missing:
+        raise CommandError(f"{config_path} lacks {', '.join(missing)}: not made by 'ecs-rl train'")
+    try:
+        game = get_game(cfg["game"])
+    except (TypeError, ValueError) as exc:
+        raise CommandError(f"{config_path}: {exc}") from None
+    if cfg["algo"] not in ("dqn", "ppo") or not isinstance(cfg["agent"], dict):
+        raise CommandError(f"{config_path}: unknown algo {cfg['algo']!r}")
+    for flag, given, saved in (("game", game_name, cfg["game"]), ("--algo", algo, cfg["algo"]),
+                               ("--envs", envs, cfg["envs"]), ("--seed", seed, cfg["seed"]),
+                               ("--name", name, run_dir.name), ("--version", version, run_dir.version)):
+        if given is not None and given != saved:
+            raise CommandError(f"--resume {run_dir.path}: the run has {flag.lstrip('-')} {saved!r}, "
+                               f"not {given!r}; leave out {flag} or start a new run")
+    return run_dir, cfg, game, cfg["algo"]
+
+
+def train(game_name: str | None, algo: str | None, steps: int | None, envs: int | None, seed: int | None,
+          render: bool, name: str | None, version: str | None, resume: str | None, root: str, eval_freq: int,
+          full: bool, max_frames: int | None = None, progress: bool = True, checkpoint_every: int | None = None,
+          checkpoint_seconds: float = 60.0) -> int:
+    new_cfg = None
+    if resume:
+        run_dir, cfg, game, algo = _resume_config(resume, game_name, algo, envs, seed, name, version)
         envs, seed = cfg["envs"], cfg["seed"]
         steps = steps or cfg["steps"]
-        config = _config_from(algo, cfg["agent"])
+        agent_cfg = dict(cfg["agent"])
+        if steps > cfg["steps"]:  # a larger budget: annealing schedules follow it
+            if agent_cfg.get("anneal_steps") == cfg["steps"]:
+                agent_cfg["anneal_steps"] = steps
+            new_cfg = {**cfg, "steps": steps, "agent": agent_cfg}
+        try:
+            config = _config_from(algo, agent_cfg)
+        except (TypeError, ValueError) as exc:
+            raise CommandError(f"{run_dir.path / 'config.json'}: bad agent settings ({exc})") from None
     else:
         try:
             game = get_game(game_name)
@@ -84,15 +156,34 @@ def train(game_name: str | None, algo: str | None, steps: int | None, envs: int 
         algo = algo or game.default_algo
         steps = steps or game.default_steps
         envs = envs or game.default_envs[algo]
-        config = game.preset(algo, seed, steps)
+        seed = 0 if seed is None else seed
+        try:
+            config = game.preset(algo, seed, steps)
+        except ValueError as exc:
+            raise CommandError(str(exc)) from None
+        _check_root(root, [name or game.name, version or algo])
         try:
             run_dir = TrainingRun.create(name or game.name, version or algo, root=root)
         except ValueError as exc:
             raise CommandError(str(exc)) from None
+        except OSError as exc:
+            raise CommandError(f"cannot create a run under {root}: {exc.strerror or exc}") from None
         run_dir.write_config({"game": game.name, "algo": algo, "envs": envs, "seed": seed, "steps": steps,
                               "agent": asdict(config)})
-    session = (TrainingSession(_make_agent(game, algo, config)).with_run(run_dir).with_max_steps(steps)
-               .with_checkpoint_freq(max(1, min(10_000, steps // 5))))
+    session = (TrainingSession(_make_agent(game, algo, config)).with_max_steps(steps)
+               .with_checkpoint_freq(checkpoint_every or max(1, min(10_000, steps // 5)))
+               .with_checkpoint_seconds(checkpoint_seconds))
+    try:
+        session.with_run(run_dir)
+        if new_cfg is not None:
+            run_dir.write_config(new_cfg)
+    except (RunError, OSError) as exc:
+        run_dir.release_lock()
+        raise CommandError(str(exc)) from None
+    for note in session.resume_notes:
+        print(f"resume: {note}")
+    if resume:
+        print(f"resuming {run_dir.path} at step {session.total_steps:,} (episode {session.total_episodes:,})")
     _fresh_world("ecs-rl:train")
     game.world.build(envs, seed, game.policy)
     plugin = install({game.policy: session}, reset=game.world.reset,
@@ -104,16 +195,24 @@ def train(game_name: str | None, algo: str | None, steps: int | None, envs: int 
                 and plugin.eval_history[-1].mean_reward >= game.solved_reward)
 
     started = time.perf_counter()
+    stop = _StopSignals()
     try:
-        with session:
-            if render:
-                _train_window(game, session, plugin, solved, max_frames)
+        with stop, session:
+            if session.is_done():
+                print(f"the run already has {session.total_steps:,} of {steps:,} steps: nothing to train")
+            elif render:
+                _train_window(game, session, plugin, lambda: solved() or stop.requested, max_frames)
             else:
-                _train_headless(session, plugin, solved, progress)
-    except KeyboardInterrupt:  # session.__exit__ has saved latest.pt and the metadata
-        print(f"\ninterrupted at step {session.total_steps:,}: saved {run_dir.latest_path}\n"
-              f"continue with: ecs-rl train --resume {run_dir.path}")
-        return 130
+                _train_headless(session, plugin, lambda: solved() or stop.requested, progress)
+    except KeyboardInterrupt:  # a second Ctrl-C: session.__exit__ has saved latest.pt and the metadata
+        stop.signal = signal.SIGINT
+    except WriteError as exc:
+        raise CommandError(str(exc)) from None
+    if stop.requested:
+        name_ = "SIGTERM" if stop.signal == signal.SIGTERM else "Ctrl-C"
+        print(f"\ninterrupted ({name_}) at step {session.total_steps:,}: saved {run_dir.latest_path}\n"
+              f"continue with: ecs-rl train --resume {run_dir.path}", flush=True)
+        return 128 + int(stop.signal)
     wall = time.perf_counter() - started
     print(session.eval_report(session.total_episodes))
     if plugin.eval_history:

@@ -257,3 +257,44 @@ def test_ppo_keeps_its_own_copy_of_observations_the_caller_reuses():
     for i in (0, 1):
         agent.observe(Experience(obs[i], actions[i], 1.0, obs[i], agent_id=i))
     assert [seg.obs[0].tolist() for seg in agent._segments.values()] == [[1.0] * 4, [1.0] * 4]
+
+
+@pytest.mark.parametrize("make, field, value", [
+    (lambda **kw: DqnConfig(**kw), "learning_rate", -1e-3),
+    (lambda **kw: DqnConfig(**kw), "learning_rate", float("nan")),
+    (lambda **kw: DqnConfig(**kw), "epsilon_start", 1.5),
+    (lambda **kw: DqnConfig(**kw), "epsilon_end", -0.1),
+    (lambda **kw: PpoConfig(**kw), "learning_rate", float("nan")),
+    (lambda **kw: PpoConfig(**kw), "learning_rate", -2.5e-4),
+])
+def test_configs_refuse_wrong_values_at_construction(make, field, value):
+    with pytest.raises(ValueError, match=field):
+        make(**{field: value})
+
+
+def test_a_resume_with_a_larger_budget_stretches_the_annealing_and_latest_keeps_dqn_replay(tmp_path, capsys):
+    import json
+
+    from ecs_rl.cli import main
+    from ecs_rl.worlds import cartpole
+
+    args = ["--eval-freq", "100000", "--full", "--root", str(tmp_path)]
+    assert main(["train", "cartpole", "--algo", "ppo", "--steps", "512", *args]) == 0
+    (run,) = tmp_path.glob("cartpole/ppo/*")
+    assert main(["train", "--resume", str(run), "--steps", "1024", "--checkpoint-every", "256", "--eval-freq", "100000",
+                 "--full"]) == 0
+    cfg = json.loads((run / "config.json").read_text())
+    assert cfg["steps"] == 1024 and cfg["agent"]["anneal_steps"] == 1024
+    agent = PpoAgent(cartpole.observation_space, cartpole.action_space, PpoConfig(**cfg["agent"]))
+    state = agent.load(run / "checkpoints" / "step_768.pt")
+    assert state["total_steps"] == agent.total_steps == 768
+    # the update at step 768 follows the 1024-step horizon (the 512-step one would have annealed lr to 0)
+    assert agent.optimizer.lr == pytest.approx(1e-3 * (1 - 768 / 1024))
+
+    assert main(["train", "cartpole", "--steps", "300", "--checkpoint-every", "100", *args]) == 0
+    (dqn_run,) = tmp_path.glob("cartpole/dqn/*")
+    dqn = DqnAgent(cartpole.observation_space, cartpole.action_space)
+    dqn.load(dqn_run / "checkpoints" / "latest.pt")
+    assert dqn.replay.size == 300  # latest is the resume point: it keeps the replay buffer
+    dqn.load(dqn_run / "checkpoints" / "step_300.pt")
+    assert dqn.replay.size == 0  # numbered checkpoints leave it out (config.save_replay)

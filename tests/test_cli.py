@@ -1,3 +1,4 @@
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -36,3 +37,104 @@ def test_runs_on_a_missing_root_is_a_one_line_error(tmp_path):
 def test_empty_root_says_so(tmp_path, capsys):
     assert main(["runs", "--root", str(tmp_path)]) == 0
     assert "no runs" in capsys.readouterr().out
+
+
+# -- one-line errors for a user's mistake: exact message, exit 2, no traceback, nothing on disk changed ----
+
+import hashlib
+import shutil
+
+import pytest
+
+
+def snapshot(root: Path) -> dict:
+    return {str(p.relative_to(root)): (p.is_dir(), hashlib.sha1(p.read_bytes()).hexdigest() if p.is_file() else "",
+                                       p.stat().st_mode) for p in sorted(root.rglob("*"))}
+
+
+@pytest.fixture(scope="module")
+def small_run(tmp_path_factory):
+    root = tmp_path_factory.mktemp("made")
+    assert main(["train", "cartpole", "--steps", "300", "--eval-freq", "100000", "--root", str(root)]) == 0
+    (run,) = root.glob("cartpole/dqn/*")
+    return run
+
+
+@pytest.fixture
+def run_copy(small_run, tmp_path):
+    copy = tmp_path / "runs" / "cartpole" / "dqn" / small_run.name
+    shutil.copytree(small_run, copy)
+    return copy
+
+
+def one_line_error(capsys, args, message, root):
+    before = snapshot(root)
+    try:
+        assert main([str(a) for a in args]) == 2
+    except SystemExit as exc:  # argparse's own errors exit from inside main
+        assert exc.code == 2
+    err = capsys.readouterr().err
+    assert err == f"ecs-rl {args[0]}: error: {message}\n", err
+    assert snapshot(root) == before
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["foragers"], "the run has game 'cartpole', not 'foragers'; leave out game or start a new run"),
+    (["--algo", "ppo"], "the run has algo 'dqn', not 'ppo'; leave out --algo or start a new run"),
+    (["--envs", "3"], "the run has envs 1, not 3; leave out --envs or start a new run"),
+    (["--seed", "7"], "the run has seed 0, not 7; leave out --seed or start a new run"),
+])
+def test_resume_that_contradicts_the_run_is_refused(run_copy, capsys, extra, message):
+    one_line_error(capsys, ["train", "--resume", run_copy, *extra], f"--resume {run_copy}: {message}", run_copy.parent)
+
+
+def test_resume_of_a_truncated_or_empty_latest_checkpoint(run_copy, capsys):
+    latest = run_copy / "checkpoints" / "latest.pt"
+    latest.write_bytes(latest.read_bytes()[:1000])
+    one_line_error(capsys, ["train", "--resume", run_copy],
+                   f"checkpoint {latest} is not a readable torch checkpoint (PytorchStreamReader failed reading "
+                   "zip archive: failed finding central directory)", run_copy.parent)
+    latest.write_bytes(b"")
+    one_line_error(capsys, ["train", "--resume", run_copy],
+                   f"checkpoint {latest} is not a readable torch checkpoint (the file is empty)", run_copy.parent)
+
+
+def test_resume_of_a_run_with_a_broken_config(run_copy, capsys):
+    (run_copy / "config.json").write_text('{"game": "cartpole"')
+    one_line_error(capsys, ["train", "--resume", run_copy],
+                   f"{run_copy / 'config.json'} is corrupt: not valid JSON (Expecting ',' delimiter: line 1 column 20 "
+                   "(char 19))", run_copy.parent)
+    (run_copy / "config.json").write_text('{"game": "cartpole", "algo": "dqn", "envs": 1, "seed": 0, "steps": 300, '
+                                          '"agent": {"learning_rate": -1}}')
+    one_line_error(capsys, ["train", "--resume", run_copy],
+                   f"{run_copy / 'config.json'}: bad agent settings (DqnConfig.learning_rate must be a finite number "
+                   ">= 0, got -1)", run_copy.parent)
+
+
+def test_resume_of_a_read_only_run(run_copy, capsys):
+    if os.geteuid() == 0:  # root writes through permission bits: make the directory a read-only mount
+        if subprocess.run(["mount", "--bind", run_copy, run_copy], capture_output=True).returncode != 0:
+            pytest.skip("cannot make a read-only bind mount")
+        subprocess.run(["mount", "-o", "remount,ro,bind", run_copy], check=True)
+    else:
+        run_copy.chmod(0o555)
+    try:
+        one_line_error(capsys, ["train", "--resume", run_copy], f"run {run_copy} is read-only: cannot write in "
+                       f"{run_copy}", run_copy.parent)
+    finally:
+        if os.geteuid() == 0:
+            subprocess.run(["umount", run_copy], check=True)
+        else:
+            run_copy.chmod(0o755)
+
+
+def test_bad_seed_root_and_plot_output(tmp_path, run_copy, capsys):
+    one_line_error(capsys, ["train", "cartpole", "--seed", "-1", "--root", tmp_path],
+                   "argument --seed: must be >= 0, got -1", tmp_path)
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    one_line_error(capsys, ["train", "cartpole", "--root", afile], f"--root {afile} is not a directory", tmp_path)
+    one_line_error(capsys, ["plot", run_copy, "-o", "/nonexistent/dir/x.png"],
+                   "argument -o/--output: directory /nonexistent/dir does not exist", tmp_path)
+    one_line_error(capsys, ["train", "cartpole", "--checkpoint-seconds", "0", "--root", tmp_path],
+                   "argument --checkpoint-seconds: must be a number > 0, got 0", tmp_path)

@@ -138,3 +138,112 @@ def test_list_runs_reports_unreadable_ones(tmp_path):
     with pytest.raises(RunError, match="does not exist"):
         TrainingRun.list_runs(tmp_path / "nowhere")
     assert os.path.isdir(tmp_path / "a" / "v1")
+
+
+# -- crash safety: whole lines, disk full, torn lines, stale temp files, the lock ---------------------
+
+import errno
+import subprocess
+
+from ecs_rl.core import files
+from ecs_rl.core.files import WriteError, append_jsonl, atomic_write_json
+
+
+def test_a_short_or_failed_append_leaves_the_file_as_it_was(tmp_path, monkeypatch):
+    log = tmp_path / "log.jsonl"
+    append_jsonl(log, {"a": 1})
+    before = log.read_bytes()
+    real_write = os.write
+    monkeypatch.setattr(files.os, "write", lambda fd, data: real_write(fd, data[: len(data) // 2]))
+    monkeypatch.setattr(files, "_disk_full", lambda directory: True)
+    with pytest.raises(WriteError, match=f"cannot write {log}: no space left on device"):
+        append_jsonl(log, {"b": 2, "padding": "x" * 100})
+    assert log.read_bytes() == before
+
+    def enospc(fd, data):
+        real_write(fd, data[:7])  # some bytes land, then the disk is full
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(files.os, "write", enospc)
+    with pytest.raises(WriteError, match="no space left"):
+        append_jsonl(log, {"c": 3})
+    assert log.read_bytes() == before
+
+
+@pytest.fixture
+def tiny_fs(tmp_path):
+    mount = tmp_path / "tiny"
+    mount.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", mount], capture_output=True).returncode:
+        pytest.skip("cannot mount a tmpfs here (needs root)")
+    yield mount
+    subprocess.run(["umount", mount], check=True)
+
+
+def test_a_full_file_system_names_the_file_and_leaves_whole_files(tiny_fs):
+    run = TrainingRun.create("game", "v1", root=tiny_fs)
+    run.log_train_episode(EpisodeRecord(1.0, 1), step=1, episode=1)
+    with pytest.raises(OSError, match="No space left"):  # fill what is left
+        with open(tiny_fs / "filler", "wb") as fh:
+            for _ in range(1000):
+                fh.write(b"\0" * 4096)
+                fh.flush()
+                os.fsync(fh.fileno())
+    log_before, meta_before = run.train_log_path.read_bytes(), (run.path / "metadata.json").read_bytes()
+    with pytest.raises(WriteError, match=f"cannot write {run.train_log_path}: no space left on device"):
+        for i in range(2, 200):
+            run.log_train_episode(EpisodeRecord(1.0, 1, extras={"pad": 1.0}), step=i, episode=i)
+    text = run.train_log_path.read_text()
+    assert text.endswith("\n") and text.startswith(log_before.decode())
+    with pytest.raises(WriteError, match=f"cannot write {run.path / 'metadata.json'}: no space left on device"):
+        atomic_write_json(run.path / "metadata.json", {"pad": "x" * 100_000})
+    assert (run.path / "metadata.json").read_bytes() == meta_before
+    assert not [p for p in run.path.rglob("*.tmp")]
+
+
+def test_restore_cuts_logs_back_to_the_checkpoint_and_repairs_a_torn_line(tmp_path):
+    run = TrainingRun.create("game", "v1", root=tmp_path)
+    for i in range(1, 4):
+        run.log_train_episode(EpisodeRecord(1.0, 10), step=10 * i, episode=i)
+    state = {"total_steps": 30, "total_episodes": 3, "best_eval_reward": None, **run.log_sizes()}
+    for i in range(4, 6):
+        run.log_train_episode(EpisodeRecord(1.0, 10), step=10 * i, episode=i)
+    with open(run.train_log_path, "ab") as fh:
+        fh.write(b'{"episode": 6, "st')  # a line torn by a crash
+    (run.checkpoints_dir / ".latest.pt.abc123xy.tmp").write_bytes(b"half")
+    (run.path / ".metadata.json.q1w2e3r4.tmp").write_bytes(b"{")
+    again = TrainingRun.resume(run.path)
+    again.acquire_lock()
+    notes = again.restore(state)
+    assert [r["episode"] for r in again.read_train_episodes()] == [1, 2, 3]
+    assert [json.loads(x)["episode"] for x in again.rolled_back_path(again.train_log_path).read_text().splitlines()] \
+        == [4, 5]
+    assert notes == [
+        "removed 2 temporary file(s) of an interrupted write: .metadata.json.q1w2e3r4.tmp, .latest.pt.abc123xy.tmp",
+        "2 line(s) of train_episodes.jsonl written after the checkpoint moved to train_episodes.rolled-back.jsonl",
+        "repaired train_episodes.jsonl: removed a partial last line (18 bytes) left by an interrupted write",
+    ]
+    assert json.loads((run.path / "metadata.json").read_text())["total_episodes"] == 3
+    assert not [p for p in run.path.rglob("*.tmp")]
+    again.release_lock()
+
+
+def test_a_log_shorter_than_its_checkpoint_is_refused_untouched(tmp_path):
+    run = TrainingRun.create("game", "v1", root=tmp_path)
+    run.log_train_episode(EpisodeRecord(1.0, 10), step=10, episode=1)
+    with pytest.raises(RunError, match="train_episodes.jsonl is shorter than checkpoint latest.pt says"):
+        run.check_restore({"train_log_bytes": 10_000})
+
+
+def test_one_writer_per_run(tmp_path):
+    run = TrainingRun.create("game", "v1", root=tmp_path)
+    run.acquire_lock()
+    run.mark_lock_holder()
+    other = TrainingRun.resume(run.path)
+    with pytest.raises(RunError, match=rf"run {run.path} is in use: process {os.getpid()} is training in it"):
+        other.acquire_lock()
+    run.release_lock()
+    other.acquire_lock()
+    assert other.locked
+    other.release_lock(undo=True)
+    assert run.lock_path.exists()  # not created by `other`: kept

@@ -169,3 +169,91 @@ def test_act_batch_and_into_agent(tmp_path):
     agent = session.into_agent()
     assert isinstance(agent, RandomAgent)
     assert session.run.latest_path.exists()  # into_agent closes the session, saving latest
+
+
+# -- the checkpoint is the truth ----------------------------------------------------------------------
+
+import os
+import re
+import time
+
+from ecs_rl import RunError
+
+
+class RecordingAgent(RandomAgent):
+    """A random agent that notes forget_all() calls and the temporary names it is asked to save to."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.forgotten = 0
+        self.saved_to: list[str] = []
+        self.beside: list[list[str]] = []
+
+    def forget_all(self):
+        self.forgotten += 1
+
+    def save(self, path, session=None):
+        super().save(path, session=session)
+        self.saved_to.append(os.path.basename(path))
+        self.beside.append(sorted(os.listdir(os.path.dirname(path))))
+
+
+def test_a_crash_after_the_checkpoint_rolls_the_run_back_to_it(tmp_path):
+    session, env = make_session(tmp_path, steps=600)  # checkpoints at 300 and 600
+    session.with_checkpoint_seconds(None)
+    drive(session, env, seed=0)
+    at_checkpoint = json.loads((session.run.path / "metadata.json").read_text())
+    rows_at_checkpoint = session.run.read_train_episodes()
+    session.with_max_steps(750)
+    drive(session, env)  # 150 more steps, logged, never checkpointed; then the process "dies"
+    session.run.release_lock()  # what the OS does when a process dies
+    assert len(session.run.read_train_episodes()) > len(rows_at_checkpoint)
+
+    agent = RecordingAgent(gym.spaces.Discrete(2), seed=5)
+    resumed = TrainingSession(agent).with_run(TrainingRun.resume(session.run.path))
+    assert resumed.total_steps == 600 == agent.total_steps == at_checkpoint["total_steps"]
+    assert resumed.total_episodes == len(rows_at_checkpoint)
+    assert resumed.run.read_train_episodes() == rows_at_checkpoint
+    assert agent.forgotten == 1  # the world of the dead process is gone: per-actor state is dropped
+    assert any("moved to train_episodes.rolled-back.jsonl" in note for note in resumed.resume_notes)
+    meta = json.loads((resumed.run.path / "metadata.json").read_text())
+    assert meta["total_steps"] == 600 and meta["total_episodes"] == len(rows_at_checkpoint)
+    resumed.close()
+
+
+def test_a_resume_without_a_checkpoint_starts_from_zero_and_says_so(tmp_path):
+    session, env = make_session(tmp_path, steps=200)  # first checkpoint would be at 300
+    drive(session, env)
+    session.run.release_lock()
+    resumed = TrainingSession(RandomAgent(gym.spaces.Discrete(2))).with_run(TrainingRun.resume(session.run.path))
+    assert resumed.total_steps == 0 and resumed.total_episodes == 0
+    assert resumed.run.read_train_episodes() == []
+    assert resumed.resume_notes[-1] == f"no checkpoint in {session.run.path} yet: starting from step 0 with empty logs"
+    resumed.close()
+
+
+def test_latest_is_also_saved_on_a_clock_and_temporary_names_never_nest(tmp_path):
+    agent = RecordingAgent(gym.spaces.Discrete(2))
+    run = TrainingRun.create("cartpole", "random", root=tmp_path)
+    session = TrainingSession(agent).with_run(run).with_checkpoint_seconds(0.05).with_max_steps(400)
+    assert session.checkpoint_seconds == 0.05
+    env = gym.make("CartPole-v1")
+    obs, _ = env.reset(seed=0)
+    for _ in range(3):
+        session.observe(Experience(obs, 0, 1.0, obs, EpisodeStatus.RUNNING))
+        time.sleep(0.06)
+    assert session.total_steps == 3 and len(agent.saved_to) >= 2 and run.latest_path.exists()
+    assert all(re.fullmatch(r"\.latest\.pt\.\w+\.tmp", name) for name in agent.saved_to)
+    assert all(name.count(".tmp") <= 1 for names in agent.beside for name in names)
+    with pytest.raises(ValueError, match="checkpoint_seconds"):
+        session.with_checkpoint_seconds(0)
+    session.close()
+
+
+def test_a_second_session_on_a_locked_run_is_refused_and_changes_nothing(tmp_path):
+    session, _ = make_session(tmp_path)
+    before = sorted(p.name for p in session.run.path.rglob("*"))
+    with pytest.raises(RunError, match=f"process {os.getpid()} is training in it"):
+        TrainingSession(RandomAgent(gym.spaces.Discrete(2))).with_run(TrainingRun.resume(session.run.path))
+    assert sorted(p.name for p in session.run.path.rglob("*")) == before
+    session.close()

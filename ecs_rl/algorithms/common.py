@@ -199,7 +199,10 @@ def load_checkpoint(path: str | os.PathLike[str], algorithm: str | None) -> dict
             f"and loading it could run code ({str(exc).splitlines()[0]})"
         ) from None
     except Exception as exc:  # truncated zip, not a torch file at all, ...
-        raise CheckpointError(f"checkpoint {path} is not a readable torch checkpoint: {exc}") from None
+        reason = (str(exc).splitlines() or [type(exc).__name__])[0].split(". ")[0].rstrip(".")
+        if path.stat().st_size == 0:
+            reason = "the file is empty"
+        raise CheckpointError(f"checkpoint {path} is not a readable torch checkpoint ({reason})") from None
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise CheckpointError(f"checkpoint {path} is not an ecs-rl checkpoint")
     if algorithm is not None and data.get("algorithm") != algorithm:

@@ -80,6 +80,12 @@ class DqnConfig:
             raise ValueError(f"DqnConfig.tau must be in (0, 1], got {self.tau!r}")
         if not 0.0 <= self.gamma <= 1.0:
             raise ValueError(f"DqnConfig.gamma must be in [0, 1], got {self.gamma!r}")
+        if not (isinstance(self.learning_rate, (int, float)) and 0.0 <= self.learning_rate < math.inf):
+            raise ValueError(f"DqnConfig.learning_rate must be a finite number >= 0, got {self.learning_rate!r}")
+        for name in ("epsilon_start", "epsilon_end"):
+            value = getattr(self, name)
+            if not (isinstance(value, (int, float)) and 0.0 <= value <= 1.0):
+                raise ValueError(f"DqnConfig.{name} must be in [0, 1], got {value!r}")
 
 
 class ReplayBuffer:
@@ -297,8 +303,12 @@ class DqnAgent:
     def _shapes(self) -> dict[str, Any]:
         return {"obs_dim": self.obs_dim, "n_actions": self.n_actions, "hidden": list(self.config.hidden)}
 
-    def save(self, path: str | os.PathLike[str], include_replay: bool | None = None) -> None:
-        """The whole training state; the replay buffer's contents only if asked (``config.save_replay``)."""
+    def save(self, path: str | os.PathLike[str], include_replay: bool | None = None,
+             session: dict[str, Any] | None = None) -> None:
+        """The whole training state; the replay buffer's contents only if asked (``config.save_replay``).
+
+        ``session``: plain data stored in the same file (a ``TrainingSession``'s counts), returned by ``load``.
+        """
         with_replay = self.config.save_replay if include_replay is None else include_replay
         config = asdict(self.config)
         config["hidden"] = list(config["hidden"])
@@ -313,9 +323,10 @@ class DqnAgent:
             "episode_losses": list(self._episode_losses),
             "explore_rng": numpy_rng_state(self.explore_rng),
             "replay": self.replay.state(with_replay),
+            "session": session,
         })
 
-    def load(self, path: str | os.PathLike[str]) -> None:
+    def load(self, path: str | os.PathLike[str]) -> dict[str, Any] | None:
         data = load_checkpoint(path, self.algorithm)
         check_shapes(path, data.get("shapes", {}), self._shapes())
         try:
@@ -329,6 +340,7 @@ class DqnAgent:
             self.replay.load_state(data["replay"])
         except (KeyError, RuntimeError, TypeError, ValueError) as exc:
             raise CheckpointError(f"checkpoint {path} is corrupt or incomplete: {exc}") from None
+        return data.get("session")
 
     def to_policy(self) -> "GreedyPolicy":
         """An inference-only copy of the Q-network that acts greedily."""

@@ -89,6 +89,8 @@ class PpoConfig:
             raise ValueError("PpoConfig.anneal_steps must be set (> 0) when anneal_lr or anneal_clip is on")
         if not 0.0 <= self.gamma <= 1.0 or not 0.0 <= self.gae_lambda <= 1.0:
             raise ValueError("PpoConfig.gamma and gae_lambda must be in [0, 1]")
+        if not (isinstance(self.learning_rate, (int, float)) and 0.0 <= self.learning_rate < math.inf):
+            raise ValueError(f"PpoConfig.learning_rate must be a finite number >= 0, got {self.learning_rate!r}")
 
 
 class ActorCritic(nn.Module):
@@ -373,8 +375,11 @@ class PpoAgent:
         return {"obs_dim": self.obs_dim, "action_dim": self.action_dim, "continuous": self.continuous,
                 "hidden": list(self.config.hidden)}
 
-    def save(self, path: str | os.PathLike[str]) -> None:
-        """The whole training state, including the rollout in progress and actions awaiting their transition."""
+    def save(self, path: str | os.PathLike[str], session: dict[str, Any] | None = None) -> None:
+        """The whole training state, including the rollout in progress and actions awaiting their transition.
+
+        ``session``: plain data stored in the same file (a ``TrainingSession``'s counts), returned by ``load``.
+        """
         config = asdict(self.config)
         config["hidden"] = list(config["hidden"])
         def segment(agent_id: int | None, s: _Segment) -> dict[str, Any]:
@@ -407,9 +412,10 @@ class PpoAgent:
             "segments": segments,
             "closed": closed,
             "pending": pending,
+            "session": session,
         })
 
-    def load(self, path: str | os.PathLike[str]) -> None:
+    def load(self, path: str | os.PathLike[str]) -> dict[str, Any] | None:
         data = load_checkpoint(path, self.algorithm)
         check_shapes(path, data.get("shapes", {}), self._shapes())
         try:
@@ -429,6 +435,7 @@ class PpoAgent:
             }
         except (KeyError, RuntimeError, TypeError, ValueError, AttributeError) as exc:
             raise CheckpointError(f"checkpoint {path} is corrupt or incomplete: {exc}") from None
+        return data.get("session")
 
     def _load_segment(self, s: dict[str, Any]) -> _Segment:
         seg = _Segment()

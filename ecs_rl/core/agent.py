@@ -40,7 +40,13 @@ class LearningAgent(Protocol):
 
     def save(self, path: str | os.PathLike[str]) -> None: ...
 
-    def load(self, path: str | os.PathLike[str]) -> None: ...
+    def load(self, path: str | os.PathLike[str]) -> Any: ...
+
+    # Optional, used by TrainingSession when present:
+    #   save(path, session=dict)  stores the session's state in the same file, atomically with the agent;
+    #                             load(path) then returns that dict (None for a file saved without one).
+    #   save(path, include_replay=True)  the resume point (``latest``) keeps bulky state (DQN's replay).
+    #   forget_all()              after a resume: drop per-actor state of the world that did not survive.
 
 
 class RandomAgent:
@@ -84,16 +90,19 @@ class RandomAgent:
     def on_episode_start(self) -> None:
         self._episode_steps = 0
 
-    def save(self, path: str | os.PathLike[str]) -> None:
+    def save(self, path: str | os.PathLike[str], session: dict[str, Any] | None = None) -> None:
+        """A JSON file: RNG state, step count, and the ``session`` state if given (returned by :meth:`load`)."""
         state = {
             "kind": self.kind,
             "total_steps": self._steps,
             "rng": self.action_space.np_random.bit_generator.state,
+            "session": session,
         }
         with atomic_target(path) as tmp:
             tmp.write_text(json.dumps(state))
 
-    def load(self, path: str | os.PathLike[str]) -> None:
+    def load(self, path: str | os.PathLike[str]) -> dict[str, Any] | None:
+        """Restore the RNG and the step count; return the session state saved with them (or ``None``)."""
         path = Path(path)
         try:
             state = json.loads(path.read_text())
@@ -109,3 +118,4 @@ class RandomAgent:
             self._steps = int(state["total_steps"])
         except (KeyError, TypeError, ValueError) as exc:
             raise ValueError(f"checkpoint {path} is corrupt: {exc}") from None
+        return state.get("session")

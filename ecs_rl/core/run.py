@@ -5,10 +5,16 @@ Layout::
     <root>/<name>/<version>/<YYYYMMDD_HHMMSS>[_<k>]/
         metadata.json  config.json  train_episodes.jsonl  eval_episodes.jsonl
         checkpoints/step_<N>.pt  latest.pt  best.pt
+        .lock                                    # held (flock) by the one process training in the run
+        train_episodes.rolled-back.jsonl         # episodes logged after the checkpoint a resume went back to
+        eval_episodes.rolled-back.jsonl
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import fcntl
 import json
 import os
 import re
@@ -17,7 +23,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Mapping
 
-from .files import append_jsonl, atomic_write_json, read_jsonl
+from .files import append_jsonl, atomic_write_json, read_jsonl, remove_stale_temp_files
 from .types import EpisodeRecord
 
 METADATA = "metadata.json"
@@ -25,6 +31,7 @@ CONFIG = "config.json"
 TRAIN_LOG = "train_episodes.jsonl"
 EVAL_LOG = "eval_episodes.jsonl"
 CHECKPOINTS = "checkpoints"
+LOCK = ".lock"
 _STEP_FILE = re.compile(r"^step_(\d+)\.pt$")
 _REQUIRED = {"name": str, "version": str, "run_id": str, "total_steps": int, "total_episodes": int}
 _SAFE_PART = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
@@ -32,6 +39,10 @@ _SAFE_PART = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
 
 class RunError(ValueError):
     """A run directory or one of its files is missing or unreadable."""
+
+
+class RunLockedError(RunError):
+    """Another process is training in the run."""
 
 
 def _now_iso() -> str:
@@ -78,6 +89,8 @@ class TrainingRun:
         self.path = path
         self.metadata = metadata
         self.resumed = resumed
+        self._lock_fd: int | None = None
+        self._lock_created = False
 
     # -- making and finding runs -------------------------------------------------------------
 
@@ -245,8 +258,163 @@ class TrainingRun:
         atomic_write_json(self.path / METADATA, metadata)
         self.metadata = metadata
 
+    # -- one writer ---------------------------------------------------------------------------
+
+    @property
+    def lock_path(self) -> Path:
+        return self.path / LOCK
+
+    @property
+    def locked(self) -> bool:
+        """Whether this object holds the run's writer lock."""
+        return self._lock_fd is not None
+
+    def check_writable(self) -> None:
+        """Refuse a run whose directory (or checkpoints directory) this process cannot write."""
+        for d in (self.path, self.checkpoints_dir):
+            if d.is_dir() and not os.access(d, os.W_OK):
+                raise RunError(f"run {self.path} is read-only: cannot write in {d}")
+
+    def acquire_lock(self) -> None:
+        """Take the run's writer lock (``flock`` on ``.lock``; the OS drops it when the process dies).
+
+        Raises :class:`RunLockedError` naming the holder's pid when another process trains in the run.
+        Nothing is written here: :meth:`mark_lock_holder` records the pid once the run is really used.
+        """
+        if self._lock_fd is not None:
+            return
+        self.check_writable()
+        existed = self.lock_path.exists()
+        try:
+            fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise RunError(f"run {self.path} cannot be locked: {self.lock_path}: {exc.strerror}") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "unknown"
+            os.close(fd)
+            if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+                raise RunLockedError(f"run {self.path} is in use: process {holder} is training in it "
+                                     f"(lock {self.lock_path})") from None
+            raise RunError(f"run {self.path} cannot be locked: {exc.strerror}") from None
+        self._lock_fd, self._lock_created = fd, not existed
+
+    def mark_lock_holder(self) -> None:
+        """Write this process's pid into the lock file (shown to a second process that is refused)."""
+        if self._lock_fd is None:
+            raise RuntimeError("mark_lock_holder() needs acquire_lock() first")
+        os.ftruncate(self._lock_fd, 0)
+        os.pwrite(self._lock_fd, f"{os.getpid()}\n".encode(), 0)
+        self._lock_created = False
+
+    def release_lock(self, undo: bool = False) -> None:
+        """Drop the lock; ``undo`` also removes a lock file this object created (a failed open leaves no trace)."""
+        if self._lock_fd is None:
+            return
+        if undo and self._lock_created:
+            with contextlib.suppress(OSError):
+                self.lock_path.unlink()
+        os.close(self._lock_fd)
+        self._lock_fd, self._lock_created = None, False
+
+    # -- going back to a checkpoint -----------------------------------------------------------
+
+    def log_sizes(self) -> dict[str, int]:
+        """Bytes in each episode log now (a checkpoint records them, so a resume can cut what came after)."""
+        return {"train_log_bytes": _size(self.train_log_path), "eval_log_bytes": _size(self.eval_log_path)}
+
+    def rolled_back_path(self, log: Path) -> Path:
+        return log.with_name(log.name.replace(".jsonl", ".rolled-back.jsonl"))
+
+    def check_restore(self, state: Mapping[str, Any] | None) -> None:
+        """Raise ``RunError`` if the logs cannot be brought back to ``state`` (nothing is changed)."""
+        if state is None:
+            return
+        for key, log in (("train_log_bytes", self.train_log_path), ("eval_log_bytes", self.eval_log_path)):
+            want = state.get(key)
+            if want is None:
+                continue
+            have = _size(log)
+            if have < int(want):
+                raise RunError(f"{log} is shorter than checkpoint {self.latest_path.name} says "
+                               f"({have} < {int(want)} bytes): the log lost lines")
+
+    def restore(self, state: Mapping[str, Any] | None) -> list[str]:
+        """Bring the run's files back to a checkpoint's session ``state`` (``None``: no checkpoint yet).
+
+        Removes temporary files of killed writes; moves log lines written after the checkpoint to
+        ``*.rolled-back.jsonl``; drops a trailing partial line; rewrites ``metadata.json`` with the
+        checkpoint's counts. Returns what it did, one sentence each. Needs the lock.
+        """
+        if self._lock_fd is None:
+            raise RuntimeError("restore() needs acquire_lock() first")
+        self.check_restore(state)
+        notes: list[str] = []
+        stale = remove_stale_temp_files(self.path, self.checkpoints_dir)
+        if stale:
+            notes.append(f"removed {len(stale)} temporary file(s) of an interrupted write: "
+                         + ", ".join(p.name for p in stale))
+        if state is not None and "train_log_bytes" not in state:  # a checkpoint without session state
+            for log in (self.train_log_path, self.eval_log_path):
+                notes += self._cut(log, None)
+            return notes
+        state = state or {}
+        for key, log in (("train_log_bytes", self.train_log_path), ("eval_log_bytes", self.eval_log_path)):
+            notes += self._cut(log, int(state.get(key, 0)))
+        best = state.get("best_eval_reward")
+        self.update_metadata(int(state.get("total_steps", 0)), int(state.get("total_episodes", 0)),
+                             best_eval_reward=best, checkpoint_step=state.get("total_steps"))
+        return notes
+
+    def _cut(self, log: Path, keep: int | None) -> list[str]:
+        """Cut ``log`` to ``keep`` bytes (``None``: to its last whole line); whole lines cut go aside."""
+        size = _size(log)
+        if keep is None:
+            keep = size
+        if size == 0 or (keep == size and _ends_with_newline(log)):
+            return []
+        with open(log, "rb+") as fh:
+            fh.seek(keep)
+            tail = fh.read()
+            whole, _, partial = tail.rpartition(b"\n")
+            if keep == size:  # only a partial last line to cut
+                whole, partial = b"", tail
+                fh.seek(0)
+                body = fh.read()
+                cut_at = body.rfind(b"\n") + 1
+                partial = body[cut_at:]
+                keep = cut_at
+            fh.truncate(keep)
+            os.fsync(fh.fileno())
+        notes = []
+        if whole:
+            aside = self.rolled_back_path(log)
+            with open(aside, "ab") as out:
+                out.write(whole + b"\n")
+                os.fsync(out.fileno())
+            n = whole.count(b"\n") + 1
+            notes.append(f"{n} line(s) of {log.name} written after the checkpoint moved to {aside.name}")
+        if partial:
+            notes.append(f"repaired {log.name}: removed a partial last line ({len(partial)} bytes) "
+                         "left by an interrupted write")
+        return notes
+
     def __repr__(self) -> str:
         return f"TrainingRun({str(self.path)!r})"
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except FileNotFoundError:
+        return 0
+
+
+def _ends_with_newline(path: Path) -> bool:
+    with open(path, "rb") as fh:
+        fh.seek(-1, os.SEEK_END)
+        return fh.read(1) == b"\n"
 
 
 def _run_sort_key(run_id: str) -> tuple[str, int]:

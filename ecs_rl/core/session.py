@@ -7,20 +7,36 @@ plugin, a Gymnasium env); it forwards them to the agent, keeps statistics, logs 
 
 from __future__ import annotations
 
+import inspect
+import json
 import math
 import time
+from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 import numpy as np
 
 from .agent import LearningAgent
-from .files import atomic_copy, atomic_target
-from .run import TrainingRun
+from .files import atomic_copy, atomic_target, atomic_write_json
+from .run import RunError, TrainingRun
 from .stats import EvalReport, StatsTracker
 from .types import ActMode, EpisodeRecord, EpisodeStatus, Experience
 
 
+_EMPTY = {"total_steps": 0, "total_episodes": 0, "train_log_bytes": 0, "eval_log_bytes": 0}
 _AGENT_METHODS = ("act", "act_batch", "observe", "episode_extras", "on_episode_start", "save", "load")
+
+
+def _accepts(method: Any, keyword: str) -> bool:
+    try:
+        params = inspect.signature(method).parameters
+    except (TypeError, ValueError):
+        return False
+    return keyword in params or any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+
+
+def _sidecar(path: Path) -> Path:
+    return Path(path).with_name(Path(path).name + ".session.json")
 
 
 def _whole(value: Any, argument: str, minimum: int) -> int:
@@ -34,9 +50,15 @@ class TrainingSession:
 
     >>> session = TrainingSession(agent).with_run(TrainingRun.create("cartpole", "v1")).with_max_steps(50_000)
 
-    Defaults: no step limit, a checkpoint every 10 000 steps, the newest 3 numbered checkpoints kept,
-    stats = rolling mean reward and length over the last 100 episodes. ``metadata.json`` is rewritten
-    at most every ``metadata_interval`` seconds, and always at checkpoints, best saves and :meth:`close`.
+    Defaults: no step limit, a checkpoint every 10 000 steps (``step_<N>`` and ``latest``) and
+    ``latest`` at least every 60 seconds, the newest 3 numbered checkpoints kept, stats = rolling
+    mean reward and length over the last 100 episodes. ``metadata.json`` is rewritten at most every
+    ``metadata_interval`` seconds, and always at checkpoints, best saves and :meth:`close`.
+
+    The checkpoint is the truth: each one holds, beside the agent, the session's own state (counts,
+    best evaluation, the length of each log), passed to ``agent.save(path, session=...)`` and
+    returned by ``agent.load(path)``. A resumed run continues from ``latest`` and brings its logs back
+    to it (see :meth:`TrainingRun.restore`); :attr:`resume_notes` says what that took.
     """
 
     def __init__(self, agent: LearningAgent, *, metadata_interval: float = 2.0) -> None:
@@ -58,21 +80,66 @@ class TrainingSession:
         self._clock_start = time.perf_counter()
         self._clock_steps = 0
         self._namespaces = 0
+        self._checkpoint_seconds: float | None = 60.0
+        self._last_checkpoint = time.monotonic()
+        self._save_takes_session = _accepts(agent.save, "session")
+        self._save_takes_replay = _accepts(agent.save, "include_replay")
+        self.resume_notes: list[str] = []
+        self._checkpoint_step: int | None = None  # the step of the newest latest this session saved or loaded
 
     # -- builder ------------------------------------------------------------------------------
 
     def with_run(self, run: TrainingRun) -> "TrainingSession":
-        """Attach a run for logs and checkpoints. A resumed run loads ``latest`` and continues its counts."""
+        """Attach a run for logs and checkpoints, and take its writer lock (one process per run).
+
+        A resumed run loads ``latest``: the agent and this session's counts come from that one file,
+        and the run's logs are cut back to it. With no ``latest`` yet, it starts from step 0 with
+        empty logs. Agents that keep per-actor state of the world that died are told to drop it
+        (``agent.forget_all()``, if the agent has one). Raises ``RunError`` (nothing changed on disk)
+        if the run is locked by another process, read-only, or its checkpoint does not load.
+        """
+        if self._run is not None and self._run is not run:
+            self._run.release_lock()
+        run.acquire_lock()
+        try:
+            notes: list[str] = []
+            if run.resumed:
+                state = None
+                kept_best = run.metadata.get("best_eval_reward")  # best.pt saved after the checkpoint survives
+                if run.latest_path.exists():
+                    state = self._load(run.latest_path)
+                else:
+                    notes.append(f"no checkpoint in {run.path} yet: starting from step 0 with empty logs")
+                run.check_restore(state)
+                if state is not None and "total_steps" not in state:  # an older checkpoint: counts from metadata
+                    state = {"total_steps": run.metadata["total_steps"],
+                             "total_episodes": run.metadata["total_episodes"],
+                             "best_eval_reward": run.metadata.get("best_eval_reward")}
+                best = (state or {}).get("best_eval_reward")
+                if run.best_path.exists() and kept_best is not None and (best is None or kept_best > best):
+                    best = kept_best
+                state = {**(state if state is not None else _EMPTY), "best_eval_reward": best}
+                run.mark_lock_holder()
+                notes = run.restore(state) + notes
+                self._total_steps = int(state.get("total_steps", 0))
+                self._total_episodes = int(state.get("total_episodes", 0))
+                self._best = float(best) if best is not None else -math.inf
+                self._checkpoint_step = self._total_steps if run.latest_path.exists() else None
+                forget_all = getattr(self._agent, "forget_all", None)
+                if run.latest_path.exists() and callable(forget_all):
+                    forget_all()
+            else:
+                run.mark_lock_holder()
+                notes = []
+        except BaseException:
+            run.release_lock(undo=True)
+            raise
         self._run = run
+        self.resume_notes = notes
         if run.resumed:
-            if run.latest_path.exists():
-                self._agent.load(run.latest_path)
-            self._total_steps = run.metadata["total_steps"]
-            self._total_episodes = run.metadata["total_episodes"]
-            best = run.metadata.get("best_eval_reward")
-            self._best = float(best) if best is not None else -math.inf
             self._replay_log_into_stats()
             self._restart_clock()
+        self._last_checkpoint = time.monotonic()
         return self
 
     def with_max_steps(self, n: int) -> "TrainingSession":
@@ -83,6 +150,15 @@ class TrainingSession:
     def with_checkpoint_freq(self, freq: int) -> "TrainingSession":
         """Save ``step_<N>`` and ``latest`` every ``freq`` steps. Default: 10 000."""
         self._checkpoint_freq = _whole(freq, "checkpoint_freq", 1)
+        return self
+
+    def with_checkpoint_seconds(self, seconds: float | None) -> "TrainingSession":
+        """Also save ``latest`` once ``seconds`` have passed since the last save (whichever comes first
+        with the step milestones); ``None`` turns the clock off. Default: 60 s."""
+        if seconds is not None and (isinstance(seconds, bool) or not isinstance(seconds, (int, float, np.number))
+                                    or not math.isfinite(seconds) or seconds <= 0):
+            raise ValueError(f"checkpoint_seconds must be a number > 0 (or None), got {seconds!r}")
+        self._checkpoint_seconds = None if seconds is None else float(seconds)
         return self
 
     def with_keep_checkpoints(self, keep: int) -> "TrainingSession":
@@ -118,8 +194,12 @@ class TrainingSession:
             raise ValueError(f"reward of agent {experience.agent_id} must be a finite number, got {reward!r}")
         self._agent.observe(experience)
         self._total_steps += 1
-        if self._run is not None and self._total_steps % self._checkpoint_freq == 0:
-            self.save_checkpoint()
+        if self._run is not None:
+            if self._total_steps % self._checkpoint_freq == 0:
+                self.save_checkpoint()
+            elif (self._checkpoint_seconds is not None
+                  and time.monotonic() - self._last_checkpoint >= self._checkpoint_seconds):
+                self.save_latest()
 
     def forget(self, agent_id: int) -> None:
         """An actor is gone (entity deleted): agents that keep per-actor state drop it (optional hook)."""
@@ -184,8 +264,7 @@ class TrainingSession:
             return False
         self._best = float(mean_reward)
         if self._run is not None:
-            with atomic_target(self._run.best_path) as tmp:
-                self._agent.save(tmp)
+            self._save_agent(self._run.best_path, resume_point=False)
             self._write_metadata(force=True)
         return True
 
@@ -193,19 +272,29 @@ class TrainingSession:
         """Save ``step_<total_steps>`` and ``latest`` now, prune old numbered ones, write metadata."""
         run = self._require_run("save_checkpoint")
         path = run.checkpoint_path(self._total_steps)
-        with atomic_target(path) as tmp:
-            self._agent.save(tmp)
-        atomic_copy(path, run.latest_path)
+        if self._save_takes_replay:  # latest keeps what a numbered checkpoint leaves out (DQN's replay)
+            self._save_agent(path, resume_point=False)
+            self.save_latest()
+        else:
+            self._save_agent(path, resume_point=True)
+            atomic_copy(path, run.latest_path)
+            self._checkpoint_saved()
         run.prune_checkpoints(self._keep)
-        self._write_metadata(force=True)
+
+    def save_latest(self) -> None:
+        """Save ``latest`` (the resume point: agent and session state in one file) and the metadata now."""
+        run = self._require_run("save_latest")
+        self._save_agent(run.latest_path, resume_point=True)
+        self._checkpoint_saved()
 
     def close(self) -> None:
-        """Save ``latest`` and the metadata (call when training stops, cleanly or on Ctrl-C)."""
-        if self._run is None:
+        """Save ``latest`` and the metadata and release the run's lock (call when training stops)."""
+        if self._run is None or not self._run.locked:
             return
-        with atomic_target(self._run.latest_path) as tmp:
-            self._agent.save(tmp)
-        self._write_metadata(force=True)
+        try:
+            self.save_latest()
+        finally:
+            self._run.release_lock()
 
     def __enter__(self) -> "TrainingSession":
         return self
@@ -243,6 +332,10 @@ class TrainingSession:
     @property
     def checkpoint_freq(self) -> int:
         return self._checkpoint_freq
+
+    @property
+    def checkpoint_seconds(self) -> float | None:
+        return self._checkpoint_seconds
 
     @property
     def keep_checkpoints(self) -> int:
@@ -285,12 +378,58 @@ class TrainingSession:
             raise RuntimeError(f"{what} needs a run: attach one with with_run(TrainingRun.create(...))")
         return self._run
 
+    def session_state(self) -> dict[str, Any]:
+        """What a checkpoint stores beside the agent: counts, best evaluation and the logs' lengths."""
+        state: dict[str, Any] = {
+            "total_steps": self._total_steps,
+            "total_episodes": self._total_episodes,
+            "best_eval_reward": self._best if math.isfinite(self._best) else None,
+        }
+        if self._run is not None:
+            state.update(self._run.log_sizes())
+        return state
+
+    def _save_agent(self, path: Path, resume_point: bool) -> None:
+        state = self.session_state()
+        kwargs: dict[str, Any] = {}
+        if self._save_takes_session:
+            kwargs["session"] = state
+        if resume_point and self._save_takes_replay:
+            kwargs["include_replay"] = True
+        with atomic_target(path) as tmp:
+            self._agent.save(tmp, **kwargs)
+            if not self._save_takes_session:  # beside the file, written before the file appears
+                atomic_write_json(_sidecar(path), {**state, "agent_steps": int(self._agent.total_steps)})
+
+    def _load(self, path: Path) -> dict[str, Any] | None:
+        """Load the agent from ``path`` and return the session state stored with it (``None`` if none)."""
+        try:
+            state = self._agent.load(path)
+        except (OSError, ValueError, RuntimeError) as exc:
+            raise RunError(str(exc).splitlines()[0] if str(exc) else f"checkpoint {path} does not load") from None
+        if not self._save_takes_session:
+            sidecar = _sidecar(path)
+            if not sidecar.exists():
+                return {}
+            state = json.loads(sidecar.read_text(encoding="utf-8"))
+            if int(state.pop("agent_steps", -1)) != int(self._agent.total_steps):
+                raise RunError(f"{sidecar} does not belong to {path} (the agent was saved at another step)")
+        if state is not None and not isinstance(state, dict):
+            raise RunError(f"checkpoint {path} holds a session state that is not a mapping")
+        return dict(state) if state is not None else {}
+
+    def _checkpoint_saved(self) -> None:
+        self._last_checkpoint = time.monotonic()
+        self._checkpoint_step = self._total_steps
+        self._write_metadata(force=True)
+
     def _write_metadata(self, force: bool) -> None:
         now = time.monotonic()
         if self._run is None or (not force and now - self._last_metadata < self._metadata_interval):
             return
         best = self._best if math.isfinite(self._best) else None
-        self._run.update_metadata(self._total_steps, self._total_episodes, best_eval_reward=best)
+        self._run.update_metadata(self._total_steps, self._total_episodes, best_eval_reward=best,
+                                  checkpoint_step=self._checkpoint_step)
         self._last_metadata = now
 
     def _replay_log_into_stats(self) -> None:
