@@ -80,7 +80,7 @@ class RecordProcessor(esper.Processor):
             if not tracker.waiting:
                 continue
             try:
-                r = float(reward.value)
+                r = math.nan if isinstance(reward.value, (str, bytes)) else float(reward.value)  # float("1") parses
             except (TypeError, ValueError):
                 r = math.nan
             if not math.isfinite(r):
