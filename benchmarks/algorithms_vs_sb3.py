@@ -12,7 +12,8 @@ Every (library, seed) runs in its own subprocess, one after another, so process-
 never leak between them and both libraries see the same machine noise. SB3 runs twice: as users run
 it ("sb3": torch defaults) and with ecs-rl's process settings ("sb3-same": 1 thread, flush-denormal).
 Training time excludes the periodic evaluations (timed separately on both sides). Results go to
-benchmarks/results/<task>.json; the table printed at the end is what README and benchmarks/README quote.
+benchmarks/results/<task>.json (``--out DIR`` elsewhere, e.g. for a quick look that must not replace the
+committed figures); the table printed at the end is what README and benchmarks/README quote.
 """
 
 from __future__ import annotations
@@ -58,9 +59,10 @@ class Sb3Policy:
 
 def run_ours(task: dict, seed: int) -> dict:
     from ecs_rl import TrainingSession
-    from ecs_rl.algorithms import DqnAgent, DqnConfig, PpoAgent
+    from ecs_rl.algorithms import DqnAgent, DqnConfig, PpoAgent, configure_torch
     from ecs_rl.adapters.gym_loop import train
 
+    configure_torch()  # 1 thread, flush-denormal: what `ecs-rl train` runs with
     envs = [gym.make(task["env"]) for _ in range(task["n_envs"])]
     config = config_for(task, seed)
     kind = DqnAgent if isinstance(config, DqnConfig) else PpoAgent
@@ -79,10 +81,10 @@ def run_sb3(task: dict, seed: int, same_settings: bool) -> dict:
 
     from ecs_rl.adapters.gym_loop import evaluate
 
+    from ecs_rl.algorithms import DqnConfig, configure_torch
+
     if same_settings:
-        torch.set_num_threads(1)
-        torch.set_flush_denormal(True)
-    from ecs_rl.algorithms import DqnConfig
+        configure_torch()
 
     c = config_for(task, seed)
     net = list(c.hidden)
@@ -175,12 +177,13 @@ def main() -> None:
     parser.add_argument("--task", choices=[*TASKS, "all"], default="all")
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--libraries", default="ours,sb3,sb3-same")
+    parser.add_argument("--out", type=Path, default=HERE / "results", help="directory for <task>.json")
     args = parser.parse_args()
     libraries = args.libraries.split(",")
     if libraries[0] != "ours":
         raise SystemExit("--libraries must start with 'ours'")
-    out_dir = HERE / "results"
-    out_dir.mkdir(exist_ok=True)
+    out_dir = args.out
+    out_dir.mkdir(parents=True, exist_ok=True)
     report: list[str] = []
     for task_name in (TASKS if args.task == "all" else [args.task]):
         results: dict[str, list[dict]] = {lib: [] for lib in libraries}

@@ -25,7 +25,7 @@ import gymnasium as gym
 import numpy as np
 
 from ecs_rl import ActMode, EpisodeStatus, Experience, Last, RandomAgent, TrainingSession
-from ecs_rl.algorithms import DqnAgent, presets
+from ecs_rl.algorithms import DqnAgent, configure_torch, presets
 from ecs_rl.adapters.gym_loop import train
 from ecs_rl.ecs import install, run
 from ecs_rl.worlds import cartpole as cp
@@ -155,6 +155,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args()
+    configure_torch()  # one torch thread, flush-denormal: what `ecs-rl train` runs with
     q = args.quick
     lines = []
 

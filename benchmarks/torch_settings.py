@@ -1,4 +1,5 @@
-"""Why the agents default to one torch thread, flush-denormal, contiguous parameters and FlatAdam.
+"""Why ``configure_torch()`` defaults to one torch thread and flush-denormal, and the agents use contiguous
+parameters and FlatAdam.
 
     python benchmarks/torch_settings.py      # ~1 min
 

@@ -24,8 +24,9 @@ def make_agent(algo: str, env: gym.Env, seed: int, steps: int):
         return RandomAgent(env.action_space, seed=seed), {}
     from dataclasses import asdict
 
-    from ecs_rl.algorithms import DqnAgent, PpoAgent, presets
+    from ecs_rl.algorithms import DqnAgent, PpoAgent, configure_torch, presets
 
+    configure_torch()  # one torch thread, flush-denormal: the settings small networks train fastest with
     if algo == "dqn":
         config = presets.cartpole_dqn(seed)
         return DqnAgent(env.observation_space, env.action_space, config), asdict(config)

@@ -77,11 +77,19 @@ def _cmd_runs(args: argparse.Namespace) -> int:
     return 0
 
 
+def _configure_torch() -> None:
+    """Commands that run torch networks set its process-wide CPU settings once, at their start."""
+    from .algorithms import configure_torch
+
+    configure_torch()  # one thread, flush-denormal: see its docstring
+
+
 def _cmd_train(args: argparse.Namespace) -> int:
     from .commands import train
 
     if args.game is None and args.resume is None:
         raise CliError("name a game (cartpole, foragers) or --resume a run")
+    _configure_torch()
     return train(args.game, args.algo, args.steps, args.envs, args.seed, args.render, args.name, args.version,
                  args.resume, args.root, args.eval_freq, args.full, args.max_frames,
                  checkpoint_every=args.checkpoint_every, checkpoint_seconds=args.checkpoint_seconds)
@@ -90,18 +98,22 @@ def _cmd_train(args: argparse.Namespace) -> int:
 def _cmd_eval(args: argparse.Namespace) -> int:
     from .commands import evaluate
 
+    _configure_torch()
     return evaluate(args.run, args.episodes, args.seed, args.render, args.max_frames, args.baseline)
 
 
 def _cmd_watch(args: argparse.Namespace) -> int:
     from .commands import watch
 
+    _configure_torch()
     return watch(args.run, args.max_frames, args.screenshot, args.seed)
 
 
 def _cmd_play(args: argparse.Namespace) -> int:
     from .commands import play
 
+    if args.run is not None:
+        _configure_torch()
     return play(args.game, args.run, args.max_frames, args.screenshot, args.seed)
 
 

@@ -6,7 +6,7 @@ import math
 import signal
 import threading
 import time
-from dataclasses import asdict
+from dataclasses import asdict, fields
 from pathlib import Path
 from typing import Any
 
@@ -38,10 +38,20 @@ def _make_agent(game: Game, algo: str, config: Any):
     return kind(world.observation_space, world.action_space, config)
 
 
+RETIRED_CONFIG_KEYS = ("num_threads", "flush_denormal")  # now process settings: algorithms.configure_torch
+
+
 def _config_from(algo: str, data: dict) -> Any:
+    """The agent config a run's config.json describes (keys of older versions that are retired are dropped)."""
     from .algorithms import DqnConfig, PpoConfig
 
-    return {"dqn": DqnConfig, "ppo": PpoConfig}[algo](**data)
+    kind = {"dqn": DqnConfig, "ppo": PpoConfig}[algo]
+    data = {k: v for k, v in data.items() if k not in RETIRED_CONFIG_KEYS}
+    unknown = sorted(set(data) - {f.name for f in fields(kind)})
+    if unknown:
+        raise CommandError(f"config.json: agent settings {', '.join(unknown)} are not {kind.__name__} fields "
+                           f"(a run written by another ecs-rl version?)")
+    return kind(**data)
 
 
 def _fresh_world(name: str) -> None:

@@ -2,12 +2,13 @@
 
 import warnings
 
+import esper
 import gymnasium as gym
 import numpy as np
 import pytest
 from gymnasium.utils.env_checker import check_env
 from gymnasium.vector import AutoresetMode, SyncVectorEnv
-from pettingzoo.test import parallel_api_test
+from pettingzoo.test import parallel_api_test, parallel_seed_test
 
 import ecs_rl  # noqa: F401  (registers ecs_rl/CartPole-v1)
 from ecs_rl import TrainingRun, TrainingSession
@@ -209,3 +210,94 @@ def test_seeded_foragers_reset_gives_the_same_episode():
     assert np.array_equal(first[0], second[0]) and first[1:] == second[1:]
     assert any(r > 0 for _, r in first[1:])  # pellets were eaten (and so moved) in between
     env.close()
+
+
+def fresh_forager_observations(world_name: str, entities) -> np.ndarray:
+    """Each forager's observation computed from scratch from the components, one agent at a time."""
+    from ecs_rl.adapters.world import in_world
+    from ecs_rl.worlds.foragers import ARENA, Food, Forager
+
+    with in_world(world_name):
+        me = {e: np.array([f.x, f.y]) for e, f in esper.get_component(Forager)}
+        food = [np.array([p.x, p.y]) for _, p in esper.get_component(Food)]
+    rows = []
+    for entity in entities:
+        pellets = sorted((p - me[entity] for p in food), key=lambda d: d @ d)[:2]
+        neighbour = min((pos - me[entity] for e, pos in me.items() if e != entity), key=lambda d: d @ d)
+        row = np.concatenate([*pellets, neighbour]) / ARENA
+        rows.append(np.clip(np.concatenate([row, me[entity] / ARENA * 2 - 1]), -1, 1))
+    return np.array(rows, dtype=np.float32)
+
+
+def test_foragers_vector_face_returns_fresh_observations_after_resets():
+    vec = gym.make_vec("ecs_rl/Foragers-v0", num_envs=16, vectorization_mode="vector_entry_point")
+    world, entities = vec._world.name, vec._world.entities
+    vec.action_space.seed(1)
+    for seed in (3, 4):  # the second seeded reset comes after pellets were eaten and foragers moved
+        obs, _ = vec.reset(seed=seed)
+        np.testing.assert_allclose(obs, fresh_forager_observations(world, entities), atol=1e-6)
+        for _ in range(30):
+            obs, *_ = vec.step(vec.action_space.sample())
+    for _ in range(200):  # every episode is truncated at tick 200 ...
+        truncated = vec.step(vec.action_space.sample())[3]
+        if truncated.any():
+            break
+    assert truncated.all()
+    obs, rewards, *_ = vec.step(vec.action_space.sample())  # ... and this step resets them all (unseeded)
+    assert (rewards == 0).all()
+    np.testing.assert_allclose(obs, fresh_forager_observations(world, entities), atol=1e-6)
+    vec.close()
+
+
+def test_foragers_pettingzoo_face_returns_fresh_observations_after_a_seeded_reset():
+    from ecs_rl.adapters.registration import foragers_parallel_env
+
+    env = foragers_parallel_env(16)
+    for seed in (3, 4):
+        obs, _ = env.reset(seed=seed)
+        want = fresh_forager_observations(env._world.name, [env._entity[a] for a in env.possible_agents])
+        np.testing.assert_allclose(np.array([obs[a] for a in env.possible_agents]), want, atol=1e-6)
+        for _ in range(30):
+            env.step({a: env.action_space(a).sample() for a in env.agents})
+    env.close()
+
+
+def cartpole_parallel_env():
+    return ParallelWorldEnv(cartpole.factory(), cartpole.reset, cartpole.observation_space, cartpole.action_space,
+                            num_agents=16)
+
+
+@pytest.mark.parametrize("face", ["cartpole", "foragers"])
+def test_pettingzoo_faces_pass_the_seed_and_api_tests(face):
+    from ecs_rl.adapters.registration import foragers_parallel_env
+
+    make = cartpole_parallel_env if face == "cartpole" else lambda: foragers_parallel_env(16)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        parallel_seed_test(make)
+        env = make()
+        parallel_api_test(env, num_cycles=300)
+        env.close()
+
+
+def test_each_env_and_agent_has_its_own_spaces():
+    from ecs_rl.adapters.registration import foragers_parallel_env
+    from ecs_rl.worlds import foragers
+
+    envs = [gym.make("ecs_rl/CartPole-v1"), gym.make("ecs_rl/CartPole-v1"),
+            gym.make_vec("ecs_rl/Foragers-v0", num_envs=2, vectorization_mode="vector_entry_point"),
+            ecs_cartpole_env()]
+    spaces = [e.action_space for e in envs] + [envs[2].single_action_space]
+    par = foragers_parallel_env(2)
+    spaces += [par.action_space("agent_0"), par.action_space("agent_1")]
+    assert par.action_space("agent_0") is par.action_space("agent_0")
+    assert len({id(s) for s in spaces}) == len(spaces)
+    assert not {id(s) for s in spaces} & {id(cartpole.action_space), id(foragers.action_space)}
+    shared = cartpole.action_space.np_random.bit_generator.state
+    for i, space in enumerate(spaces):
+        space.seed(i)
+        space.sample()
+    assert cartpole.action_space.np_random.bit_generator.state == shared
+    for env in envs:
+        env.close()
+    par.close()

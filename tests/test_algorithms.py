@@ -1,5 +1,7 @@
 """DQN and PPO: targets as specified, per-agent rollouts, exact resume, safe and checked checkpoints."""
 
+import dataclasses
+
 import gymnasium as gym
 import numpy as np
 import pytest
@@ -298,3 +300,39 @@ def test_a_resume_with_a_larger_budget_stretches_the_annealing_and_latest_keeps_
     assert dqn.replay.size == 300  # latest is the resume point: it keeps the replay buffer
     dqn.load(dqn_run / "checkpoints" / "step_300.pt")
     assert dqn.replay.size == 0  # numbered checkpoints leave it out (config.save_replay)
+
+def flushes_denormals() -> bool:
+    return (torch.tensor([1e-40], dtype=torch.float32) * 1).item() == 0.0
+
+
+def test_building_agents_leaves_torch_process_settings_alone():
+    from ecs_rl.algorithms import configure_torch, torch_settings
+
+    before = torch_settings()
+    try:
+        torch.set_flush_denormal(False)
+        torch.set_num_threads(2)
+        assert not flushes_denormals()
+        obs, act = gym.spaces.Box(-1, 1, (4,), np.float32), gym.spaces.Discrete(2)
+        DqnAgent(obs, act, DqnConfig(learning_starts=1))
+        PpoAgent(obs, act, PpoConfig())
+        PpoAgent(obs, gym.spaces.Box(-1, 1, (2,), np.float32), PpoConfig())
+        assert torch.get_num_threads() == 2 and not flushes_denormals()
+
+        previous = configure_torch()  # the explicit, documented switch
+        assert previous.num_threads == 2 and previous.flush_denormal is False
+        assert torch.get_num_threads() == 1 and flushes_denormals()
+        assert torch_settings().num_threads == 1 and torch_settings().flush_denormal is True
+        configure_torch(**dataclasses.asdict(previous))
+        assert torch.get_num_threads() == 2 and not flushes_denormals()
+        with pytest.raises(ValueError, match="num_threads must be >= 1"):
+            configure_torch(num_threads=0)
+    finally:
+        configure_torch(before.num_threads, before.flush_denormal)
+
+
+def test_configs_no_longer_carry_torch_settings():
+    with pytest.raises(TypeError):
+        DqnConfig(num_threads=1)
+    with pytest.raises(TypeError):
+        PpoConfig(flush_denormal=True)

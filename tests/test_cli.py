@@ -138,3 +138,30 @@ def test_bad_seed_root_and_plot_output(tmp_path, run_copy, capsys):
                    "argument -o/--output: directory /nonexistent/dir does not exist", tmp_path)
     one_line_error(capsys, ["train", "cartpole", "--checkpoint-seconds", "0", "--root", tmp_path],
                    "argument --checkpoint-seconds: must be a number > 0, got 0", tmp_path)
+
+def test_resume_accepts_runs_written_with_the_retired_torch_settings(tmp_path, capsys):
+    """Runs from before configure_torch() hold num_threads / flush_denormal in their agent config."""
+    import json
+
+    from ecs_rl.algorithms import configure_torch, torch_settings
+
+    before = torch_settings()
+    try:
+        assert main(["train", "cartpole", "--steps", "300", "--eval-freq", "300", "--full", "--root", str(tmp_path)]) == 0
+        assert torch_settings().num_threads == 1  # the command set torch's process-wide settings, at its start
+        (run_dir,) = tmp_path.glob("cartpole/dqn/*")
+        config = json.loads((run_dir / "config.json").read_text())
+        assert "num_threads" not in config["agent"]
+        config["agent"].update(num_threads=1, flush_denormal=True)
+        (run_dir / "config.json").write_text(json.dumps(config))
+        assert main(["train", "--resume", str(run_dir), "--steps", "600", "--eval-freq", "300", "--full"]) == 0
+        assert json.loads((run_dir / "metadata.json").read_text())["total_steps"] == 600
+
+        config["agent"]["learning_rat"] = 0.1
+        (run_dir / "config.json").write_text(json.dumps(config))
+        capsys.readouterr()
+        assert main(["train", "--resume", str(run_dir), "--steps", "900"]) == 2
+        err = capsys.readouterr().err
+        assert "config.json: agent settings learning_rat are not DqnConfig fields" in err and err.count("\n") == 1
+    finally:
+        configure_torch(before.num_threads, before.flush_denormal)

@@ -214,6 +214,27 @@ def test_bad_rewards_actions_and_policies_are_named(world, tmp_path):
         run(1)
 
 
+@pytest.mark.parametrize("bad", [True, np.bool_(False)])
+def test_a_bool_is_not_a_discrete_action(world, bad):
+    bot = spawn("bot", limit=3)
+    install({"bot": ScriptedController(lambda o, e: bad, ACT_SPACE)}, reset=reset)
+    with pytest.raises(ComponentError, match=f"entity {bot}: Action {bad!r} from controller 'bot' is a bool"):
+        run(1)
+
+
+@pytest.mark.parametrize("bad", ["1.0", b"1.0"])
+def test_a_string_reward_is_refused(world, bad):
+    class TextReward(esper.Processor):  # a game that writes its reward as text
+        def process(self, *args, **kwargs):
+            esper.component_for_entity(entity, Reward).value = bad
+
+    entity = spawn("walk", limit=5)
+    install({"walk": learner()}, reset=reset)
+    esper.add_processor(TextReward(), priority=-50)  # after the game, before the record processor
+    with pytest.raises(ComponentError, match=f"entity {entity}: Reward must be a finite number, got {bad!r}"):
+        run(1)
+
+
 def test_agent_missing_components_is_named(world):
     entity = esper.create_entity(Agent("walk"), Observation(np.zeros(2, dtype=np.float32)))
     install({"walk": learner()}, reset=reset)

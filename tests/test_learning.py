@@ -5,8 +5,16 @@ import numpy as np
 import pytest
 
 from ecs_rl import RandomAgent, TrainingRun, TrainingSession
-from ecs_rl.algorithms import DqnAgent, PpoAgent, presets
+from ecs_rl.algorithms import DqnAgent, PpoAgent, configure_torch, presets
 from ecs_rl.adapters.gym_loop import evaluate, train
+
+
+@pytest.fixture(scope="module", autouse=True)
+def torch_settings_for_small_nets():
+    """The settings `ecs-rl train` uses (agents leave torch's process settings alone); restored afterwards."""
+    previous = configure_torch()
+    yield
+    configure_torch(previous.num_threads, previous.flush_denormal)
 
 
 def cartpole():

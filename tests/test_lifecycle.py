@@ -4,12 +4,12 @@ import esper
 import numpy as np
 import pytest
 import corridor_world as corridor
-from walk_world import RecordingAgent, reset, spawn
+from walk_world import ACT_SPACE, OBS_SPACE, RecordingAgent, Walker, reset, spawn
 
 from ecs_rl import EpisodeStatus, RandomAgent, TrainingRun, TrainingSession
 from ecs_rl.algorithms import DqnAgent, DqnConfig, PpoAgent, PpoConfig
 from ecs_rl.ecs import (
-    Agent, ComponentError, Evaluation, Reward, WorldError, despawn, install, run, run_episodes,
+    Agent, ComponentError, Done, EpisodeTracker, Evaluation, ResetRequest, Reward, WorldError, despawn, install, run, run_episodes,
 )
 
 TERMINATED, TRUNCATED, RUNNING = EpisodeStatus.TERMINATED, EpisodeStatus.TRUNCATED, EpisodeStatus.RUNNING
@@ -274,12 +274,201 @@ def test_evaluation_counts_unfinished_episodes_and_uses_fresh_seeds(world, tmp_p
     assert len(logged) == 9 and {row["seed"] for row in logged} == {503, 506, 509}
 
 
-def test_run_episodes_stops_at_the_first_n_that_end(world):
+def test_run_episodes_scores_the_factorys_agents_while_the_game_respawns(world):
     result = run_episodes(corridor.factory(), {"run": RandomAgent(corridor.ACT_SPACE, seed=0)}, 5, seed=7,
                           max_ticks=10_000)["run"]
-    assert len(result.records) == 5 and result.unfinished == 0  # the spawner keeps respawning; it stops at 5
+    assert len(result.records) == 5 and result.unfinished == 0  # the spawner's newcomers play along unscored
     again = run_episodes(corridor.factory(), {"run": RandomAgent(corridor.ACT_SPACE, seed=0)}, 5, seed=7,
                          max_ticks=10_000)["run"]
     assert [r.total_reward for r in again.records] == [r.total_reward for r in result.records]
     assert esper.current_world == world and not [w for w in esper.list_worlds() if "episodes" in w]
 
+
+
+# -- what a stranger's game does (each of these once crashed PPO or fed it wrong data) -----------
+
+def ppo_session():
+    agent = PpoAgent(OBS_SPACE, ACT_SPACE, PpoConfig(n_steps=8, batch_size=16, n_epochs=1, seed=0))
+    return TrainingSession(agent), agent
+
+
+class At(esper.Processor):
+    """A game processor that runs ``fn()`` on tick ``at`` (between decide and record)."""
+
+    def __init__(self, at, fn):
+        self.tick, self.at, self.fn = 0, at, fn
+
+    def process(self, *args, **kwargs):
+        self.tick += 1
+        if self.tick == self.at:
+            self.fn()
+
+
+def test_an_agent_component_taken_away_and_given_back_starts_a_fresh_episode(world, tmp_path):
+    run_dir = TrainingRun.create("walk", "possess", root=tmp_path)
+    session, agent = ppo_session()
+    session.with_run(run_dir)
+    entity = spawn("walk", limit=1000)
+    saved = {}
+    esper.add_processor(At(3, lambda: saved.setdefault("agent", esper.remove_component(entity, Agent))), -10)
+    esper.add_processor(At(6, lambda: esper.add_component(entity, saved["agent"])), -11)
+    install({"walk": session}, reset=reset)
+    run(12)  # PPO once raised "got a transition for agent ... without an explore-mode act"
+    rows = run_dir.read_train_episodes()
+    assert [(r["status"], r["length"]) for r in rows] == [("truncated", 2)]  # ticks 1-2 recorded, then taken away
+    tracker = esper.component_for_entity(entity, EpisodeTracker)
+    assert tracker.length == 6 and session.total_steps == 2 + 6  # the new episode counts from its return
+
+
+def test_a_team_change_closes_one_episode_and_starts_another(world):
+    red, red_agent = ppo_session()
+    blue, blue_agent = ppo_session()
+    entity = spawn("red", limit=1000)
+    esper.add_processor(At(3, lambda: esper.add_component(entity, Agent("blue"))), -10)
+    install({"red": red, "blue": blue}, reset=reset)
+    run(8)
+    # red's episode closes where the change happened (its decision of tick 3 is dropped); blue's starts at tick 4
+    assert red.total_episodes == 1 and red.total_steps == 2 and blue.total_steps == 5
+    assert red_agent._pending == {} and red_agent._segments == {} and len(red_agent._closed) == 1
+
+
+def test_a_cleared_database_closes_old_episodes_and_registers_new_entities(world):
+    session = TrainingSession(RecordingAgent())
+    esper.add_processor(__import__("walk_world").WalkProcessor(), 0)
+    spawn("walk", limit=1000)
+    spawn("walk", limit=1000)
+    install({"walk": session}, reset=reset)
+    run(3)
+    esper.clear_database()  # a new level: esper starts entity ids again from 1
+    a, b = spawn("walk", limit=1000, tag=5.0), spawn("walk", limit=1000, tag=6.0)
+    run(3)
+    assert session.total_episodes == 2  # the old level's two episodes closed
+    late = session.agent.experiences[6:]
+    assert sorted({e.agent_id for e in late}) == sorted([a, b]) and len(late) == 6
+    assert all(e.obs[1] in (5.0, 6.0) for e in late)
+
+
+def test_switching_worlds_inside_an_episode_callback_is_an_error(world):
+    spawn("walk", limit=2)
+    plugin = install({"walk": TrainingSession(RecordingAgent())}, reset=reset)
+    esper.switch_world(world + "-other")
+    esper.switch_world(world)
+    plugin.on_episode_end(lambda event: esper.switch_world(world + "-other"))
+    try:
+        with pytest.raises(WorldError, match=f"installed in esper world '{world}' is being run in world '{world}-other'"):
+            run(2)
+    finally:
+        esper.switch_world(world)
+        esper.delete_world(world + "-other")
+
+
+def test_uninstall_ends_live_episodes_and_a_reinstall_starts_clean(world):
+    session, agent = ppo_session()
+    entity = spawn("walk", limit=1000, decision_period=4)
+    plugin = install({"walk": session}, reset=reset)
+    run(6)  # mid-way through the second decision period
+    plugin.uninstall()
+    assert session.total_episodes == 1 and agent._pending == {}
+    esper.component_for_entity(entity, Reward).value = 50.0  # earned while nobody was learning
+    install({"walk": session}, reset=reset)
+    run(4)
+    assert session.total_steps == 2 and agent._closed and agent._segments  # no stale decision was closed
+    assert max(agent._closed[0].rewards + next(iter(agent._segments.values())).rewards) < 50
+
+
+def test_a_stale_uninstall_leaves_a_later_plugin_alone(world):
+    from ecs_rl.ecs.processors import DecideProcessor
+    session = TrainingSession(RecordingAgent())
+    spawn("walk", limit=1000)
+    old = install({"walk": session}, reset=reset)
+    esper.switch_world(world + "-menu")
+    esper.delete_world(world)
+    esper.switch_world(world)  # the level, rebuilt under the same name
+    spawn("walk", limit=1000)
+    new = install({"walk": session}, reset=reset)
+    old.uninstall()
+    assert esper.get_processor(DecideProcessor) is new.decide
+    steps = session.total_steps
+    run(2)
+    assert session.total_steps == steps + 2
+    esper.delete_world(world + "-menu")
+
+
+def test_a_game_processor_before_decide_cannot_end_episodes_silently(world):
+    doomed, leaver = spawn("walk", limit=1000), spawn("walk", limit=1000)
+    esper.add_processor(At(3, lambda: esper.delete_entity(leaver)), 200)  # before the plugin's decide (100)
+    esper.add_processor(At(5, lambda: setattr(esper.component_for_entity(doomed, Done), "terminated", True)), 201)
+    session = TrainingSession(RecordingAgent())
+    install({"walk": session}, reset=reset)
+    run(4)
+    assert [ids for _, ids, _ in session.agent.batches] == [[doomed, leaver]] * 2 + [[doomed]] * 2  # it sat out
+    assert session.total_episodes == 1 and len(by_key(session.agent.experiences)[leaver]) == 2
+    with pytest.raises(ComponentError, match=f"entity {doomed}: Done was set before the plugin's decide processor"):
+        run(1)
+
+
+def test_on_end_delete_frees_a_stable_id_in_the_tick_its_episode_ends(world):
+    session, agent = ppo_session()
+    first = spawn("walk", limit=1000, agent_id=3)
+    spawned = []
+
+    def die_and_respawn():
+        esper.component_for_entity(first, Done).terminated = True
+        spawned.append(spawn("walk", limit=1000, agent_id=3))
+
+    esper.add_processor(At(2, die_and_respawn), -10)
+    install({"walk": session}, on_end="delete")
+    run(5)
+    assert not esper.entity_exists(first) and esper.entity_exists(spawned[0])
+    assert session.total_episodes == 1 and [s.dones[-1] for s in agent._closed] == [True]
+    assert len(agent._segments[3].rewards) == 3
+
+
+def test_a_reset_request_under_on_end_delete_uses_the_reset_hook(world):
+    session = TrainingSession(RecordingAgent())
+    entity = spawn("walk", limit=1000)
+    install({"walk": session}, reset=reset, on_end="delete")
+    run(2)
+    esper.add_component(entity, ResetRequest(seed=7))
+    run(1)
+    assert esper.entity_exists(entity) and esper.component_for_entity(entity, Walker).position == 0
+    assert session.total_episodes == 1
+
+
+class Respawner(esper.Processor):
+    """Keeps ``n`` walkers alive, refilling with short-lived ones (a game's respawn)."""
+
+    def __init__(self, n):
+        self.n = n
+
+    def process(self, *args, **kwargs):
+        alive = sum(1 for e, _ in esper.get_component(Agent) if esper.entity_exists(e))
+        for _ in range(self.n - alive):
+            spawn("walk", limit=5)
+
+
+def test_evaluation_with_a_respawning_game_is_not_biased_to_short_episodes(world):
+    def factory(n, seed):  # half the walkers' episodes last 5 ticks, half 60; the game refills with short ones
+        esper.add_processor(Respawner(n), -400)
+        return [spawn("walk", limit=5 if i % 2 else 60) for i in range(n)]
+
+    result = run_episodes(factory, {"walk": RandomAgent(ACT_SPACE, seed=3)}, 8, seed=0, max_ticks=40)["walk"]
+    assert sorted(r.length for r in result.records) == [5] * 4 + [40] * 4  # the factory's 8, long ones included
+    assert result.unfinished == 4 and result.ticks == 40
+    with pytest.raises(ValueError, match=f"esper world '{world}' already exists"):
+        run_episodes(factory, {"walk": RandomAgent(ACT_SPACE, seed=3)}, 8, seed=0, world=world)
+
+
+def test_ppo_resumed_in_a_new_world_does_not_stitch_the_old_rollout(world, tmp_path):
+    run_dir = TrainingRun.create("walk", "resume", root=tmp_path)
+    session, agent = ppo_session()
+    session.with_run(run_dir)
+    spawn("walk", limit=1000)
+    install({"walk": session}, reset=reset)
+    run(5)
+    session.close()
+    assert [len(s.rewards) for s in agent._segments.values()] == [5]
+    resumed_agent = PpoAgent(OBS_SPACE, ACT_SPACE, agent.config)
+    TrainingSession(resumed_agent).with_run(TrainingRun.resume(run_dir.path))
+    assert resumed_agent._segments == {} and resumed_agent._pending == {}
+    assert [len(s.rewards) for s in resumed_agent._closed] == [5]  # kept for the update, closed, bootstrapped

@@ -257,3 +257,17 @@ def test_a_second_session_on_a_locked_run_is_refused_and_changes_nothing(tmp_pat
         TrainingSession(RandomAgent(gym.spaces.Discrete(2))).with_run(TrainingRun.resume(session.run.path))
     assert sorted(p.name for p in session.run.path.rglob("*")) == before
     session.close()
+
+def test_random_agents_sample_from_their_own_copy_of_the_space():
+    from ecs_rl.worlds import cartpole
+
+    before = cartpole.action_space.np_random.bit_generator.state
+    a, b = RandomAgent(cartpole.action_space, seed=1), RandomAgent(cartpole.action_space, seed=2)
+    alone = RandomAgent(gym.spaces.Discrete(2), seed=1)
+    draws_a = []
+    for _ in range(50):  # interleaved: b's draws move only b's stream
+        draws_a.append(a.act(None))
+        b.act_batch(np.zeros((3, 4)))
+    assert draws_a == [alone.act(None) for _ in range(50)]
+    assert a.action_space is not cartpole.action_space and b.action_space is not a.action_space
+    assert cartpole.action_space.np_random.bit_generator.state == before

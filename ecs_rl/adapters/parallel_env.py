@@ -7,7 +7,7 @@ from typing import Any, Callable
 import esper
 import gymnasium as gym
 
-from .world import OwnedWorld, in_world
+from .world import OwnedWorld, in_world, own_copy
 
 try:
     from pettingzoo import ParallelEnv
@@ -18,8 +18,9 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
 class ParallelWorldEnv(ParallelEnv):
     """``num_agents`` agent entities of one world; an agent whose episode ends leaves ``agents``.
 
-    ``reset(seed=s)`` seeds agent ``i`` with ``s + i``. Every agent shares the given spaces (the same
-    objects, as PettingZoo asks).
+    ``reset(seed=s)`` seeds agent ``i`` with ``s + i``; observations are read once every agent is reset.
+    Each agent has its own copies of the given spaces (the same object on every call, as PettingZoo asks),
+    so seeding one agent's space, or another env's, never moves its random stream.
     """
 
     metadata = {"name": "ecs_rl_world_v0", "render_modes": []}
@@ -29,22 +30,24 @@ class ParallelWorldEnv(ParallelEnv):
         self._world = OwnedWorld(factory, num_agents, "parallel")
         self.possible_agents = [f"agent_{i}" for i in range(num_agents)]
         self._entity = dict(zip(self.possible_agents, self._world.entities))
-        self._obs_space, self._act_space = observation_space, action_space
+        self._obs_spaces = {a: own_copy(observation_space) for a in self.possible_agents}
+        self._act_spaces = {a: own_copy(action_space) for a in self.possible_agents}
         self._reset_hook, self._dt = reset, dt
         self.agents: list[str] = []
         self.render_mode = None
 
     def observation_space(self, agent: str) -> gym.Space:
-        return self._obs_space
+        return self._obs_spaces[agent]
 
     def action_space(self, agent: str) -> gym.Space:
-        return self._act_space
+        return self._act_spaces[agent]
 
     def reset(self, seed: int | None = None, options: dict[str, Any] | None = None):
         self.agents = list(self.possible_agents)
         with in_world(self._world.name):
-            obs = {a: self._world.start_episode(self._reset_hook, self._entity[a], None if seed is None else seed + i)
-                   for i, a in enumerate(self.agents)}
+            for i, agent in enumerate(self.agents):
+                self._world.start_episode(self._reset_hook, self._entity[agent], None if seed is None else seed + i)
+            obs = {a: self._world.observation(self._entity[a]) for a in self.agents}  # after every reset
         return obs, {a: {} for a in self.agents}
 
     def step(self, actions: dict[str, Any]):

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import copy
 import itertools
 from typing import Any, Iterator
 
 import esper
+import gymnasium as gym
 
 from ..ecs.components import Action, Agent, Done, Observation, Reward
 
@@ -27,6 +29,12 @@ def in_world(name: str) -> Iterator[None]:
         esper.switch_world(previous)
 
 
+def own_copy(space: gym.Space) -> gym.Space:
+    """A private copy of a space (the worlds' spaces are module-level objects shared by everyone), so
+    seeding or sampling one env's space never moves another's random stream."""
+    return copy.deepcopy(space)
+
+
 class OwnedWorld:
     """Builds ``factory(n, seed=None)`` in a fresh esper world and keeps its agent entities in id order."""
 
@@ -42,13 +50,17 @@ class OwnedWorld:
     def components(self, entity: int) -> tuple[Observation, Action, Reward, Done]:
         return tuple(esper.component_for_entity(entity, c) for c in (Observation, Action, Reward, Done))
 
-    def start_episode(self, reset_hook, entity: int, seed: int | None) -> Any:
-        """The game's reset hook, then clean flags; returns a copy of the fresh observation."""
+    def start_episode(self, reset_hook, entity: int, seed: int | None) -> None:
+        """The game's reset hook, then clean flags. Read observations with ``observation`` only once every
+        entity of the call is reset: one entity's reset may change what the others see (a shared arena)."""
         reset_hook(entity, seed)
-        obs, _, reward, done = self.components(entity)
+        _, _, reward, done = self.components(entity)
         reward.value = 0.0
         done.terminated = done.truncated = False
-        return obs.value.copy()
+
+    def observation(self, entity: int) -> Any:
+        """A copy of the entity's current observation."""
+        return esper.component_for_entity(entity, Observation).value.copy()
 
     def collect(self, entity: int) -> tuple[Any, float, bool, bool]:
         """Observation copy, reward (then zeroed), terminated, truncated of one entity after a tick."""

@@ -4,6 +4,8 @@ The world is built by the same factory the plugin and its evaluation use (``fact
 current esper world), each adapter in an esper world of its own. A step sets ``Action``, runs one
 ``esper.process(dt)`` (the game's processors), and reads ``Observation``, ``Reward`` and ``Done``.
 Game processors should leave entities whose ``Done`` flags are set alone until they are reset.
+Observations are read after every reset of the call (a reset may change what other entities see), and
+each env holds its own copies of the spaces it is given, so seeding one env's spaces leaves others alone.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import numpy as np
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
-from .world import OwnedWorld, in_world
+from .world import OwnedWorld, in_world, own_copy
 
 Renderer = Callable[[int], np.ndarray]  # entity -> RGB frame (H, W, 3), called inside the world
 
@@ -36,7 +38,7 @@ class WorldEnv(gym.Env):
         if render_mode is not None and (render_mode not in self.metadata["render_modes"] or renderer is None):
             raise ValueError(f"render_mode {render_mode!r} is not available for this world "
                              f"({'no renderer given' if renderer is None else 'use rgb_array'})")
-        self.observation_space, self.action_space = observation_space, action_space
+        self.observation_space, self.action_space = own_copy(observation_space), own_copy(action_space)
         self.render_mode = render_mode
         self._reset_hook, self._renderer, self._dt = reset, renderer, dt
         self._world = OwnedWorld(factory, 1, "env")
@@ -45,7 +47,8 @@ class WorldEnv(gym.Env):
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         super().reset(seed=seed)
         with in_world(self._world.name):
-            return self._world.start_episode(self._reset_hook, self._entity, seed), {}
+            self._world.start_episode(self._reset_hook, self._entity, seed)
+            return self._world.observation(self._entity), {}
 
     def step(self, action):
         with in_world(self._world.name):
@@ -89,9 +92,10 @@ class WorldVectorEnv(VectorEnv):
             raise ValueError("autoreset_mode DISABLED is not supported; use NEXT_STEP or SAME_STEP")
         self.metadata = {"autoreset_mode": autoreset_mode, "render_modes": []}
         self.num_envs = num_envs
-        self.single_observation_space, self.single_action_space = single_observation_space, single_action_space
-        self.observation_space = batch_space(single_observation_space, num_envs)
-        self.action_space = batch_space(single_action_space, num_envs)
+        self.single_observation_space = own_copy(single_observation_space)
+        self.single_action_space = own_copy(single_action_space)
+        self.observation_space = batch_space(self.single_observation_space, num_envs)
+        self.action_space = batch_space(self.single_action_space, num_envs)
         self.render_mode = None
         self._reset_hook, self._dt, self._mode = reset, dt, autoreset_mode
         self._world = OwnedWorld(factory, num_envs, "vector")
@@ -107,31 +111,35 @@ class WorldVectorEnv(VectorEnv):
                 raise ValueError(f"reset got {len(seed)} seeds for {self.num_envs} environments")
             seeds = list(seed)
         with in_world(self._world.name):
-            obs = [self._world.start_episode(self._reset_hook, e, s) for e, s in zip(self._world.entities, seeds)]
+            for entity, s in zip(self._world.entities, seeds):
+                self._world.start_episode(self._reset_hook, entity, s)
+            obs = np.stack([self._world.observation(e) for e in self._world.entities])  # after every reset
         self._autoreset[:] = False
-        return np.stack(obs), {}
+        return obs, {}
 
     def step(self, actions):
         n, entities, world = self.num_envs, self._world.entities, self._world
         rewards = np.zeros(n, dtype=np.float64)
         terminated = np.zeros(n, dtype=bool)
         truncated = np.zeros(n, dtype=bool)
-        obs, infos = [None] * n, {}
+        final, infos = [None] * n, {}
+        next_step = self._mode is AutoresetMode.NEXT_STEP
         with in_world(world.name):
             for i, entity in enumerate(entities):
                 world.components(entity)[1].value = actions[i]
             esper.process(self._dt)
             for i, entity in enumerate(entities):
-                if self._mode is AutoresetMode.NEXT_STEP and self._autoreset[i]:
-                    obs[i] = world.start_episode(self._reset_hook, entity, None)  # action ignored
-                    continue
-                obs[i], rewards[i], terminated[i], truncated[i] = world.collect(entity)
-                if self._mode is AutoresetMode.SAME_STEP and (terminated[i] or truncated[i]):
-                    infos = self._add_info(infos, {"final_obs": obs[i], "final_info": {}}, i)
-                    obs[i] = world.start_episode(self._reset_hook, entity, None)
-        if self._mode is AutoresetMode.NEXT_STEP:
+                if not (next_step and self._autoreset[i]):  # an autoreset entity's action was ignored
+                    final[i], rewards[i], terminated[i], truncated[i] = world.collect(entity)
+            restart = self._autoreset if next_step else terminated | truncated
+            for i in np.flatnonzero(restart):  # every final observation is read before any reset
+                world.start_episode(self._reset_hook, entities[i], None)
+                if not next_step:
+                    infos = self._add_info(infos, {"final_obs": final[i], "final_info": {}}, i)
+            obs = np.stack([world.observation(e) for e in entities])  # after every reset of this step
+        if next_step:
             self._autoreset = terminated | truncated
-        return np.stack(obs), rewards, terminated, truncated, infos
+        return obs, rewards, terminated, truncated, infos
 
     def close_extras(self, **kwargs: Any) -> None:
         self._world.close()

@@ -1,10 +1,12 @@
-"""Pieces shared by the torch agents: MLPs, safe checkpoint I/O, RNG state, thread setup, spaces."""
+"""Pieces shared by the torch agents: MLPs, safe checkpoint I/O, RNG state, torch's CPU settings, spaces."""
 
 from __future__ import annotations
 
 import math
 import os
 import pickle
+import warnings
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -94,17 +96,42 @@ def seeded_module(seed: int, build) -> nn.Module:
         return build()
 
 
-def configure_torch(num_threads: int | None, flush_denormal: bool) -> None:
-    """Process-wide CPU settings for small networks.
+@dataclass(frozen=True)
+class TorchSettings:
+    """torch's process-wide CPU settings that ``configure_torch`` changes."""
 
-    ``num_threads``: torch's intra-op threads (``None`` leaves torch's choice); one thread is fastest
-    for 64-wide MLPs. ``flush_denormal``: treat denormal floats as zero; Adam's second-moment state
-    drifts into denormals on small nets and makes the CPU crawl (fused Adam step measured 5x faster).
+    num_threads: int
+    flush_denormal: bool
+
+
+def torch_settings() -> TorchSettings:
+    """The current settings. Flush-denormal has no getter in torch, so it is read from its effect: a
+    denormal float32 (1e-40) survives a multiplication unless denormals are flushed to zero."""
+    return TorchSettings(torch.get_num_threads(), bool((torch.tensor([1e-40]) * 1.0).item() == 0.0))
+
+
+def configure_torch(num_threads: int | None = 1, flush_denormal: bool | None = True) -> TorchSettings:
+    """Set torch's process-wide CPU settings for small networks; returns the previous ones.
+
+    Call it once at program start (the ``ecs-rl`` commands and the benchmarks do): building an agent
+    never changes process-wide state, so a game that uses torch elsewhere keeps its own settings.
+    ``num_threads``: torch's intra-op threads; one is fastest for 64-wide MLPs (use 2 for 256-wide
+    ones, see benchmarks/torch_settings.py). ``flush_denormal``: treat denormal floats as zero; Adam's
+    second-moment state drifts into denormals on small nets and makes the CPU crawl (a fused Adam step
+    measured 5x faster). ``None`` leaves a setting as it is. Restore with
+    ``configure_torch(**dataclasses.asdict(previous))``.
     """
-    if num_threads is not None and torch.get_num_threads() != num_threads:
-        torch.set_num_threads(num_threads)
-    if flush_denormal:
-        torch.set_flush_denormal(True)
+    previous = torch_settings()
+    if num_threads is not None:
+        if int(num_threads) < 1:
+            raise ValueError(f"num_threads must be >= 1 (or None to leave torch's choice), got {num_threads!r}")
+        if previous.num_threads != num_threads:
+            torch.set_num_threads(int(num_threads))
+    if flush_denormal is not None and flush_denormal != previous.flush_denormal:
+        if not torch.set_flush_denormal(bool(flush_denormal)) and flush_denormal:
+            warnings.warn("this CPU cannot flush denormals to zero (no SSE3): small-network training may be slow",
+                          RuntimeWarning, stacklevel=2)
+    return previous
 
 
 class FlatAdam:

@@ -29,7 +29,7 @@ from ..core.types import ActMode, Experience
 if TYPE_CHECKING:
     from .policy import GreedyPolicy
 from .common import (
-    CheckpointError, FlatParameters, action_space_to_dict, configure_torch, box_dim, check_shapes, load_checkpoint, FlatAdam, mlp,
+    CheckpointError, FlatParameters, action_space_to_dict, box_dim, check_shapes, load_checkpoint, FlatAdam, mlp,
     numpy_rng_state, save_checkpoint, seeded_module, set_numpy_rng_state,
 )
 
@@ -42,10 +42,9 @@ class DqnConfig:
     steps before the first update), train_freq 1 and gradient_steps 1 (one update per env step),
     target_update_interval 200 env steps with tau 1.0 (hard copy; tau < 1 is Polyak averaging),
     hidden (64, 64), epsilon 1.0 -> 0.01 linearly over 10 000 env steps, Huber loss, gradient
-    norm clipped at 10, double DQN off, seed 0, replay buffer not saved in checkpoints. Process-wide
-    CPU settings applied when the agent is built: one torch thread (fastest for 64-wide nets; use 2 for
-    256-wide ones, see benchmarks/torch_settings.py) and flush-denormal on (see
-    ``common.configure_torch``; ``num_threads=None`` / ``flush_denormal=False`` leave torch alone).
+    norm clipped at 10, double DQN off, seed 0, replay buffer not saved in checkpoints. Building the
+    agent leaves torch's process-wide settings alone: call ``ecs_rl.algorithms.configure_torch()`` once
+    (one thread, flush-denormal) for the speed the benchmarks measure.
     """
 
     gamma: float = 0.99
@@ -65,8 +64,6 @@ class DqnConfig:
     huber: bool = True
     max_grad_norm: float | None = 10.0
     seed: int = 0
-    num_threads: int | None = 1
-    flush_denormal: bool = True
     save_replay: bool = False
 
     def __post_init__(self) -> None:
@@ -154,7 +151,6 @@ class DqnAgent:
         self.config = config = config or DqnConfig()
         if not isinstance(action_space, gym.spaces.Discrete):
             raise TypeError(f"DQN needs a Discrete action space, got {action_space!r}")
-        configure_torch(config.num_threads, config.flush_denormal)
         self.observation_space, self.action_space = observation_space, action_space
         self.obs_dim = box_dim(observation_space, "DQN observation_space")
         self.n_actions = int(action_space.n)

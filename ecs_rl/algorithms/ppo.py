@@ -39,7 +39,7 @@ from ..core.types import ActMode, Experience
 if TYPE_CHECKING:
     from .policy import GreedyPolicy
 from .common import (
-    CheckpointError, FlatParameters, action_space_to_dict, configure_torch, box_dim, check_shapes, load_checkpoint, FlatAdam, mlp,
+    CheckpointError, FlatParameters, action_space_to_dict, box_dim, check_shapes, load_checkpoint, FlatAdam, mlp,
     numpy_rng_state, save_checkpoint, seeded_module, set_numpy_rng_state,
 )
 
@@ -55,8 +55,9 @@ class PpoConfig:
     for separate actor and critic MLPs (tanh, orthogonal init), max_grad_norm 0.5, advantages
     normalised per minibatch, no annealing (set ``anneal_steps`` and ``anneal_lr`` /
     ``anneal_clip`` for a linear decay to 0 over that many env steps), Gaussian log-std
-    initialised at 0.0 for Box actions, Adam eps 1e-5, seed 0. Process-wide CPU settings applied when the agent is
-    built: one torch thread and flush-denormal on (see ``common.configure_torch``).
+    initialised at 0.0 for Box actions, Adam eps 1e-5, seed 0. Building the agent leaves torch's
+    process-wide settings alone: call ``ecs_rl.algorithms.configure_torch()`` once (one thread,
+    flush-denormal) for the speed the benchmarks measure.
     """
 
     n_steps: int = 128
@@ -77,8 +78,6 @@ class PpoConfig:
     log_std_init: float = 0.0
     adam_eps: float = 1e-5
     seed: int = 0
-    num_threads: int | None = 1
-    flush_denormal: bool = True
 
     def __post_init__(self) -> None:
         self.hidden = tuple(int(h) for h in self.hidden)
@@ -166,7 +165,6 @@ class PpoAgent:
 
     def __init__(self, observation_space: gym.Space, action_space: gym.Space, config: PpoConfig | None = None) -> None:
         self.config = config = config or PpoConfig()
-        configure_torch(config.num_threads, config.flush_denormal)
         self.observation_space, self.action_space = observation_space, action_space
         self.obs_dim = box_dim(observation_space, "PPO observation_space")
         if isinstance(action_space, gym.spaces.Discrete):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 from pathlib import Path
@@ -52,6 +53,8 @@ class LearningAgent(Protocol):
 class RandomAgent:
     """Uniform random actions over a gymnasium space, reproducible from ``seed``.
 
+    It samples from its own copy of ``action_space``, so seeding it never touches the space it was
+    given (often a module-level one that other agents and envs share).
     Its checkpoint is a small JSON file (RNG state and step count), so it round-trips exactly.
     """
 
@@ -60,7 +63,7 @@ class RandomAgent:
     def __init__(self, action_space: gym.spaces.Space, seed: int | None = None) -> None:
         if not isinstance(action_space, gym.spaces.Space):
             raise TypeError(f"action_space must be a gymnasium space, got {type(action_space).__name__}")
-        self.action_space = action_space
+        self.action_space = copy.deepcopy(action_space)
         self.action_space.seed(seed)
         self._steps = 0
         self._episode_steps = 0

@@ -20,9 +20,11 @@ HELD_OUT_SEED = 1_000_000_000
 class Evaluation:
     """Every ``every`` steps of a learning session, play greedy episodes in a world of their own.
 
-    The world is built by ``factory(episodes, seed)``; the evaluation ends once ``episodes`` episodes
-    of each evaluated policy have ended, or after ``max_ticks`` ticks, when the episodes still running
-    are recorded as truncated (extra ``unfinished`` = 1) and counted. Each evaluation gets fresh start
+    The world is built by ``factory(episodes, seed)``; each agent entity the factory built plays one
+    scored episode (entities the game spawns later play along unscored). The evaluation ends when
+    those episodes ended, or after ``max_ticks`` ticks (cost grows with it: a game with no time limit
+    runs to it), when the episodes still running are recorded as truncated (extra ``unfinished`` = 1)
+    and counted. Each evaluation gets fresh start
     seeds: the one at step s uses base seed ``seed + (s // every) * episodes`` (the factory seeds
     entity i with base + i), so ``best`` is chosen on episodes later evaluations do not replay.
     """
@@ -32,7 +34,7 @@ class Evaluation:
     episodes: int = 20
     seed: int = 10_000
     dt: float = 1 / 60
-    max_ticks: int = 100_000
+    max_ticks: int = 10_000
 
     def __post_init__(self) -> None:
         if self.every < 1 or self.episodes < 1 or self.max_ticks < 1:

@@ -96,14 +96,19 @@ class Lifecycle:
                     missing = [c.__name__ for c in AGENT_COMPONENTS if not esper.has_component(entity, c)]
                     raise ComponentError(f"entity {entity}: has Agent but lacks {', '.join(missing)} "
                                          "(create agents with ecs_rl.ecs.agent_components)")
-        present = {e for e, _ in rows}
-        for entity in [e for e in self.known if e not in present]:
-            self._gone(entity)
+        present = {e: comps for e, comps in rows}
+        for entity, (agent, tracker) in list(self.known.items()):
+            comps = present.get(entity)
+            # gone, or not the agent we knew: Agent replaced (a team change), or a new entity under a
+            # recycled id (esper.clear_database): the old episode closes, the new one starts fresh
+            if comps is None or comps[0] is not agent or comps[5] is not tracker:
+                self._gone(entity)
         for entity, comps in rows:
             if entity not in self.known:
-                self._arrive(entity, comps[0], comps[5])
+                self._arrive(entity, comps)
 
-    def _arrive(self, entity: int, agent: Agent, tracker: EpisodeTracker) -> None:
+    def _arrive(self, entity: int, comps: tuple) -> None:
+        agent, reward, tracker = comps[0], comps[3], comps[5]
         self.entry(agent.policy, entity)
         local = entity if agent.agent_id is None else agent.agent_id
         if isinstance(local, bool) or not isinstance(local, int) or not 0 <= local < NAMESPACE:
@@ -111,13 +116,24 @@ class Lifecycle:
                                  f"got {agent.agent_id!r}")
         key = self.offsets[agent.policy] + local
         owner = self.owners.get((agent.policy, key))
-        if owner is not None and owner in self.known and esper.entity_exists(owner):
+        if owner is not None and owner in self.known and not self._leaving(owner):
             raise ComponentError(
                 f"entity {entity}: agent_id {local} of policy {agent.policy!r} is already used by live entity "
                 f"{owner}; a respawned entity may reuse an id only once the old entity is deleted")
         self.owners[(agent.policy, key)] = entity
+        _fresh(tracker)  # its episode starts now, whatever the components held before (a re-added Agent)
         tracker.key = key
+        reward.value = 0.0
         self.known[entity] = (agent, tracker)
+
+    def _leaving(self, entity: int) -> bool:
+        """Deleted, or (with ``on_end="delete"``) its episode ended: its agent id is free for a respawn."""
+        if not esper.entity_exists(entity):
+            return True
+        if self.on_end != "delete":
+            return False
+        done = esper.component_for_entity(entity, Done)
+        return self.known[entity][1].needs_reset or done.terminated or done.truncated
 
     def _gone(self, entity: int) -> None:
         """A known agent entity left the world (deleted, or lost an agent component)."""
@@ -144,10 +160,10 @@ class Lifecycle:
         tracker.needs_reset = True
         self.pending_resets.append(entity)
 
-    def reset(self, entity: int, seed: int | None) -> None:
-        """Start the entity's next episode: the game's reset hook, or delete it (``on_end="delete"``)."""
-        tracker = esper.component_for_entity(entity, EpisodeTracker)
-        if self.on_end == "delete" and tracker.needs_reset:
+    def reset(self, entity: int, seed: int | None, requested: bool = False) -> None:
+        """Start the entity's next episode: the game's reset hook, or (``on_end="delete"``, not a
+        ``ResetRequest``) delete it."""
+        if self.on_end == "delete" and not requested:
             esper.delete_entity(entity)
             return
         if self.reset_hook is None:
@@ -157,16 +173,31 @@ class Lifecycle:
         esper.component_for_entity(entity, Reward).value = 0.0
         done = esper.component_for_entity(entity, Done)
         done.terminated = done.truncated = False
-        tracker.total_reward, tracker.length, tracker.episodes = 0.0, 0, tracker.episodes + 1
-        tracker.waiting = tracker.needs_reset = False
-        tracker.decision_obs, tracker.decision_reward, tracker.ticks_since_decision = None, 0.0, 0
+        tracker = esper.component_for_entity(entity, EpisodeTracker)
+        episodes = tracker.episodes
+        _fresh(tracker)
+        tracker.episodes = episodes + 1
 
-    def forget_all(self) -> None:
-        """The plugin leaves: every live agent's per-actor state in its session is dropped."""
-        for entity in list(self.known):
-            agent, tracker = self.known.pop(entity)
+    def leave_all(self) -> list[EpisodeEnd]:
+        """The plugin leaves its world: live episodes end (returned, truncated), sessions forget their
+        agents, and each tracker is left fresh so a later plugin starts clean episodes."""
+        ends = []
+        for entity, (agent, tracker) in self.known.items():
+            if tracker.length > 0 and not tracker.needs_reset:
+                ends.append(EpisodeEnd(entity, agent.policy, self.local_id(entity, agent), EpisodeStatus.TRUNCATED,
+                                       tracker.total_reward, tracker.length, {"plugin_removed": 1.0}))
             entry = self.policies.get(agent.policy)
             if self.learning and entry is not None and entry.session is not None:
                 entry.session.forget(tracker.key)
+            _fresh(tracker)
+        self.known.clear()
         self.owners.clear()
+        self.pending_resets.clear()
         self._last_rows = None
+        return ends
+
+
+def _fresh(tracker: EpisodeTracker) -> None:
+    tracker.total_reward, tracker.length = 0.0, 0
+    tracker.waiting = tracker.needs_reset = False
+    tracker.decision_obs, tracker.decision_reward, tracker.ticks_since_decision = None, 0.0, 0

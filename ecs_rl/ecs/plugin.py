@@ -96,18 +96,23 @@ class Plugin:
         return self
 
     def uninstall(self) -> None:
-        """Remove the processors and the event handler from their world; the sessions forget its agents."""
+        """Remove this plugin's processors and handler from its world (if that world still holds them).
+
+        Live episodes end as truncated (extra ``plugin_removed`` = 1) and are logged; the sessions
+        forget the world's agents, and a plugin installed later starts fresh episodes.
+        """
         world = self.life.world
         if world is None:
             return
-        self.life.forget_all()
+        self._handle_episode_ends(self.life.leave_all(), after=False)
         if world in esper.list_worlds():
             current = esper.current_world
             esper.switch_world(world)
             try:
-                for kind in (DecideProcessor, RecordProcessor, EpisodeProcessor, ResetProcessor):
-                    esper.remove_processor(kind)
-                esper.remove_handler(EPISODE_END, self._handler)
+                if esper.get_processor(DecideProcessor) is self.decide:  # not a later plugin's
+                    for kind in (DecideProcessor, RecordProcessor, EpisodeProcessor, ResetProcessor):
+                        esper.remove_processor(kind)
+                    esper.remove_handler(EPISODE_END, self._handler)
             finally:
                 esper.switch_world(current)
         self.life.world = None
@@ -115,8 +120,9 @@ class Plugin:
     def on_episode_end(self, fn: Callable[[EpisodeEnd], Any]) -> Callable[[EpisodeEnd], Any]:
         """Call ``fn(event)`` for every episode that ends in this plugin's world (held strongly: lambdas work).
 
-        (esper's own ``set_handler(EPISODE_END, fn)`` works too, but esper holds handlers by weak
-        reference and per world: a lambda there is collected and never fires.)
+        Callbacks run inside the plugin's episode processor: they may spawn entities, but must leave
+        esper's current world as they found it. (esper's own ``set_handler(EPISODE_END, fn)`` works
+        too, but esper holds handlers by weak reference and per world: a lambda there is collected.)
         """
         self._callbacks.append(fn)
         return fn
@@ -126,7 +132,7 @@ class Plugin:
     def _dispatch(self, event: EpisodeEnd) -> None:
         esper.dispatch_event(EPISODE_END, event)
 
-    def _handle_episode_ends(self, events: list[EpisodeEnd]) -> None:
+    def _handle_episode_ends(self, events: list[EpisodeEnd], after: bool = True) -> None:
         for event in events:
             entry = self.policies.get(event.policy)
             if entry is None:
@@ -140,7 +146,7 @@ class Plugin:
                 self.finished_records.setdefault(event.policy, []).append(record)
             for fn in self._callbacks:
                 fn(event)
-        if self.learning:
+        if self.learning and after:
             self.maybe_evaluate()
             self.check_done()
 
@@ -198,36 +204,44 @@ def install(policies: Mapping[str, Any], reset: ResetHook | None = None, *, eval
 
 
 def run_episodes(factory: WorldFactory, policies: Mapping[str, Any], episodes: int, *, seed: int | None,
-                 reset: ResetHook | None = None, evaluate: list[str] | None = None, max_ticks: int = 100_000,
+                 reset: ResetHook | None = None, evaluate: list[str] | None = None, max_ticks: int = 10_000,
                  dt: float = 1 / 60, priorities: Priorities = Priorities(), world: str | None = None,
                  drive: Callable[[Callable[[], bool]], None] | None = None) -> dict[str, EvalResult]:
     """Play episodes without learning in a world of their own: the one episode runner of ecs-rl.
 
-    Builds ``factory(episodes, seed)`` in a fresh esper world (``world``, default a unique name),
-    installs ``policies`` there (sessions and frozen policies act greedily, controllers as they do),
-    deletes each entity whose episode ended, and stops once ``episodes`` episodes of every policy in
-    ``evaluate`` (default: all policies) ended, no agent of theirs is left, or ``max_ticks`` ran;
-    episodes still running then are recorded as truncated with extra ``unfinished`` = 1. ``drive(stop)``
-    may step the world itself (a window); by default it runs headless. The world is deleted after.
+    Builds ``factory(episodes, seed)`` in a fresh esper world (``world``, default a unique name; an
+    existing world is refused), installs ``policies`` there (sessions and frozen policies act
+    greedily, controllers as they do), and scores the first episode of each agent entity the factory
+    built (the first ``episodes`` per policy in ``evaluate``, default all policies; entities the game
+    spawns later play along but are not scored, so short episodes are not favoured). Entities whose
+    episode ended are deleted. It stops when every scored episode ended or after ``max_ticks`` ticks;
+    episodes still running then are recorded as truncated with extra ``unfinished`` = 1.
+    ``drive(stop)`` may step the world itself (a window); by default it runs headless. The world is
+    deleted after.
     """
     names = list(policies) if evaluate is None else list(evaluate)
     previous = esper.current_world
     name = world or f"{previous}.episodes{next(_eval_worlds)}"
     if name in esper.list_worlds():
-        if esper.current_world == name:
-            esper.switch_world("default" if name != "default" else f"{name}.tmp")
-        esper.delete_world(name)
+        raise ValueError(f"esper world {name!r} already exists: run_episodes builds and deletes a world of its own")
     started, ticks = time.perf_counter(), 0
+    scored: dict[int, EpisodeRecord] = {}
     esper.switch_world(name)
     try:
         factory(episodes, seed)
+        cohort = {n: sorted(e for e, agent in esper.get_component(Agent) if agent.policy == n)[:episodes]
+                  for n in names}
+        members = {e for entities in cohort.values() for e in entities}
         runner = Plugin(policies, reset, priorities=priorities, learning=False, on_end="delete").install()
-        done = runner.finished_records
 
-        def finished() -> bool:
-            if all(len(done.get(n, ())) >= episodes for n in names):
-                return True
-            return not any(agent.policy in names and esper.entity_exists(e) for e, agent in esper.get_component(Agent))
+        def score(event: EpisodeEnd) -> None:
+            if event.entity in members and event.entity not in scored:
+                scored[event.entity] = EpisodeRecord(event.total_reward, event.length, event.status, event.extras)
+
+        runner.on_episode_end(score)
+
+        def finished() -> bool:  # every scored episode ended (or its entity vanished before it began)
+            return len(scored) == len(members) or all(e in scored or not esper.entity_exists(e) for e in members)
 
         if drive is None:
             while ticks < max_ticks and not finished():
@@ -235,24 +249,14 @@ def run_episodes(factory: WorldFactory, policies: Mapping[str, Any], episodes: i
                 ticks += 1
         else:
             drive(finished)
-        unfinished = _unfinished(runner, names)
+        for entity in members - scored.keys():  # still running (or never started)
+            _, tracker = runner.life.known.get(entity, (None, None))
+            if tracker is not None:
+                scored[entity] = EpisodeRecord(tracker.total_reward, tracker.length, EpisodeStatus.TRUNCATED,
+                                               {"unfinished": 1.0})
     finally:
         esper.switch_world(previous)
         esper.delete_world(name)
     seconds = time.perf_counter() - started
-    results = {}
-    for n in names:
-        records = done.get(n, [])[:episodes]
-        records += unfinished.get(n, [])[:episodes - len(records)]
-        results[n] = EvalResult(n, records, seed=seed, ticks=ticks, seconds=seconds)
-    return results
-
-
-def _unfinished(runner: Plugin, names: list[str]) -> dict[str, list[EpisodeRecord]]:
-    """Episodes still running in the runner's world, as truncated records."""
-    out: dict[str, list[EpisodeRecord]] = {}
-    for entity, (agent, tracker) in sorted(runner.life.known.items()):
-        if agent.policy in names and tracker.length > 0 and not tracker.needs_reset and esper.entity_exists(entity):
-            out.setdefault(agent.policy, []).append(
-                EpisodeRecord(tracker.total_reward, tracker.length, EpisodeStatus.TRUNCATED, {"unfinished": 1.0}))
-    return out
+    return {n: EvalResult(n, [scored[e] for e in cohort[n] if e in scored], seed=seed, ticks=ticks, seconds=seconds)
+            for n in names}

@@ -75,6 +75,9 @@ class PolicyEntry:
         self._accepted_dtypes.add(value.dtype)
 
     def check_action(self, entity: int, value: Any) -> None:
+        if isinstance(self.action_space, gym.spaces.Discrete) and isinstance(value, (bool, np.bool_)):
+            raise ComponentError(f"entity {entity}: Action {value!r} from controller {self.name!r} is a bool, "
+                                 f"not an integer action of {self.action_space}")
         if self.action_space is not None and not self.action_space.contains(_as_space_value(value, self.action_space)):
             raise ComponentError(
                 f"entity {entity}: Action {value!r} from controller {self.name!r} is outside the action space "

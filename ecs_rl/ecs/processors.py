@@ -1,4 +1,9 @@
-"""The four processors the plugin installs around the game's own (see ARCHITECTURE "One tick")."""
+"""The four processors the plugin installs around the game's own.
+
+One tick, by priority: decide (100: one ``act_batch`` per policy, ``Action`` written), the game's
+processors (read ``Action``; write ``Observation``, ``Reward``, ``Done``), record (-100: transitions
+and episode ends), episode (-200: stats, logs, evaluation, done), reset (-300: the next episodes).
+"""
 
 from __future__ import annotations
 
@@ -29,9 +34,13 @@ class DecideProcessor(esper.Processor):
         life = self.life
         life.check_world()
         batches: dict[str, list[tuple[int, tuple]]] = {}
+        exists = esper.entity_exists
         for entity, comps in life.rows():
-            agent, observation, action, _, _, tracker = comps
+            agent, observation, action, _, done, tracker = comps
             if tracker.waiting or tracker.needs_reset:
+                continue
+            if done.terminated or done.truncated or not exists(entity):
+                _ended_outside_the_tick(entity, done)
                 continue
             rows = batches.get(agent.policy)
             if rows is None:
@@ -49,6 +58,15 @@ class DecideProcessor(esper.Processor):
                 action.value = actions[k]
                 tracker.waiting, tracker.decision_obs = True, obs_batch[k]
                 tracker.decision_reward, tracker.ticks_since_decision = 0.0, 0
+
+
+def _ended_outside_the_tick(entity: int, done: Any) -> None:
+    """An agent deleted before decide sits out (its episode closes next tick); a ``Done`` set before
+    decide has no transition to end, so it is refused rather than credited to an action never taken."""
+    if done.terminated or done.truncated:
+        raise ComponentError(
+            f"entity {entity}: Done was set before the plugin's decide processor ran; set Done (or delete the "
+            "entity) in a game processor between decide (priority 100) and record (-100)")
 
 
 def _decide_one(entry: PolicyEntry, entity: int, observation: Any, action: Any, tracker: Any) -> None:
@@ -148,6 +166,7 @@ class ResetProcessor(esper.Processor):
 
     def process(self, *args: Any, **kwargs: Any) -> None:
         life = self.life
+        life.check_world()  # an episode-end callback may have switched worlds
         requests = esper.get_component(ResetRequest)
         if not requests and not life.pending_resets:
             return
@@ -158,4 +177,4 @@ class ResetProcessor(esper.Processor):
         pending, life.pending_resets = life.pending_resets, []
         for entity in dict.fromkeys([*pending, *seeds]):  # each once, in order
             if esper.entity_exists(entity):
-                life.reset(entity, seeds.get(entity))
+                life.reset(entity, seeds.get(entity), requested=entity in seeds)

@@ -107,10 +107,12 @@ class ForageProcessor(esper.Processor):
 
 
 def reset(entity: int, seed: int | None = None) -> None:
-    """Reset hook: a new random spot, a fresh tick count, an observation of the current arena.
+    """Reset hook: a new random spot, a fresh tick count, and every forager's observation refreshed.
 
     A seeded reset (Gymnasium's ``reset(seed=...)``) also reseeds the arena and re-places every pellet,
     so the same seed gives the same episode; unseeded resets (the plugin's) leave the shared arena alone.
+    Either way the arena changed for everyone (pellets, or where this forager stands), so every forager's
+    ``Observation`` is recomputed: none is left describing the arena before the reset.
     """
     f = esper.component_for_entity(entity, Forager)
     if seed is not None:
@@ -124,15 +126,16 @@ def reset(entity: int, seed: int | None = None) -> None:
     info = esper.try_component(entity, EpisodeInfo)
     if info is not None:
         info.extras = {"food": 0.0}
-    esper.component_for_entity(entity, Observation).value = _observation_of(entity)
+    observe_all()
 
 
-def _observation_of(entity: int) -> np.ndarray:
-    foragers = esper.get_component(Forager)
-    order = [e for e, _ in foragers]
-    positions = np.array([(f.x, f.y) for _, f in foragers])
+def observe_all() -> None:
+    """Write every forager's ``Observation`` from the arena as it is now (all foragers count as neighbours)."""
+    rows = esper.get_components(Forager, Observation)
+    positions = np.array([(f.x, f.y) for _, (f, _) in rows])
     food = np.array([(p.x, p.y) for _, p in esper.get_component(Food)])
-    return _observe(positions, food)[order.index(entity)]
+    for (_, (_, observation)), obs in zip(rows, _observe(positions, food)):
+        observation.value = obs
 
 
 def build(n_agents: int = 16, seed: int | None = 0, policy: str = "foragers", n_food: int | None = None) -> list[int]:
@@ -156,8 +159,7 @@ def build(n_agents: int = 16, seed: int | None = 0, policy: str = "foragers", n_
         f.x, f.y = f.rng.uniform(0.0, ARENA, size=2)
         entities.append(esper.create_entity(
             *agent_components(policy, np.zeros(8, dtype=np.float32)), EpisodeInfo({"food": 0.0}), f))
-    for entity in entities:
-        esper.component_for_entity(entity, Observation).value = _observation_of(entity)
+    observe_all()
     return entities
 
 
