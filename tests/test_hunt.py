@@ -201,7 +201,17 @@ def test_drawing_shows_every_team(world):
         window.close()
 
 
-def test_prey_and_predators_both_learn_to_beat_a_random_team(world):
+@pytest.fixture
+def one_torch_thread():
+    """The settings the ecs-rl commands use (one thread, flush-denormal): fast, and the same figures anywhere."""
+    from ecs_rl.algorithms import configure_torch
+
+    previous = configure_torch()
+    yield
+    configure_torch(previous.num_threads, previous.flush_denormal)
+
+
+def test_prey_and_predators_both_learn_to_beat_a_random_team(world, one_torch_thread):
     """Both teams train at once (3 000 ticks, 24 agents); then, greedy, on the same seeds: trained prey vs
     random prey against the trained predators, trained predators vs random predators against the trained prey."""
     ticks, n = 3_000, 24
