@@ -38,8 +38,8 @@ def train(ticks: int, agents: int, seed: int, root: str | None) -> tuple[Trainin
             session = session.with_run(TrainingRun.create("hunt", team, root=root))
         sessions[team] = session
     hunt.build(agents, seed)
-    # greedy episodes in worlds of their own (16 agents, the first 16 episodes per team to end, or those still
-    # running after 2 000 ticks) every 20 000 steps of each team: logged, and the best model saved as best.pt
+    # every 20 000 steps of a team: one greedy episode for each of 16 of its agents in a world of its own
+    # (42 agents; those still running after 2 000 ticks count as truncated): logged, the best saved as best.pt
     evaluation = Evaluation(hunt.factory(), every=20_000, episodes=16, max_ticks=2_000)
     plugin = hunt.install_hunt(sessions, evaluation=evaluation)
     start = time.perf_counter()

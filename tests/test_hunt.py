@@ -178,6 +178,12 @@ def test_observations_of_every_team_are_in_their_spaces_and_the_world_scales(wor
         hunt.team_sizes(2)
 
 
+def test_the_evaluation_factory_gives_each_learning_team_its_episodes(world):
+    teams = hunt.factory()(16, 7)
+    assert len(teams["prey"]) >= 16 and len(teams["predator"]) >= 16
+    assert hunt.agents_for(16) == 42 and hunt.team_sizes(41)["predator"] < 16
+
+
 def test_hawk_script_flies_along_the_larger_offset():
     assert [hunt.hawk_chase(np.array(o, np.float32), 1) for o in [(0.5, 0.1), (-0.5, 0.1), (0.1, 0.4), (0.1, -0.4),
                                                                     (0.0, 0.0)]] == [4, 3, 1, 2, 0]

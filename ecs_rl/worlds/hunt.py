@@ -407,9 +407,18 @@ def build(n: int = 24, seed: int | None = 0, *, predator_period: int = PREDATOR_
     return teams
 
 
+def agents_for(per_team: int) -> int:
+    """The smallest ``n`` for which :func:`build` gives each learning team at least ``per_team`` agents."""
+    n = max(3, per_team)
+    while min(team_sizes(n)[team] for team in LEARNING_TEAMS) < per_team:
+        n += 1
+    return n
+
+
 def factory(**options: Any):
-    """``factory(n, seed)`` builds an arena (for evaluation worlds)."""
-    return lambda n, seed: build(n, seed, **options)
+    """``factory(episodes, seed)`` for ``Evaluation``: an arena in which each learning team has ``episodes``
+    agents of its own (an evaluation scores the factory's agents, one episode each)."""
+    return lambda episodes, seed: build(agents_for(episodes), seed, **options)
 
 
 # -- measuring teams ------------------------------------------------------------------------------
