@@ -63,3 +63,23 @@ def test_same_seed_gives_the_same_episode_rewards(tmp_path, algo):
 
     first, second = rewards(1), rewards(2)
     assert len(first) > 20 and first == second
+
+
+@pytest.mark.parametrize("algo, n_envs, steps, episodes, total", [
+    ("dqn", 1, 5_000, 141, 4948.0),
+    ("ppo", 8, 6_000, 82, 4513.0),
+])
+def test_pinned_short_runs_give_the_rewards_they_gave_before(algo, n_envs, steps, episodes, total):
+    """Same seed, same math, same episodes: figures recorded at commit 40178f4 (before the lifecycle work
+    changed the update code to take decision periods); a change of the learning arithmetic shows here."""
+    env = cartpole()
+    if algo == "dqn":
+        agent = DqnAgent(env.observation_space, env.action_space, presets.cartpole_dqn(seed=0))
+    else:
+        agent = PpoAgent(env.observation_space, env.action_space, presets.cartpole_ppo(seed=0, total_steps=20_000))
+    session = TrainingSession(agent).with_max_steps(steps)
+    rewards = []
+    session.on_episode = lambda reward, length, *args, _on=session.on_episode, **kw: (rewards.append(reward),
+                                                                                     _on(reward, length, *args, **kw))
+    train(session, [cartpole() for _ in range(n_envs)], seed=0)
+    assert (len(rewards), sum(rewards)) == (episodes, total)

@@ -297,7 +297,7 @@ class PpoAgent:
             not_done = 1.0 - np.asarray(seg.dones, dtype=np.float32)
             next_values = np.append(values[1:], last_values.get(id(seg), 0.0))
             discounts = seg.discounts
-            deltas = rewards + np.asarray(discounts, dtype=np.float32) * next_values * not_done - values
+            deltas = rewards + np.asarray(discounts) * next_values * not_done - values
             adv = np.zeros_like(rewards)
             running = 0.0
             for t in range(len(rewards) - 1, -1, -1):
