@@ -3,7 +3,8 @@
 Three teams share a square arena, each agent moving one step per tick (stay / up / down / left / right):
 
 - **prey** (learning policy ``"prey"``): a pellet is +1; being caught by a predator or a hawk is -1 and
-  *terminates* the prey: its entity is deleted and a new prey entity spawns elsewhere a few ticks later.
+  *terminates* the prey: its entity is deleted and a new prey entity spawns elsewhere a few ticks later
+  (at once if it was the last of its team).
 - **predators** (learning policy ``"predator"``, faster than prey, decide every ``PREDATOR_PERIOD`` ticks):
   a catch is +1 and resets their hunger; ``STARVE_TICKS`` ticks without a catch is -1 and terminates them
   (deleted, a new predator spawns later).
@@ -18,7 +19,8 @@ There is no global time limit (the world runs for ever, as games do); an agent's
 - predator (9): the two nearest prey, the nearest other predator, own position, hunger (ticks / STARVE_TICKS);
 - hawk (2): the nearest prey.
 
-A missing thing (no hawk in the world, every prey waiting to respawn) reads as an offset of (1, 1).
+A missing thing (no other predator in the world) reads as an offset of (1, 1). ``build(..., human="prey")``
+lets a person play one prey (or predator) and each of its replacements, under the policy ``HUMAN_POLICY``.
 Per tick the world is computed with numpy over all agents at once; the :class:`Hunt` singleton keeps the
 arena's RNG, the respawn queue and a scoreboard (team rewards, agent-ticks, catches, pellets, starvations).
 """
