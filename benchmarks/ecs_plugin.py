@@ -27,7 +27,7 @@ import numpy as np
 from ecs_rl import ActMode, EpisodeStatus, Experience, Last, RandomAgent, TrainingSession
 from ecs_rl.algorithms import DqnAgent, configure_torch, presets
 from ecs_rl.adapters.gym_loop import train
-from ecs_rl.ecs import install, run
+from ecs_rl.ecs import install, step_world
 from ecs_rl.worlds import cartpole as cp
 
 _worlds = iter(range(10**6))
@@ -52,7 +52,7 @@ def ecs_random(n: int, ticks: int) -> float:
     cp.build(n, seed=0)
     install({"cartpole": session}, reset=cp.reset)
     started = time.perf_counter()
-    run(ticks)
+    step_world(ticks)
     elapsed = time.perf_counter() - started
     drop_world(world)
     return n * ticks / elapsed
@@ -128,7 +128,7 @@ def ecs_dqn(steps: int, seed: int) -> tuple[float, list[float]]:
     cp.build(1, seed=seed)
     plugin = install({"cartpole": session}, reset=cp.reset)
     started = time.perf_counter()
-    run(plugin=plugin)
+    step_world(plugin=plugin)
     elapsed = time.perf_counter() - started
     drop_world(world)
     return steps / elapsed, rewards

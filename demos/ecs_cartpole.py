@@ -18,7 +18,7 @@ import esper
 
 from ecs_rl import TrainingRun, TrainingSession
 from ecs_rl.algorithms import DqnAgent, configure_torch, presets
-from ecs_rl.ecs import Evaluation, install, run
+from ecs_rl.ecs import Evaluation, install, step_world
 from ecs_rl.worlds import cartpole
 
 
@@ -47,7 +47,7 @@ def main() -> None:
     solved = lambda: bool(plugin.eval_history) and plugin.eval_history[-1].mean_reward >= args.stop_reward  # noqa: E731
     started = time.perf_counter()
     with session:
-        run(solved, plugin=plugin)
+        step_world(solved, plugin=plugin)
     wall = time.perf_counter() - started
 
     print(session.eval_report(session.total_episodes))

@@ -18,7 +18,7 @@ import esper
 from ecs_rl import TrainingRun, TrainingSession
 from ecs_rl.algorithms import DqnAgent, configure_torch, presets
 from ecs_rl.core.agent import RandomAgent
-from ecs_rl.ecs import Evaluation, run
+from ecs_rl.ecs import Evaluation, step_world
 from ecs_rl.worlds import hunt
 
 EVAL_SEEDS = (20_000, 20_001, 20_002, 20_003)
@@ -44,7 +44,7 @@ def train(ticks: int, agents: int, seed: int, root: str | None) -> tuple[Trainin
     plugin = hunt.install_hunt(sessions, evaluation=evaluation)
     start = time.perf_counter()
     with sessions["prey"], sessions["predator"]:  # closing saves latest.pt and the metadata of each run
-        run(ticks, plugin=plugin)
+        step_world(ticks, plugin=plugin)
     elapsed = time.perf_counter() - start
     for result in plugin.eval_history:
         print(f"evaluation at {result.step} {result.policy} steps: mean episode reward {result.mean_reward:+.2f} "
@@ -97,7 +97,7 @@ def screenshot(policies: dict, agents: int, seed: int, path: str, ticks: int = 2
     esper.switch_world("hunt-screenshot")
     try:
         hunt.build(agents, seed)
-        run(ticks, plugin=hunt.install_hunt(policies))
+        step_world(ticks, plugin=hunt.install_hunt(policies))
         pygame.display.init()
         pygame.font.init()
         screen = pygame.display.set_mode((640, 640))

@@ -22,7 +22,7 @@ from .ecs.components import Agent
 from .ecs.controllers import HumanController
 from .ecs.evaluation import Evaluation
 from .ecs.plugin import Plugin, install, run_episodes
-from .ecs.runner import FixedStep, run
+from .ecs.runner import FixedStep, step_world
 from .games import Game, get_game
 
 
@@ -241,7 +241,7 @@ def _train_headless(session: TrainingSession, plugin: Plugin, solved, progress: 
               dynamic_ncols=True, mininterval=0.5) as bar:
         seen = session.total_steps
         while not plugin.done and not solved():
-            run(64, plugin=plugin)
+            step_world(64, plugin=plugin)
             bar.update(session.total_steps - seen)
             seen = session.total_steps
             mean = session.stats_summary().get("mean_reward", math.nan)

@@ -16,7 +16,7 @@ from ecs_rl.adapters import WorldEnv, WorldVectorEnv, gym_factory, gym_reset
 from ecs_rl.adapters.parallel_env import ParallelWorldEnv
 from ecs_rl.algorithms import DqnAgent, PpoAgent, presets
 from ecs_rl.adapters.gym_loop import train
-from ecs_rl.ecs import Evaluation, install, run
+from ecs_rl.ecs import Evaluation, install, step_world
 from ecs_rl.worlds import cartpole
 
 
@@ -154,7 +154,7 @@ def test_the_plugin_trains_on_gymnasium_envs_instanced_as_entities(world, tmp_pa
     gym_factory(make, "gym")(4, 0)
     plugin = install({"gym": session}, reset=gym_reset, evaluation=Evaluation(gym_factory(make, "gym"), every=3_000,
                                                                             episodes=4))
-    run(plugin=plugin)
+    step_world(plugin=plugin)
     assert session.total_steps == 3_000 and session.total_episodes > 50
     assert len(plugin.eval_history) == 1 and len(plugin.eval_history[0].records) == 4
     assert session.run.best_path.exists()

@@ -7,7 +7,7 @@ import numpy as np
 from ecs_rl import RandomAgent, TrainingRun, TrainingSession
 from ecs_rl.algorithms import DqnAgent, PpoAgent, presets
 from ecs_rl.adapters.gym_loop import evaluate, train
-from ecs_rl.ecs import Done, Evaluation, Observation, Reward, ScriptedController, install, run
+from ecs_rl.ecs import Done, Evaluation, Observation, Reward, ScriptedController, install, step_world
 from ecs_rl.worlds import cartpole
 
 
@@ -58,7 +58,7 @@ def test_ecs_cartpole_matches_gymnasium_step_for_step(world):
     seen = [("reset", esper.component_for_entity(entity, Observation).value.copy())]
     esper.add_processor(Peek(entity, seen), priority=-50)  # after the game (0), before record (-100)
     esper.add_processor(PeekReset(entity, seen), priority=-400)  # after the plugin's reset (-300)
-    run(len(actions))
+    step_world(len(actions))
     assert len(seen) == len(expected)
     for got, want in zip(seen, expected):
         if isinstance(want[0], str):  # a reset: the same fresh observation
@@ -81,7 +81,7 @@ def test_dqn_through_the_plugin_retraces_the_plain_loop(world):
     ecs.stats.track("all", lambda r: ecs_rewards.append(r.total_reward) or 0.0, __import__("ecs_rl").Last())
     cartpole.build(1, seed=1)
     plugin = install({"cartpole": ecs}, reset=cartpole.reset)
-    run(plugin=plugin)
+    step_world(plugin=plugin)
     assert len(ecs_rewards) > 30 and ecs_rewards == plain_rewards
     assert ecs.agent._updates == plain.agent._updates > 0
 
@@ -95,7 +95,7 @@ def test_dqn_trained_through_the_plugin_beats_random(world, tmp_path):
     cartpole.build(4, seed=0)
     plugin = install({"cartpole": session}, reset=cartpole.reset,
                      evaluation=Evaluation(cartpole.factory(), every=10_000, episodes=20))
-    run(plugin=plugin)
+    step_world(plugin=plugin)
     (result,) = plugin.eval_history
     assert len(result.records) == 20
     assert result.mean_reward > 3 * random_mean and result.mean_reward > random_mean + 50, (result.mean_reward, random_mean)
@@ -120,7 +120,7 @@ def test_ppo_trained_through_the_plugin_with_many_entities_beats_random(world):
     entities = cartpole.build(8, seed=0)
     plugin = install({"cartpole": session}, reset=cartpole.reset,
                      evaluation=Evaluation(cartpole.factory(), every=20_000, episodes=20))
-    run(plugin=plugin)
+    step_world(plugin=plugin)
     assert agent._updates >= 70 and set(agent._pending) <= set(entities)
     (result,) = plugin.eval_history
     assert result.mean_reward > 3 * random_mean and result.mean_reward > random_mean + 50, (result.mean_reward, random_mean)

@@ -186,7 +186,7 @@ def test_bad_input_is_one_line_and_nonzero(args, message):
 def test_foragers_agents_learn_to_beat_random(world, tmp_path):
     from ecs_rl import TrainingSession
     from ecs_rl.algorithms import DqnAgent, presets
-    from ecs_rl.ecs import Evaluation, install, run
+    from ecs_rl.ecs import Evaluation, install, step_world
 
     game = get_game("foragers")
     random_mean = np.mean([r.total_reward for r in random_baseline(game, 16, seed=10_000)])
@@ -196,7 +196,7 @@ def test_foragers_agents_learn_to_beat_random(world, tmp_path):
     foragers.build(16, seed=0)
     plugin = install({"foragers": session}, reset=foragers.reset,
                      evaluation=Evaluation(foragers.factory(), every=25_000, episodes=16))
-    run(plugin=plugin)
+    step_world(plugin=plugin)
     trained_mean = plugin.eval_history[-1].mean_reward
     assert trained_mean > random_mean + 5 and trained_mean > 3 * max(random_mean, 1.0), (trained_mean, random_mean)
     assert esper.component_for_entity(esper.get_component(foragers.Forager)[0][0], Observation).value.shape == (8,)

@@ -154,7 +154,7 @@ def ecs_train(root, algo: str, steps: int, budget: int, resume=None) -> list[flo
 
     from ecs_rl import TrainingRun, TrainingSession
     from ecs_rl.algorithms import DqnAgent, PpoAgent, presets
-    from ecs_rl.ecs import install, run as run_world
+    from ecs_rl.ecs import install, step_world as run_world
     from ecs_rl.worlds import cartpole
 
     envs = {"dqn": 1, "ppo": 8}[algo]

@@ -9,7 +9,7 @@ from walk_world import ACT_SPACE, RecordingAgent, factory, reset, spawn
 from ecs_rl import EpisodeStatus, TrainingRun, TrainingSession
 from ecs_rl.ecs import (
     EPISODE_END, Action, Agent, ComponentError, Evaluation, FixedStep, HumanController, Observation,
-    ResetRequest, Reward, ScriptedController, install, run,
+    ResetRequest, Reward, ScriptedController, install, step_world,
 )
 from ecs_rl.ecs.processors import DecideProcessor
 
@@ -24,7 +24,7 @@ def test_transitions_carry_the_final_observation_and_status(world):
     term = spawn("walk", limit=3, tag=1.0)
     trunc = spawn("walk", limit=2, tag=2.0, truncate=True)
     install({"walk": session}, reset=reset)
-    run(4)
+    step_world(4)
     by_agent = {}
     for exp in session.agent.experiences:
         by_agent.setdefault(exp.agent_id, []).append(exp)
@@ -43,7 +43,7 @@ def test_one_batched_decision_per_tick_for_many_entities(world):
     session = learner()
     entities = [spawn("walk", limit=1000, tag=float(i)) for i in range(32)]
     install({"walk": session}, reset=reset)
-    run(5)
+    step_world(5)
     batches = session.agent.batches
     assert len(batches) == 5 and all(b[0].shape == (32, 2) for b in batches)
     assert sorted(batches[0][1]) == sorted(entities)
@@ -64,7 +64,7 @@ def test_interleaved_episode_ends_are_logged_per_entity(world, tmp_path):
 
     install({"walk": session}, reset=reset)
     esper.set_handler(EPISODE_END, on_end)
-    run(30)
+    step_world(30)
     rows = run_dir.read_train_episodes()
     assert len(rows) == session.total_episodes == 15 + 10 + 6
     for row in rows:
@@ -77,7 +77,7 @@ def test_decision_period_repeats_the_action_and_sums_rewards(world):
     session = learner()
     spawn("walk", limit=7, decision_period=3)
     install({"walk": session}, reset=reset)
-    run(7)
+    step_world(7)
     exps = session.agent.experiences
     assert [(e.obs[0], e.next_obs[0]) for e in exps] == [(0, 3), (3, 6), (6, 7)]  # last one cut by the episode end
     assert [e.reward for e in exps] == [3 * (1 + e.action) for e in exps[:2]] + [1 + exps[2].action]
@@ -89,7 +89,7 @@ def test_evaluation_runs_in_its_own_world_and_saves_best(world, tmp_path):
     session = learner().with_run(run_dir)
     train_entity = spawn("walk", limit=1000, tag=7.0)
     plugin = install({"walk": session}, reset=reset, evaluation=Evaluation(factory(limit=4), every=10, episodes=3))
-    run(10)
+    step_world(10)
     assert [r.step for r in plugin.eval_history] == [10]
     (result,) = plugin.eval_history
     assert len(result.records) == 3 and all(r.length == 4 for r in result.records)
@@ -109,7 +109,7 @@ def test_checkpoint_milestones_and_done_signal(world, tmp_path):
     for i in range(5):
         spawn("walk", limit=6, tag=float(i))
     plugin = install({"walk": session}, reset=reset)
-    ticks = run(plugin=plugin, max_ticks=1000)
+    ticks = step_world(plugin=plugin, max_ticks=1000)
     assert plugin.done and ticks == 20 and session.total_steps == 100
     assert [s for s, _ in run_dir.numbered_checkpoints()] == [75, 100]
     assert run_dir.latest_path.exists()
@@ -122,7 +122,7 @@ def test_two_sessions_and_a_scripted_controller_share_a_world(world):
     blues = {spawn("blue", limit=4) for _ in range(2)}
     bot = spawn("bot", limit=5)
     plugin = install({"red": red, "blue": blue, "bot": scripted}, reset=reset)
-    run(20)
+    step_world(20)
     assert {e.agent_id for e in red.agent.experiences} == reds
     assert {e.agent_id for e in blue.agent.experiences} == blues
     assert esper.component_for_entity(bot, Action).value == 1
@@ -136,10 +136,10 @@ def test_human_controller_beside_a_learner(world):
     player = spawn("human", limit=100)
     spawn("walk", limit=100)
     install({"human": human, "walk": learner()}, reset=reset)
-    run(1)
+    step_world(1)
     assert esper.component_for_entity(player, Action).value == 0
     human.set_action(1)
-    run(1)
+    step_world(1)
     assert esper.component_for_entity(player, Action).value == 1
 
 
@@ -149,9 +149,9 @@ def test_deleted_entity_closes_its_episode_as_truncated(world, tmp_path):
     doomed = spawn("walk", limit=100)
     spawn("walk", limit=100)
     install({"walk": session}, reset=reset)
-    run(3)
+    step_world(3)
     esper.delete_entity(doomed)
-    run(2)
+    step_world(2)
     rows = run_dir.read_train_episodes()
     assert len(rows) == 1 and rows[0]["status"] == "truncated" and rows[0]["length"] == 3
     assert rows[0]["agent_id"] == doomed and rows[0]["extras"]["entity_removed"] == 1.0
@@ -163,12 +163,12 @@ def test_manual_reset_request_truncates_a_live_episode(world):
     session = learner()
     entity = spawn("walk", limit=100)
     install({"walk": session}, reset=reset)
-    run(2)
+    step_world(2)
     esper.add_component(entity, ResetRequest())
-    run(1)
+    step_world(1)
     assert session.total_episodes == 1 and session.agent.experiences[-1].status is EpisodeStatus.TRUNCATED
     assert esper.component_for_entity(entity, Observation).value[0] == 0
-    run(1)
+    step_world(1)
     assert session.agent.experiences[-1].obs[0] == 0
 
 
@@ -184,7 +184,7 @@ def test_bad_observations_name_entity_and_component(world, bad, message):
     esper.component_for_entity(entity, Observation).value = bad
     install({"walk": learner()}, reset=reset)
     with pytest.raises(ComponentError, match=message) as info:
-        run(1)
+        step_world(1)
     assert str(entity) in str(info.value).split(":")[0] and str(good) not in str(info.value).split(":")[0]
 
 
@@ -193,25 +193,25 @@ def test_bad_rewards_actions_and_policies_are_named(world, tmp_path):
     session = learner().with_run(run_dir)
     entity = spawn("walk", limit=2)
     plugin = install({"walk": session, "bot": ScriptedController(lambda o, e: 5, ACT_SPACE)}, reset=reset)
-    run(4)  # two episodes logged
+    step_world(4)  # two episodes logged
     logged = run_dir.train_log_path.read_text()
     esper.component_for_entity(entity, Reward).value = float("inf")
     with pytest.raises(ComponentError, match=f"entity {entity}: Reward must be a finite number, got inf"):
-        run(1)
+        step_world(1)
     assert run_dir.train_log_path.read_text() == logged  # nothing already written is lost
     plugin.uninstall()
 
     bot = spawn("bot", limit=3)
     plugin = install({"walk": learner(), "bot": ScriptedController(lambda o, e: 5, ACT_SPACE)}, reset=reset)
     with pytest.raises(ComponentError, match=f"entity {bot}: Action 5 from controller 'bot' is outside"):
-        run(1)
+        step_world(1)
     plugin.uninstall()
     esper.delete_entity(bot, immediate=True)
 
     stray = spawn("nobody", limit=3)
     install({"walk": learner()}, reset=reset)
     with pytest.raises(ComponentError, match=f"entity {stray}: Agent names unknown policy 'nobody'; known: walk"):
-        run(1)
+        step_world(1)
 
 
 @pytest.mark.parametrize("bad", [True, np.bool_(False)])
@@ -219,7 +219,7 @@ def test_a_bool_is_not_a_discrete_action(world, bad):
     bot = spawn("bot", limit=3)
     install({"bot": ScriptedController(lambda o, e: bad, ACT_SPACE)}, reset=reset)
     with pytest.raises(ComponentError, match=f"entity {bot}: Action {bad!r} from controller 'bot' is a bool"):
-        run(1)
+        step_world(1)
 
 
 @pytest.mark.parametrize("bad", ["1.0", b"1.0"])
@@ -232,14 +232,14 @@ def test_a_string_reward_is_refused(world, bad):
     install({"walk": learner()}, reset=reset)
     esper.add_processor(TextReward(), priority=-50)  # after the game, before the record processor
     with pytest.raises(ComponentError, match=f"entity {entity}: Reward must be a finite number, got {bad!r}"):
-        run(1)
+        step_world(1)
 
 
 def test_agent_missing_components_is_named(world):
     entity = esper.create_entity(Agent("walk"), Observation(np.zeros(2, dtype=np.float32)))
     install({"walk": learner()}, reset=reset)
     with pytest.raises(ComponentError, match=f"entity {entity}: has Agent but lacks Action, Reward, Done, EpisodeTracker"):
-        run(1)
+        step_world(1)
 
 
 def test_worlds_do_not_leak_and_uninstall_removes_everything(world):
@@ -253,14 +253,14 @@ def test_worlds_do_not_leak_and_uninstall_removes_everything(world):
         spawn("walk", limit=5)
         spawn("walk", limit=5)
         install({"walk": b}, reset=reset)
-        run(10)
+        step_world(10)
         esper.switch_world(world)
-        run(3)
+        step_world(3)
         assert a.total_steps == 3 and b.total_steps == 20
         assert a.total_episodes == 1 and b.total_episodes == 4
         plugin_a.uninstall()
         assert esper.get_processor(DecideProcessor) is None
-        run(3)
+        step_world(3)
         assert a.total_steps == 3  # nothing drives it any more
         esper.switch_world(world + "-other")
         assert esper.get_processor(DecideProcessor) is not None
@@ -274,5 +274,5 @@ def test_fixed_step_decouples_ticks_from_frames():
     assert [clock.advance(1 / 60) for _ in range(6)] == [0, 1, 1, 1, 1, 1]
     assert clock.advance(0.1, speed=4.0) == 20
     assert FixedStep(50, max_ticks_per_frame=5).advance(10.0) == 5
-    with pytest.raises(ValueError, match="run\\(\\) needs"):
-        run()
+    with pytest.raises(ValueError, match="step_world\\(\\) needs"):
+        step_world()

@@ -13,7 +13,7 @@ from ecs_rl import TrainingSession
 from ecs_rl.algorithms import DqnAgent, presets
 from ecs_rl.core.agent import RandomAgent
 from ecs_rl.core.types import EpisodeStatus
-from ecs_rl.ecs import Agent, HumanController, Observation, ScriptedController, run
+from ecs_rl.ecs import Agent, HumanController, Observation, ScriptedController, step_world
 from ecs_rl.worlds import hunt
 
 
@@ -52,16 +52,16 @@ def test_a_caught_prey_terminates_and_a_new_prey_entity_spawns(world):
     place(other, hunt.Prey, 9.0, 9.0)
     place(prey, hunt.Prey, 5.0, 5.0)
     place(predator, hunt.Predator, 5.3, 5.0)
-    run(1, plugin=plugin)
+    step_world(1, plugin=plugin)
     (event,) = ended
     assert (event.entity, event.policy, event.status, event.total_reward) == (prey, "prey", EpisodeStatus.TERMINATED,
                                                                              -1.0)
-    run(1, plugin=plugin)
+    step_world(1, plugin=plugin)
     assert not esper.entity_exists(prey) and esper.entity_exists(predator)
     assert esper.component_for_entity(predator, hunt.Predator).hunger <= 1  # fed by the catch
     counts = esper.get_component(hunt.Hunt)[0][1].counts
     assert counts["caught_by_predators"] == 1 and counts["prey_spawned"] == 0
-    run(hunt.RESPAWN_TICKS["prey"], plugin=plugin)
+    step_world(hunt.RESPAWN_TICKS["prey"], plugin=plugin)
     (new_prey,) = [e for e, _ in esper.get_component(hunt.Prey) if e != other]
     assert new_prey != prey and esper.component_for_entity(new_prey, Agent).policy == "prey"
     assert hunt.prey_observation_space.contains(esper.component_for_entity(new_prey, Observation).value)
@@ -76,7 +76,7 @@ def test_the_last_of_a_team_is_replaced_at_once(world):
     plugin, ended, prey, predator = small_arena()
     place(prey, hunt.Prey, 5.0, 5.0)
     place(predator, hunt.Predator, 5.3, 5.0)
-    run(1, plugin=plugin)
+    step_world(1, plugin=plugin)
     (replacement,) = [e for e, _ in esper.get_component(hunt.Prey) if e != prey]
     assert [e.entity for e in ended] == [prey] and esper.component_for_entity(replacement, Agent).policy == "prey"
 
@@ -86,7 +86,7 @@ def test_a_death_reaches_the_learner_as_terminated_with_the_true_final_observati
     plugin, ended, prey, predator = small_arena({"prey": session})
     place(prey, hunt.Prey, 5.0, 5.0)
     place(predator, hunt.Predator, 5.0, 5.0)  # the prey moves at most 0.3 this tick: it is caught
-    run(1, plugin=plugin)
+    step_world(1, plugin=plugin)
     replay = session.agent.replay
     assert replay.size == 1 and replay.terminated[0] == 1.0 and replay.rows[0, 2 * 10 + 1] == -1.0
     body = esper.component_for_entity(prey, hunt.Prey)
@@ -100,7 +100,7 @@ def test_a_long_life_is_truncated_not_terminated(world):
     place(prey, hunt.Prey, 9.0, 9.0)
     place(predator, hunt.Predator, 1.0, 1.0)
     esper.component_for_entity(prey, hunt.Prey).age = hunt.MAX_AGE - 1
-    run(1, plugin=plugin)
+    step_world(1, plugin=plugin)
     (event,) = ended
     assert (event.entity, event.status) == (prey, EpisodeStatus.TRUNCATED)
     assert session.agent.replay.terminated[0] == 0.0  # a truncated life bootstraps
@@ -111,13 +111,13 @@ def test_a_starving_predator_terminates_and_respawns(world):
     place(prey, hunt.Prey, 9.0, 9.0)
     place(predator, hunt.Predator, 1.0, 9.0)
     esper.component_for_entity(predator, hunt.Predator).hunger = hunt.STARVE_TICKS - 3
-    run(2, plugin=plugin)
+    step_world(2, plugin=plugin)
     assert ended == []
-    run(1, plugin=plugin)
+    step_world(1, plugin=plugin)
     (event,) = ended
     assert (event.entity, event.policy, event.status, event.total_reward) == (
         predator, "predator", EpisodeStatus.TERMINATED, -1.0)
-    run(hunt.RESPAWN_TICKS["predator"] + 1, plugin=plugin)
+    step_world(hunt.RESPAWN_TICKS["predator"] + 1, plugin=plugin)
     (new_predator,) = [e for e, _ in esper.get_component(hunt.Predator)]
     assert new_predator != predator and esper.component_for_entity(new_predator, hunt.Predator).hunger < 12
     assert esper.get_component(hunt.Hunt)[0][1].counts["starved"] == 1
@@ -134,9 +134,9 @@ def test_a_person_plays_one_prey_and_each_of_its_replacements(world):
     place(prey, hunt.Prey, 5.0, 5.0)
     place(predator, hunt.Predator, 7.0, 5.0)
     person.set_action(4)  # right, into the predator
-    run(6, plugin=plugin)  # caught on the way; the only prey is replaced at once
+    step_world(6, plugin=plugin)  # caught on the way; the only prey is replaced at once
     person.set_action(0)
-    run(2, plugin=plugin)
+    step_world(2, plugin=plugin)
     (new_prey,) = [e for e, _ in esper.get_component(hunt.Prey)]
     assert new_prey != prey and esper.component_for_entity(new_prey, Agent).policy == hunt.HUMAN_POLICY
     assert esper.get_component(hunt.Hunt)[0][1].human_entity == new_prey
@@ -158,7 +158,7 @@ def test_decision_periods_are_respected(world):
         (entity,) = [e for e, _ in esper.get_component(body)]
         place(entity, body, {"prey": 9.5, "predator": 0.5, "hawk": 5.0}[team], 0.5 if team != "hawk" else 9.5)
     # the hawk creeps toward the prey but cannot reach it within the 12 ticks
-    run(12, plugin=plugin)
+    step_world(12, plugin=plugin)
     assert decisions == {"prey": 12, "predator": 12 // hunt.PREDATOR_PERIOD, "hawk": 12 // hunt.HAWK_PERIOD}
 
 
@@ -167,7 +167,7 @@ def test_observations_of_every_team_are_in_their_spaces_and_the_world_scales(wor
     assert {t: len(v) for t, v in teams.items()} == hunt.team_sizes(64) == {"prey": 32, "predator": 24, "hawk": 8}
     plugin = hunt.install_hunt({"prey": RandomAgent(hunt.action_space, seed=0),
                                 "predator": RandomAgent(hunt.action_space, seed=1)})
-    run(50, plugin=plugin)
+    step_world(50, plugin=plugin)
     for team, body in [("prey", hunt.Prey), ("predator", hunt.Predator), ("hawk", hunt.Hawk)]:
         for entity, _ in esper.get_component(body):
             assert hunt.observation_spaces[team].contains(esper.component_for_entity(entity, Observation).value)
@@ -229,7 +229,7 @@ def test_prey_and_predators_both_learn_to_beat_a_random_team(world, one_torch_th
         presets.hunt_predator_dqn(1, total_steps=ticks * sizes["predator"] // hunt.PREDATOR_PERIOD)))
     hunt.build(n, seed=0)
     started = time.perf_counter()
-    run(ticks, plugin=hunt.install_hunt({"prey": prey, "predator": predator}))
+    step_world(ticks, plugin=hunt.install_hunt({"prey": prey, "predator": predator}))
     trained = {"prey": prey.agent.to_policy(), "predator": predator.agent.to_policy()}
     seeds = (10_000, 10_001)
     both = hunt.score(trained, n, seeds, ticks=600)

@@ -9,7 +9,7 @@ from walk_world import ACT_SPACE, OBS_SPACE, RecordingAgent, Walker, reset, spaw
 from ecs_rl import EpisodeStatus, RandomAgent, TrainingRun, TrainingSession
 from ecs_rl.algorithms import DqnAgent, DqnConfig, PpoAgent, PpoConfig
 from ecs_rl.ecs import (
-    Agent, ComponentError, Done, EpisodeTracker, Evaluation, ResetRequest, Reward, WorldError, despawn, install, run, run_episodes,
+    Agent, ComponentError, Done, EpisodeTracker, Evaluation, ResetRequest, Reward, WorldError, despawn, install, step_world, run_episodes,
 )
 
 TERMINATED, TRUNCATED, RUNNING = EpisodeStatus.TERMINATED, EpisodeStatus.TRUNCATED, EpisodeStatus.RUNNING
@@ -59,14 +59,14 @@ def test_death_and_departure_deliver_the_final_transition(world):
     dies, leaves, deleted, vanishes, stays = (spawn("walk", limit=100, tag=float(i)) for i in range(5))
     esper.add_processor(Fate(4, {dies: "dies", leaves: "leaves", deleted: "deleted", vanishes: "vanishes"}), -10)
     install({"walk": session}, reset=reset)
-    run(4)
+    step_world(4)
     keyed = by_key(session.agent.experiences)
     assert [e.status for e in keyed[dies]] == [RUNNING] * 3 + [TERMINATED]
     assert keyed[dies][-1].next_obs[0] == 4 and keyed[dies][-1].reward == -5.0 + 1 + keyed[dies][-1].action
     assert [e.status for e in keyed[leaves]] == [RUNNING] * 3 + [TRUNCATED]
     assert [e.status for e in keyed[deleted]] == [RUNNING] * 3 + [TRUNCATED]
     assert len(keyed[vanishes]) == 3  # deleted immediately: nothing left to record this tick
-    run(2)
+    step_world(2)
     assert len(by_key(session.agent.experiences)[stays]) == 6
     assert session.total_episodes == 4
     assert sorted(session.agent.forgotten) == sorted([dies, leaves, deleted, vanishes])
@@ -80,7 +80,7 @@ def test_episode_ends_name_how_the_agent_went(world, tmp_path):
     plugin = install({"walk": session}, reset=reset)
     seen = []
     plugin.on_episode_end(lambda event: seen.append(event))  # held strongly: a lambda works
-    run(4)
+    step_world(4)
     rows = {r["entity"]: r for r in run_dir.read_train_episodes()}
     assert rows[dies]["status"] == "terminated" and rows[dies]["length"] == 3
     assert rows[leaves]["status"] == "truncated" and rows[leaves]["length"] == 3
@@ -93,9 +93,9 @@ def test_on_end_delete_removes_ended_entities_instead_of_resetting(world):
     session = TrainingSession(RecordingAgent())
     a, b = spawn("walk", limit=2), spawn("walk", limit=3)
     install({"walk": session}, on_end="delete")
-    run(2)
+    step_world(2)
     assert not esper.entity_exists(a) and esper.entity_exists(b)
-    run(2)
+    step_world(2)
     assert esper.get_component(Agent) == []
     assert [e.status for e in session.agent.experiences if e.done] == [TERMINATED, TERMINATED]
     assert session.total_episodes == 2 and sorted(session.agent.forgotten) == sorted([a, b])
@@ -106,7 +106,7 @@ def test_a_stable_agent_id_is_reused_only_after_its_entity_is_gone(world):
     session = TrainingSession(agent)
     entities = corridor.build(4, seed=0, stable_ids=True)
     install({"run": session}, on_end="delete")
-    run(400)  # every slot respawns many times under its own agent id, in the tick its runner dies
+    step_world(400)  # every slot respawns many times under its own agent id, in the tick its runner dies
     spawner = esper.get_component(corridor.Spawner)[0][1]
     assert spawner.spawned > 4 * 10 and session.total_episodes >= spawner.spawned - 4
     assert agent._updates >= 4  # 1 600 steps, 64 per live agent per rollout
@@ -117,7 +117,7 @@ def test_a_stable_agent_id_is_reused_only_after_its_entity_is_gone(world):
     twin = esper.create_entity(*corridor.agent_components("run", np.zeros(2, np.float32), 2), corridor.Runner(3))
     with pytest.raises(ComponentError, match=f"entity {twin}: agent_id 2 of policy 'run' is already used by "
                                              f"live entity {alive}"):
-        run(1)
+        step_world(1)
     assert entities
 
 
@@ -155,7 +155,7 @@ def test_learning_with_agents_that_die_and_respawn(world, algo):
     session = TrainingSession(agent).with_max_steps(8_000 if algo == "ppo" else 5_000)
     corridor.build(8, seed=1)
     plugin = install({"run": session}, on_end="delete")
-    run(plugin=plugin, max_ticks=100_000)
+    step_world(plugin=plugin, max_ticks=100_000)
     random_mean = greedy_returns(RandomAgent(corridor.ACT_SPACE, seed=0))
     trained_mean = greedy_returns(agent)
     # a perfect runner earns about 1 - 5 x 0.02 = 0.9; a random one loses on average
@@ -177,7 +177,7 @@ def test_one_session_in_two_worlds_keeps_their_agents_apart(world):
         for _ in range(12):  # the worlds take turns, as two arenas in one game loop would
             for name in (world, world + "-b"):
                 esper.switch_world(name)
-                run(1)
+                step_world(1)
         keys = set(by_key(session.agent.experiences))
         assert len(keys) == 6 and len({k % 2**32 for k in keys}) == 3  # same entity ids, distinct agent ids
         assert_chained(session.agent.experiences)
@@ -192,7 +192,7 @@ def test_running_a_plugin_in_the_wrong_world_is_an_error(world):
     esper.switch_world(world + "-x")
     try:
         with pytest.raises(WorldError, match=f"installed in esper world '{world}' is being run in world '{world}-x'"):
-            run(plugin=plugin)
+            step_world(plugin=plugin)
     finally:
         esper.switch_world(world)
         esper.delete_world(world + "-x")
@@ -204,7 +204,7 @@ def test_running_a_plugin_in_the_wrong_world_is_an_error(world):
     esper.add_processor(Switcher(), priority=0)
     try:
         with pytest.raises(WorldError, match=f"being run in world '{world}-y'"):
-            run(1)
+            step_world(1)
     finally:
         esper.switch_world(world)
         esper.delete_world(world + "-y")
@@ -220,7 +220,7 @@ def test_decision_period_discounts_within_the_period(world):
     session = TrainingSession(DiscountingAgent())
     spawn("walk", limit=7, decision_period=3)
     install({"walk": session}, reset=reset)
-    run(7)
+    step_world(7)
     exps = session.agent.experiences
     assert [e.ticks for e in exps] == [3, 3, 1]
     for e in exps[:2]:  # the walker pays 1 + action each tick
@@ -263,7 +263,7 @@ def test_evaluation_counts_unfinished_episodes_and_uses_fresh_seeds(world, tmp_p
     spawn("walk", limit=50)
     plugin = install({"walk": session}, reset=reset,
                      evaluation=Evaluation(endless, every=10, episodes=3, seed=500, max_ticks=20))
-    run(30)
+    step_world(30)
     assert [r.step for r in plugin.eval_history] == [10, 20, 30]
     assert seeds == [503, 506, 509]  # a fresh block of start seeds for each evaluation
     first = plugin.eval_history[0]
@@ -313,7 +313,7 @@ def test_an_agent_component_taken_away_and_given_back_starts_a_fresh_episode(wor
     esper.add_processor(At(3, lambda: saved.setdefault("agent", esper.remove_component(entity, Agent))), -10)
     esper.add_processor(At(6, lambda: esper.add_component(entity, saved["agent"])), -11)
     install({"walk": session}, reset=reset)
-    run(12)  # PPO once raised "got a transition for agent ... without an explore-mode act"
+    step_world(12)  # PPO once raised "got a transition for agent ... without an explore-mode act"
     rows = run_dir.read_train_episodes()
     assert [(r["status"], r["length"]) for r in rows] == [("truncated", 2)]  # ticks 1-2 recorded, then taken away
     tracker = esper.component_for_entity(entity, EpisodeTracker)
@@ -326,7 +326,7 @@ def test_a_team_change_closes_one_episode_and_starts_another(world):
     entity = spawn("red", limit=1000)
     esper.add_processor(At(3, lambda: esper.add_component(entity, Agent("blue"))), -10)
     install({"red": red, "blue": blue}, reset=reset)
-    run(8)
+    step_world(8)
     # red's episode closes where the change happened (its decision of tick 3 is dropped); blue's starts at tick 4
     assert red.total_episodes == 1 and red.total_steps == 2 and blue.total_steps == 5
     assert red_agent._pending == {} and red_agent._segments == {} and len(red_agent._closed) == 1
@@ -338,10 +338,10 @@ def test_a_cleared_database_closes_old_episodes_and_registers_new_entities(world
     spawn("walk", limit=1000)
     spawn("walk", limit=1000)
     install({"walk": session}, reset=reset)
-    run(3)
+    step_world(3)
     esper.clear_database()  # a new level: esper starts entity ids again from 1
     a, b = spawn("walk", limit=1000, tag=5.0), spawn("walk", limit=1000, tag=6.0)
-    run(3)
+    step_world(3)
     assert session.total_episodes == 2  # the old level's two episodes closed
     late = session.agent.experiences[6:]
     assert sorted({e.agent_id for e in late}) == sorted([a, b]) and len(late) == 6
@@ -356,7 +356,7 @@ def test_switching_worlds_inside_an_episode_callback_is_an_error(world):
     plugin.on_episode_end(lambda event: esper.switch_world(world + "-other"))
     try:
         with pytest.raises(WorldError, match=f"installed in esper world '{world}' is being run in world '{world}-other'"):
-            run(2)
+            step_world(2)
     finally:
         esper.switch_world(world)
         esper.delete_world(world + "-other")
@@ -366,12 +366,12 @@ def test_uninstall_ends_live_episodes_and_a_reinstall_starts_clean(world):
     session, agent = ppo_session()
     entity = spawn("walk", limit=1000, decision_period=4)
     plugin = install({"walk": session}, reset=reset)
-    run(6)  # mid-way through the second decision period
+    step_world(6)  # mid-way through the second decision period
     plugin.uninstall()
     assert session.total_episodes == 1 and agent._pending == {}
     esper.component_for_entity(entity, Reward).value = 50.0  # earned while nobody was learning
     install({"walk": session}, reset=reset)
-    run(4)
+    step_world(4)
     assert session.total_steps == 2 and agent._closed and agent._segments  # no stale decision was closed
     assert max(agent._closed[0].rewards + next(iter(agent._segments.values())).rewards) < 50
 
@@ -389,7 +389,7 @@ def test_a_stale_uninstall_leaves_a_later_plugin_alone(world):
     old.uninstall()
     assert esper.get_processor(DecideProcessor) is new.decide
     steps = session.total_steps
-    run(2)
+    step_world(2)
     assert session.total_steps == steps + 2
     esper.delete_world(world + "-menu")
 
@@ -400,11 +400,11 @@ def test_a_game_processor_before_decide_cannot_end_episodes_silently(world):
     esper.add_processor(At(5, lambda: setattr(esper.component_for_entity(doomed, Done), "terminated", True)), 201)
     session = TrainingSession(RecordingAgent())
     install({"walk": session}, reset=reset)
-    run(4)
+    step_world(4)
     assert [ids for _, ids, _ in session.agent.batches] == [[doomed, leaver]] * 2 + [[doomed]] * 2  # it sat out
     assert session.total_episodes == 1 and len(by_key(session.agent.experiences)[leaver]) == 2
     with pytest.raises(ComponentError, match=f"entity {doomed}: Done was set before the plugin's decide processor"):
-        run(1)
+        step_world(1)
 
 
 def test_on_end_delete_frees_a_stable_id_in_the_tick_its_episode_ends(world):
@@ -418,7 +418,7 @@ def test_on_end_delete_frees_a_stable_id_in_the_tick_its_episode_ends(world):
 
     esper.add_processor(At(2, die_and_respawn), -10)
     install({"walk": session}, on_end="delete")
-    run(5)
+    step_world(5)
     assert not esper.entity_exists(first) and esper.entity_exists(spawned[0])
     assert session.total_episodes == 1 and [s.dones[-1] for s in agent._closed] == [True]
     assert len(agent._segments[3].rewards) == 3
@@ -428,9 +428,9 @@ def test_a_reset_request_under_on_end_delete_uses_the_reset_hook(world):
     session = TrainingSession(RecordingAgent())
     entity = spawn("walk", limit=1000)
     install({"walk": session}, reset=reset, on_end="delete")
-    run(2)
+    step_world(2)
     esper.add_component(entity, ResetRequest(seed=7))
-    run(1)
+    step_world(1)
     assert esper.entity_exists(entity) and esper.component_for_entity(entity, Walker).position == 0
     assert session.total_episodes == 1
 
@@ -465,7 +465,7 @@ def test_ppo_resumed_in_a_new_world_does_not_stitch_the_old_rollout(world, tmp_p
     session.with_run(run_dir)
     spawn("walk", limit=1000)
     install({"walk": session}, reset=reset)
-    run(5)
+    step_world(5)
     session.close()
     assert [len(s.rewards) for s in agent._segments.values()] == [5]
     resumed_agent = PpoAgent(OBS_SPACE, ACT_SPACE, agent.config)

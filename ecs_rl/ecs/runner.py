@@ -10,7 +10,7 @@ from .lifecycle import WorldError
 from .plugin import Plugin
 
 
-def run(until: int | Callable[[], bool] | None = None, *, plugin: Plugin | None = None, dt: float = 1 / 60,
+def step_world(until: int | Callable[[], bool] | None = None, *, plugin: Plugin | None = None, dt: float = 1 / 60,
         max_ticks: int | None = None) -> int:
     """Call ``esper.process(dt)`` until ``until`` ticks have run, ``until()`` is true, or ``plugin.done``.
 
@@ -18,10 +18,10 @@ def run(until: int | Callable[[], bool] | None = None, *, plugin: Plugin | None 
     With ``plugin``, esper's current world must be the plugin's (else ``WorldError`` names both).
     """
     if until is None and plugin is None and max_ticks is None:
-        raise ValueError("run() needs until=, plugin= or max_ticks= to know when to stop")
+        raise ValueError("step_world() needs until=, plugin= or max_ticks= to know when to stop")
     if plugin is not None:
         if plugin.world is None:
-            raise WorldError("run(plugin=...) got a plugin that is not installed in any world")
+            raise WorldError("step_world(plugin=...) got a plugin that is not installed in any world")
         plugin.life.check_world()
     ticks = 0
     stop = (lambda: ticks >= until) if isinstance(until, int) else until

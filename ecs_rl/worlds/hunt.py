@@ -39,7 +39,7 @@ import numpy as np
 from ..ecs.components import Action, Done, EpisodeInfo, Observation, Reward, agent_components
 from ..ecs.controllers import ScriptedController
 from ..ecs.plugin import install
-from ..ecs.runner import run
+from ..ecs.runner import step_world
 
 VIEW = 10.0  # offsets are divided by this (and clipped), so the policy does not depend on the arena's size
 AREA_PER_AGENT = 100.0 / 24  # the arena grows with the agent count: 24 agents share a 10 x 10 arena
@@ -449,7 +449,7 @@ def score(policies: Mapping[str, Any], n: int = 24, seeds: Sequence[int] = (10_0
         esper.switch_world(name)
         try:
             build(n, seed, **options)
-            run(ticks, plugin=install_hunt(policies))
+            step_world(ticks, plugin=install_hunt(policies))
             hunt = esper.get_component(Hunt)[0][1]
             for team in LEARNING_TEAMS:
                 totals[team] += hunt.reward[team]
