@@ -1,7 +1,8 @@
 """What the esper plugin costs, measured side by side in one run (ratios; absolute times are noise here).
 
-    python benchmarks/ecs_plugin.py            # all three, ~2 min
+    python benchmarks/ecs_plugin.py            # all four, ~3 min
     python benchmarks/ecs_plugin.py --quick    # smaller budgets
+    python benchmarks/ecs_plugin.py --only hunt
 
 1. overhead   random policy on 64 CartPole entities: ECS world (plugin + physics processor) vs a plain
               Python loop calling the same physics functions and the same session methods.
@@ -10,6 +11,9 @@
               agent-step vs with a single entity. Target: <= 1/20.
 3. training   DQN on ECS CartPole (1 entity) vs the plain Gymnasium loop of benchmarks/algorithms_vs_sb3.py,
               same seed: episode rewards must be identical; target throughput >= 0.95x.
+4. hunt       the two-team game with 256 agents (128 prey, 96 predators, 32 scripted hawks), deaths and
+              respawns included: ticks per second with random teams, and with both teams learning (DQN
+              presets). A figure to track (real time at 60 Hz is the goal of a later issue), no target yet.
 
 Each comparison alternates the two sides several times and reports the median ratio.
 """
@@ -29,6 +33,7 @@ from ecs_rl.algorithms import DqnAgent, configure_torch, presets
 from ecs_rl.adapters.gym_loop import train
 from ecs_rl.ecs import install, step_world
 from ecs_rl.worlds import cartpole as cp
+from ecs_rl.worlds import hunt
 
 _worlds = iter(range(10**6))
 
@@ -143,6 +148,33 @@ def plain_dqn(steps: int, seed: int) -> tuple[float, list[float]]:
     return steps / (time.perf_counter() - started), rewards
 
 
+# -- 4. hunt ---------------------------------------------------------------------------------------
+
+def hunt_ticks_per_sec(learning: bool, ticks: int, warmup: int, n: int = 256) -> float:
+    """Ticks per second of the hunt arena with ``n`` agents, after ``warmup`` ticks (learning under way)."""
+    from ecs_rl.algorithms import DqnAgent as Dqn
+
+    world = fresh_world()
+    sizes = hunt.team_sizes(n)
+    if learning:
+        policies = {
+            "prey": TrainingSession(Dqn(hunt.prey_observation_space, hunt.action_space,
+                                        presets.hunt_prey_dqn(0, total_steps=100 * ticks * sizes["prey"]))),
+            "predator": TrainingSession(Dqn(hunt.predator_observation_space, hunt.action_space,
+                                            presets.hunt_predator_dqn(1, total_steps=100 * ticks * sizes["predator"]))),
+        }
+    else:
+        policies = {"prey": RandomAgent(hunt.action_space, seed=0), "predator": RandomAgent(hunt.action_space, seed=1)}
+    hunt.build(n, seed=0)
+    plugin = hunt.install_hunt(policies)
+    step_world(warmup, plugin=plugin)
+    started = time.perf_counter()
+    step_world(ticks, plugin=plugin)
+    elapsed = time.perf_counter() - started
+    drop_world(world)
+    return ticks / elapsed
+
+
 def alternate(a, b, repeats: int) -> tuple[list[float], list[float]]:
     xs, ys = [], []
     for _ in range(repeats):
@@ -154,31 +186,49 @@ def alternate(a, b, repeats: int) -> tuple[list[float], list[float]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--only", choices=["overhead", "batching", "training", "hunt"])
     args = parser.parse_args()
     configure_torch()  # one torch thread, flush-denormal: what `ecs-rl train` runs with
     q = args.quick
     lines = []
+    want = lambda part: args.only in (None, part)  # noqa: E731
 
-    ticks = 300 if q else 1500
-    ecs, plain = alternate(lambda: ecs_random(64, ticks), lambda: plain_random(64, ticks), 3 if q else 5)
-    ratio = statistics.median(e / p for e, p in zip(ecs, plain))
-    lines.append(f"overhead  64 entities, random policy: ECS {statistics.median(ecs):,.0f} steps/s, plain loop "
-                 f"{statistics.median(plain):,.0f} steps/s -> ECS / plain = {ratio:.2f} (target >= 0.80)")
+    if want("overhead"):
+        ticks = 300 if q else 1500
+        ecs, plain = alternate(lambda: ecs_random(64, ticks), lambda: plain_random(64, ticks), 3 if q else 5)
+        ratio = statistics.median(e / p for e, p in zip(ecs, plain))
+        lines.append(f"overhead  64 entities, random policy: ECS {statistics.median(ecs):,.0f} steps/s, plain loop "
+                     f"{statistics.median(plain):,.0f} steps/s -> ECS / plain = {ratio:.2f} (target >= 0.80)")
 
-    ticks = 100 if q else 400
-    one, many = alternate(lambda: decide_cost(1, ticks * 8), lambda: decide_cost(256, ticks), 3 if q else 5)
-    ratio = statistics.median(m / o for o, m in zip(one, many))
-    lines.append(f"batching  decide cost per agent-step: 1 entity {statistics.median(one) * 1e6:.1f} us, 256 entities "
-                 f"{statistics.median(many) * 1e6:.2f} us -> 256 / 1 = {ratio:.3f} = 1/{1 / ratio:.0f} (target <= 1/20)")
+    if want("batching"):
+        ticks = 100 if q else 400
+        one, many = alternate(lambda: decide_cost(1, ticks * 8), lambda: decide_cost(256, ticks), 3 if q else 5)
+        ratio = statistics.median(m / o for o, m in zip(one, many))
+        lines.append(f"batching  decide cost per agent-step: 1 entity {statistics.median(one) * 1e6:.1f} us, 256 "
+                     f"entities {statistics.median(many) * 1e6:.2f} us -> 256 / 1 = {ratio:.3f} = 1/{1 / ratio:.0f} "
+                     "(target <= 1/20)")
 
-    steps = 10_000 if q else 30_000
-    runs = [(ecs_dqn(steps, 0), plain_dqn(steps, 0)) for _ in range(2 if q else 3)]
-    identical = all(e[1] == p[1] for e, p in runs)
-    ratio = statistics.median(e[0] / p[0] for e, p in runs)
-    lines.append(f"training  DQN CartPole {steps:,} steps, 1 entity: ECS {statistics.median(e[0] for e, _ in runs):,.0f} "
-                 f"steps/s, plain {statistics.median(p[0] for _, p in runs):,.0f} steps/s -> ECS / plain = {ratio:.2f} "
-                 f"(target >= 0.95); episode rewards identical: {identical} ({len(runs[0][0][1])} episodes)")
+    if want("training"):
+        steps = 10_000 if q else 30_000
+        runs = [(ecs_dqn(steps, 0), plain_dqn(steps, 0)) for _ in range(2 if q else 3)]
+        identical = all(e[1] == p[1] for e, p in runs)
+        ratio = statistics.median(e[0] / p[0] for e, p in runs)
+        lines.append(f"training  DQN CartPole {steps:,} steps, 1 entity: ECS "
+                     f"{statistics.median(e[0] for e, _ in runs):,.0f} steps/s, plain "
+                     f"{statistics.median(p[0] for _, p in runs):,.0f} steps/s -> ECS / plain = {ratio:.2f} "
+                     f"(target >= 0.95); episode rewards identical: {identical} ({len(runs[0][0][1])} episodes)")
+
+    if want("hunt"):
+        lines.append(hunt_line(q))
     print("\n".join(lines))
+
+
+def hunt_line(quick: bool) -> str:
+    ticks = 100 if quick else 300
+    rand, learn = alternate(lambda: hunt_ticks_per_sec(False, ticks, 50),
+                            lambda: hunt_ticks_per_sec(True, ticks, 100), 1 if quick else 3)
+    return (f"hunt      256 agents (128 prey, 96 predators, 32 hawks), {ticks} ticks: random teams "
+            f"{statistics.median(rand):,.0f} ticks/s, both teams learning (DQN) {statistics.median(learn):,.1f} ticks/s")
 
 
 if __name__ == "__main__":

@@ -14,12 +14,24 @@ import esper
 import numpy as np
 
 from ..core.types import ActMode, EpisodeStatus, Experience
-from .components import ResetRequest
+from .components import Agent, ResetRequest
 from .events import EpisodeEnd
 from .lifecycle import Lifecycle
 from .policies import ComponentError, PolicyEntry
 
 RUNNING, TERMINATED, TRUNCATED = EpisodeStatus.RUNNING, EpisodeStatus.TERMINATED, EpisodeStatus.TRUNCATED
+_NOTHING: frozenset[int] = frozenset()
+
+
+def _dying() -> "set[int] | frozenset[int]":
+    """Entities deleted this tick (``esper.delete_entity``, pending until the next ``esper.process``).
+
+    Read from esper's per-world set when it has one (one empty-set test per tick instead of an
+    ``entity_exists`` call per agent); otherwise every agent entity is asked."""
+    dead = getattr(esper, "_dead_entities", None)
+    if isinstance(dead, set):
+        return dead
+    return {e for e, _ in esper.get_component(Agent) if not esper.entity_exists(e)}
 
 
 class DecideProcessor(esper.Processor):
@@ -34,12 +46,12 @@ class DecideProcessor(esper.Processor):
         life = self.life
         life.check_world()
         batches: dict[str, list[tuple[int, tuple]]] = {}
-        exists = esper.entity_exists
+        dying = _dying() or _NOTHING
         for entity, comps in life.rows():
             agent, observation, action, _, done, tracker = comps
             if tracker.waiting or tracker.needs_reset:
                 continue
-            if done.terminated or done.truncated or not exists(entity):
+            if done.terminated or done.truncated or entity in dying:
                 _ended_outside_the_tick(entity, done)
                 continue
             rows = batches.get(agent.policy)
@@ -108,7 +120,7 @@ class RecordProcessor(esper.Processor):
         requested = {e for e, _ in requests} if requests else None
         gammas = {name: entry.gamma for name, entry in self.policies.items()}
         closing: dict[str, list[tuple]] = {}
-        exists = esper.entity_exists
+        dying = _dying() or _NOTHING
         for entity, (agent, obs, action, reward, done, tracker) in rows:
             if not tracker.waiting:
                 continue
@@ -121,7 +133,7 @@ class RecordProcessor(esper.Processor):
             k = tracker.ticks_since_decision
             tracker.decision_reward += r if k == 0 else r * gammas[agent.policy] ** k
             tracker.ticks_since_decision = k + 1
-            gone = not exists(entity)  # the game deleted it this tick: its episode ends here
+            gone = entity in dying  # the game deleted it this tick: its episode ends here
             terminated = done.terminated
             truncated = done.truncated or gone or (requested is not None and entity in requested)
             ended = terminated or truncated
