@@ -236,3 +236,9 @@ def test_a_team_out_of_budget_plays_on_frozen_while_the_other_learns(world):
     assert isinstance(plugin.policies["prey"].policy, GreedyPolicy) and plugin.policies["prey"].stats.episodes > 0
     with pytest.raises(ValueError, match="freeze\\(\\) needs a learning policy"):
         plugin.freeze("hawk")
+
+
+def test_training_in_a_window_shows_both_teams_progress(tmp_path):
+    assert main(["train", "hunt", "--steps", "300", "--render", "--max-frames", "8", "--root", str(tmp_path)]) == 0
+    runs = team_runs(tmp_path)
+    assert all(read(run / "metadata.json")["total_steps"] > 0 for run in runs.values())
