@@ -5,7 +5,8 @@
 Trains both teams with the Python API (one TrainingSession and one TrainingRun per team), then measures each
 team's greedy reward per agent per 100 ticks against a random team in its place, on the same seeds:
 trained prey vs random prey (against the trained predators), trained predators vs random predators (against
-the trained prey).
+the trained prey). The command line does the same with a run per team: ``ecs-rl train hunt``, then
+``ecs-rl eval runs/hunt --baseline``.
 """
 
 from __future__ import annotations

@@ -88,7 +88,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     from .commands import train
 
     if args.game is None and args.resume is None:
-        raise CliError("name a game (cartpole, foragers) or --resume a run")
+        raise CliError("name a game (cartpole, foragers, hunt) or --resume a run")
     _configure_torch()
     return train(args.game, args.algo, args.steps, args.envs, args.seed, args.render, args.name, args.version,
                  args.resume, args.root, args.eval_freq, args.full, args.max_frames,
@@ -140,17 +140,22 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     p = sub.add_parser("train", help="train an agent on a demo game (headless, or --render)")
-    p.add_argument("game", nargs="?", help="cartpole or foragers (not needed with --resume)")
+    p.add_argument("game", nargs="?", help="cartpole, foragers or hunt (not needed with --resume)")
     p.add_argument("--algo", choices=["dqn", "ppo"], help="default: the game's (dqn)")
-    p.add_argument("--steps", type=_positive, help="step budget (default: the game's, 100000)")
-    p.add_argument("--envs", type=_positive, help="agent entities in the world (default: the game's)")
+    p.add_argument("--steps", type=_positive, help="step budget (default: the game's, 100000); hunt: of each "
+                   "policy, a step being a decision of one of its agents (default: prey 50000, predator 25000)")
+    p.add_argument("--envs", type=_positive, help="agent entities in the world (default: the game's; hunt: all "
+                   "three teams together, 24)")
     p.add_argument("--seed", type=_seed, help="default: 0 (with --resume: the run's)")
     p.add_argument("--render", action="store_true", help="train live in a window (keys: space, up/down, r, esc)")
     p.add_argument("--name", help="run name (default: the game)")
-    p.add_argument("--version", dest="version", help="run version (default: the algorithm)")
-    p.add_argument("--resume", metavar="PATH", help="continue a run (a run, version or name directory)")
+    p.add_argument("--version", dest="version", help="run version (default: the algorithm; hunt: one run per "
+                   "policy, <name>/<policy>/<run>, so no --version)")
+    p.add_argument("--resume", metavar="PATH", help="continue a run (a run, version or name directory); hunt: "
+                   "either team's run resumes both")
     p.add_argument("--root", default="runs", help="where runs live (default: runs)")
-    p.add_argument("--eval-freq", type=_positive, default=5_000, help="greedy evaluation every N steps (5000)")
+    p.add_argument("--eval-freq", type=_positive, help="greedy evaluation every N steps (of a policy) "
+                   "(default: the game's: 5000; hunt 12500)")
     p.add_argument("--full", action="store_true", help="use the whole budget even once solved")
     p.add_argument("--checkpoint-every", type=_positive, metavar="N",
                    help="save step_<N>.pt and latest.pt every N steps (default: steps/5, at most 10000)")
@@ -161,11 +166,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("eval", help="greedy episodes of a run's best checkpoint, as a report")
     p.add_argument("run")
-    p.add_argument("--episodes", type=_positive)
+    p.add_argument("--episodes", type=_positive, help="episodes (default: the game's); hunt: worlds of 1000 "
+                   "ticks, one seed each (default 4)")
     p.add_argument("--seed", type=_seed, default=1_000_000_000,
                    help="first start seed (default 10**9: seeds no training-time evaluation uses)")
     p.add_argument("--render", action="store_true")
-    p.add_argument("--baseline", action="store_true", help="also report a random policy on the same episodes")
+    p.add_argument("--baseline", action="store_true", help="also report a random policy on the same episodes "
+                   "(hunt: a random team in each team's place)")
     p.add_argument("--max-frames", type=_positive, help=argparse.SUPPRESS)
     p.set_defaults(handler=_cmd_eval)
 
@@ -178,7 +185,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("play", help="drive an entity with the keyboard (arrow keys)")
     p.add_argument("game")
-    p.add_argument("--run", help="a trained run for the other agents (foragers); default: random agents")
+    p.add_argument("--run", help="a trained run for the other agents (foragers; hunt: either team's run, for "
+                   "both teams); default: random agents")
     p.add_argument("--seed", type=_seed, default=0)
     p.add_argument("--max-frames", type=_positive, help="close after N frames")
     p.add_argument("--screenshot", metavar="PNG", help="save the last frame")

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
+import os
+import shutil
 import signal
 import threading
 import time
@@ -16,7 +19,7 @@ from .core.agent import RandomAgent
 from .core.files import WriteError
 from .core.run import RunError, TrainingRun
 from .core.session import TrainingSession
-from .core.stats import EvalReport, Max, Mean, Min, StatsTracker, Std
+from .core.stats import EvalReport, Max, Mean, Min, StatsTracker, Std, format_table
 from .core.types import EpisodeRecord
 from .ecs.components import Agent
 from .ecs.controllers import HumanController
@@ -30,12 +33,11 @@ class CommandError(Exception):
     """A mistake in what the user asked for: reported as one line, no traceback."""
 
 
-def _make_agent(game: Game, algo: str, config: Any):
+def _make_agent(game: Game, algo: str, config: Any, policy: str | None = None):
     from .algorithms import DqnAgent, PpoAgent
 
-    world = game.world
     kind = {"dqn": DqnAgent, "ppo": PpoAgent}[algo]
-    return kind(world.observation_space, world.action_space, config)
+    return kind(*game.spaces(policy or game.policy), config)
 
 
 RETIRED_CONFIG_KEYS = ("num_threads", "flush_denormal")  # now process settings: algorithms.configure_torch
@@ -141,12 +143,17 @@ def _resume_config(resume: str, game_name: str | None, algo: str | None, envs: i
 
 
 def train(game_name: str | None, algo: str | None, steps: int | None, envs: int | None, seed: int | None,
-          render: bool, name: str | None, version: str | None, resume: str | None, root: str, eval_freq: int,
+          render: bool, name: str | None, version: str | None, resume: str | None, root: str, eval_freq: int | None,
           full: bool, max_frames: int | None = None, progress: bool = True, checkpoint_every: int | None = None,
           checkpoint_seconds: float = 60.0) -> int:
+    """``ecs-rl train``: one run of one learning policy; a game with several learning policies trains them all
+    at once, one run each (see :func:`_train_teams`)."""
     new_cfg = None
     if resume:
         run_dir, cfg, game, algo = _resume_config(resume, game_name, algo, envs, seed, name, version)
+        if game.multi:
+            return _train_teams(game, algo, steps, envs, seed, render, name, (run_dir, cfg), root, eval_freq,
+                                max_frames, progress, checkpoint_every, checkpoint_seconds, version=version)
         envs, seed = cfg["envs"], cfg["seed"]
         steps = steps or cfg["steps"]
         agent_cfg = dict(cfg["agent"])
@@ -163,6 +170,9 @@ def train(game_name: str | None, algo: str | None, steps: int | None, envs: int 
             game = get_game(game_name)
         except ValueError as exc:
             raise CommandError(str(exc)) from None
+        if game.multi:
+            return _train_teams(game, algo, steps, envs, seed, render, name, None, root, eval_freq, max_frames,
+                                progress, checkpoint_every, checkpoint_seconds, version=version)
         algo = algo or game.default_algo
         steps = steps or game.default_steps
         envs = envs or game.default_envs[algo]
@@ -180,6 +190,7 @@ def train(game_name: str | None, algo: str | None, steps: int | None, envs: int 
             raise CommandError(f"cannot create a run under {root}: {exc.strerror or exc}") from None
         run_dir.write_config({"game": game.name, "algo": algo, "envs": envs, "seed": seed, "steps": steps,
                               "agent": asdict(config)})
+    eval_freq = eval_freq or game.eval_freq
     session = (TrainingSession(_make_agent(game, algo, config)).with_max_steps(steps)
                .with_checkpoint_freq(checkpoint_every or max(1, min(10_000, steps // 5)))
                .with_checkpoint_seconds(checkpoint_seconds))
@@ -260,6 +271,219 @@ def _train_window(game: Game, session: TrainingSession, plugin: Plugin, solved, 
         window.close()
 
 
+# -- train: a game with several learning policies, one run each ------------------------------------
+
+def _team_runs(run_dir: TrainingRun, cfg: dict, game: Game) -> dict[str, TrainingRun]:
+    """Every learning policy's run of a multi-policy game, from one of them: its config.json names its
+    ``policy`` and its ``partners`` (policy -> the partner run's path, relative to this run)."""
+    config_path = run_dir.path / "config.json"
+    policy, partners = cfg.get("policy"), cfg.get("partners")
+    others = set(game.learning_policies) - {policy}
+    if (policy not in game.learning_policies or not isinstance(partners, dict) or set(partners) != others
+            or not all(isinstance(v, str) for v in partners.values())):
+        raise CommandError(f"{config_path}: a {game.name} run names its policy (one of "
+                           f"{', '.join(game.learning_policies)}) and its partner runs; this one does not")
+    runs = {}
+    for p in game.learning_policies:
+        if p == policy:
+            runs[p] = run_dir
+            continue
+        path = Path(os.path.normpath(run_dir.path / partners[p]))
+        if not (path / "metadata.json").is_file():
+            raise CommandError(f"the {p} run of {run_dir.path} is missing: no run at {path}")
+        try:
+            runs[p] = TrainingRun.resume(path)
+            partner = runs[p].read_config()
+        except RunError as exc:
+            raise CommandError(str(exc)) from None
+        for key in ("game", "algo", "envs", "seed"):
+            if not isinstance(partner, dict) or partner.get(key) != cfg.get(key):
+                raise CommandError(f"{path / 'config.json'}: its {key} differs from that of its partner {run_dir.path}")
+        if partner.get("policy") != p or not isinstance(partner.get("agent"), dict) or "steps" not in partner:
+            raise CommandError(f"{path / 'config.json'} is not the {p} run of a {game.name} training")
+    return runs
+
+
+def _train_teams(game: Game, algo: str | None, steps: int | None, envs: int | None, seed: int | None, render: bool,
+                 name: str | None, resumed: tuple[TrainingRun, dict] | None, root: str, eval_freq: int | None,
+                 max_frames: int | None, progress: bool, checkpoint_every: int | None, checkpoint_seconds: float,
+                 version: str | None = None) -> int:
+    """Train every learning policy of ``game`` at once in one world: one session and one run per policy,
+    ``<root>/<name>/<policy>/<timestamp>/``. ``steps`` is each policy's budget (decisions of its agents); a
+    policy that reaches it stops learning and plays greedily until every policy is done."""
+    policies = game.learning_policies
+    if version is not None:
+        raise CommandError(f"--version: {game.name} trains one run per policy, named by the policy "
+                           f"({', '.join(policies)}); leave out --version")
+    eval_freq = eval_freq or game.eval_freq
+    new_cfgs: dict[str, dict] = {}
+    if resumed is not None:
+        run_dir, cfg = resumed
+        runs = _team_runs(run_dir, cfg, game)
+        envs, seed = cfg["envs"], cfg["seed"]
+        budgets, configs = {}, {}
+        for p, run in runs.items():
+            pcfg = cfg if run is run_dir else run.read_config()
+            budgets[p] = steps or pcfg["steps"]
+            agent_cfg = dict(pcfg["agent"])
+            if budgets[p] > pcfg["steps"]:  # a larger budget: annealing schedules follow it
+                if agent_cfg.get("anneal_steps") == pcfg["steps"]:
+                    agent_cfg["anneal_steps"] = budgets[p]
+                new_cfgs[p] = {**pcfg, "steps": budgets[p], "agent": agent_cfg}
+            try:
+                configs[p] = _config_from(algo, agent_cfg)
+            except (TypeError, ValueError) as exc:
+                raise CommandError(f"{run.path / 'config.json'}: bad agent settings ({exc})") from None
+        _fresh_world("ecs-rl:train")
+        try:
+            game.build(envs, seed)
+        except (TypeError, ValueError) as exc:
+            raise CommandError(f"{run_dir.path / 'config.json'}: envs {envs!r}, seed {seed!r}: {exc}") from None
+    else:
+        algo = algo or game.default_algo
+        seed = 0 if seed is None else seed
+        budgets = {p: steps or game.budget(p) for p in policies}
+        try:
+            configs = {p: game.preset(algo, seed + k, budgets[p], p) for k, p in enumerate(policies)}
+        except ValueError as exc:
+            raise CommandError(str(exc)) from None
+        envs = envs or game.default_envs[algo]
+        _fresh_world("ecs-rl:train")
+        try:
+            game.build(envs, seed)
+        except ValueError as exc:
+            raise CommandError(f"--envs {envs}: {exc}") from None
+        run_name = name or game.name
+        for p in policies:
+            _check_root(root, [run_name, p])
+        runs = {}
+        try:
+            for p in policies:
+                runs[p] = TrainingRun.create(run_name, p, root=root)
+        except (ValueError, OSError) as exc:
+            for run in runs.values():
+                shutil.rmtree(run.path, ignore_errors=True)
+            if isinstance(exc, OSError):
+                raise CommandError(f"cannot create a run under {root}: {exc.strerror or exc}") from None
+            raise CommandError(str(exc)) from None
+        for p, run in runs.items():
+            run.write_config({"game": game.name, "algo": algo, "envs": envs, "seed": seed, "steps": budgets[p],
+                              "policy": p, "partners": {q: os.path.relpath(runs[q].path, run.path)
+                                                        for q in policies if q != p},
+                              "agent": asdict(configs[p])})
+    sessions = {p: (TrainingSession(_make_agent(game, algo, configs[p], p)).with_max_steps(budgets[p])
+                    .with_checkpoint_freq(checkpoint_every or max(1, min(10_000, budgets[p] // 5)))
+                    .with_checkpoint_seconds(checkpoint_seconds)) for p in policies}
+    try:
+        for run in runs.values():  # every lock first: a locked partner leaves both runs as they were
+            run.acquire_lock()
+        for p, run in runs.items():
+            sessions[p].with_run(run)
+        for p, new_cfg in new_cfgs.items():
+            runs[p].write_config(new_cfg)
+    except (RunError, OSError) as exc:
+        for run in runs.values():
+            run.release_lock(undo=True)
+        raise CommandError(str(exc)) from None
+    for p, session in sessions.items():
+        for note in session.resume_notes:
+            print(f"resume ({p}): {note}")
+        if resumed is not None:
+            print(f"resuming {runs[p].path} at step {session.total_steps:,} (episode {session.total_episodes:,})")
+    plugin = game.install(sessions, evaluation=Evaluation(game.factory(), every=eval_freq, episodes=game.eval_episodes,
+                                                          max_ticks=game.eval_max_ticks))
+
+    def pending() -> bool:  # a session reached its budget but still learns
+        return not plugin.done and any(s.is_done() and plugin.policies[p].session is s for p, s in sessions.items())
+
+    def freeze_done() -> None:
+        for p, s in sessions.items():
+            if not plugin.done and s.is_done() and plugin.policies[p].session is s:
+                plugin.freeze(p)
+
+    started = time.perf_counter()
+    stop = _StopSignals()
+    try:
+        with stop, contextlib.ExitStack() as stack:
+            for session in sessions.values():
+                stack.enter_context(session)
+            if all(s.is_done() for s in sessions.values()):
+                print("the runs already have " + ", ".join(f"{s.total_steps:,} of {budgets[p]:,} {p} steps"
+                                                          for p, s in sessions.items()) + ": nothing to train")
+            elif render:
+                _train_teams_window(game, sessions, budgets, plugin,
+                                    lambda: freeze_done() or plugin.done or stop.requested, max_frames)
+            else:
+                freeze_done()
+                _train_teams_headless(sessions, budgets, plugin, pending, freeze_done, lambda: stop.requested,
+                                      progress)
+    except KeyboardInterrupt:  # a second Ctrl-C: the sessions' __exit__ saved latest.pt and the metadata
+        stop.signal = signal.SIGINT
+    except WriteError as exc:
+        raise CommandError(str(exc)) from None
+    if stop.requested:
+        name_ = "SIGTERM" if stop.signal == signal.SIGTERM else "Ctrl-C"
+        saved = ", ".join(f"{p} at step {sessions[p].total_steps:,} in {runs[p].latest_path}" for p in policies)
+        print(f"\ninterrupted ({name_}): saved {saved}\n"
+              f"continue with: ecs-rl train --resume {runs[policies[0]].path}", flush=True)
+        return 128 + int(stop.signal)
+    wall = time.perf_counter() - started
+    for p, session in sessions.items():
+        print(session.eval_report(session.total_episodes, title=f"Training report: {p}"))
+        evals = [r for r in plugin.eval_history if r.policy == p]
+        if evals:
+            print(f"{p} greedy evaluations (step: mean episode reward): "
+                  + ", ".join(f"{r.step:,}: {r.mean_reward:.2f}" for r in evals))
+    print("trained " + ", ".join(f"{p} {s.total_steps:,} steps / {s.total_episodes:,} episodes"
+                                 for p, s in sessions.items()) + f" in {wall:.1f}s")
+    for p in policies:
+        print(f"{p} run: {runs[p].path}")
+    return 0
+
+
+def _team_hud(sessions: dict[str, TrainingSession], budgets: dict[str, int]) -> list[str]:
+    lines = []
+    for p, s in sessions.items():
+        mean = s.stats_summary().get("mean_reward", math.nan)
+        lines.append(f"{p}: steps {s.total_steps:,}/{budgets[p]:,}   episodes {s.total_episodes:,}   "
+                     f"mean reward {'-' if math.isnan(mean) else f'{mean:.2f}'}")
+    return lines
+
+
+def _train_teams_headless(sessions: dict[str, TrainingSession], budgets: dict[str, int], plugin: Plugin, pending,
+                          freeze_done, stopping, progress: bool) -> None:
+    from tqdm import tqdm
+
+    def counted() -> int:
+        return sum(min(s.total_steps, budgets[p]) for p, s in sessions.items())
+
+    with tqdm(total=sum(budgets.values()), initial=counted(), unit="step", disable=not progress or None,
+              dynamic_ncols=True, mininterval=0.5) as bar:
+        seen = counted()
+        while not plugin.done and not stopping():
+            step_world(lambda: pending() or stopping(), plugin=plugin, max_ticks=64)
+            freeze_done()  # a policy out of budget plays greedily, without learning, while the others train
+            bar.update(counted() - seen)
+            seen = counted()
+            parts = []
+            for p, s in sessions.items():
+                mean = s.stats_summary().get("mean_reward", math.nan)
+                parts.append(f"{p} {s.total_steps:,}/{budgets[p]:,} r={mean:.2f}")
+            bar.set_postfix_str("  ".join(parts), refresh=False)
+
+
+def _train_teams_window(game: Game, sessions: dict[str, TrainingSession], budgets: dict[str, int], plugin: Plugin,
+                        stop, max_frames: int | None) -> None:
+    from .render.window import Window, live_loop
+
+    window = Window(game.window, f"ecs-rl: training {game.title}")
+    try:
+        live_loop(window, FixedStep(game.sim_hz), lambda s: game.render.draw_world(s, None),
+                  lambda: _team_hud(sessions, budgets), stop=stop, max_frames=max_frames)
+    finally:
+        window.close()
+
+
 # -- evaluate / watch / play ----------------------------------------------------------------------
 
 def _run_and_game(path: str) -> tuple[TrainingRun, Game, Path]:
@@ -271,10 +495,25 @@ def _run_and_game(path: str) -> tuple[TrainingRun, Game, Path]:
     cfg = run_dir.read_config()
     if "game" not in cfg:
         raise CommandError(f"{run_dir.path} was not made by 'ecs-rl train' (config.json names no game)")
+    try:
+        game = get_game(cfg["game"])
+    except (TypeError, ValueError) as exc:
+        raise CommandError(f"{run_dir.path / 'config.json'}: {exc}") from None
+    return run_dir, game, _checkpoint(run_dir)
+
+
+def _checkpoint(run_dir: TrainingRun) -> Path:
     checkpoint = run_dir.best_path if run_dir.best_path.exists() else run_dir.latest_path
     if not checkpoint.exists():
         raise CommandError(f"{run_dir.path} has no best.pt or latest.pt checkpoint yet")
-    return run_dir, get_game(cfg["game"]), checkpoint
+    return checkpoint
+
+
+def _team_policies(run_dir: TrainingRun, game: Game) -> tuple[dict[str, Any], dict[str, Path]]:
+    """The greedy policy of every team of a multi-policy game (best.pt, else latest.pt, of each run)."""
+    runs = _team_runs(run_dir, run_dir.read_config(), game)
+    checkpoints = {p: _checkpoint(run) for p, run in runs.items()}
+    return {p: _load_policy(c) for p, c in checkpoints.items()}, checkpoints
 
 
 def _load_policy(checkpoint: Path):
@@ -289,6 +528,8 @@ def _load_policy(checkpoint: Path):
 def evaluate(path: str, episodes: int | None, seed: int, render: bool, max_frames: int | None = None,
              baseline: bool = False) -> int:
     run_dir, game, checkpoint = _run_and_game(path)
+    if game.multi:
+        return _evaluate_teams(run_dir, game, episodes, seed, render, baseline)
     n = episodes or game.eval_episodes
     title = f"ecs-rl: evaluating {run_dir.path.name}" if render else None
     records = _episodes(game, _load_policy(checkpoint), n, seed, title, max_frames)
@@ -296,6 +537,36 @@ def evaluate(path: str, episodes: int | None, seed: int, render: bool, max_frame
     if baseline:
         print()
         print(report_for(random_baseline(game, n, seed), "Random policy, same episodes"))
+    return 0
+
+
+def _evaluate_teams(run_dir: TrainingRun, game: Game, worlds: int | None, seed: int, render: bool,
+                    baseline: bool) -> int:
+    """Each team's greedy score with the game's own scoring function, over ``worlds`` worlds from ``seed`` on;
+    with ``baseline`` also a random team in its place against the other trained teams, on the same worlds."""
+    score = game.score()
+    if render or score is None:
+        raise CommandError(f"{game.name} is scored over stretches of play, not episodes, so there is nothing to "
+                           f"show here: see the teams with 'ecs-rl watch {run_dir.path}'" if render else
+                           f"game {game.name} declares no scoring function for its teams")
+    policies, checkpoints = _team_policies(run_dir, game)
+    n = run_dir.read_config().get("envs") or game.default_envs[game.default_algo]
+    worlds = worlds or game.score_worlds
+    seeds = list(range(seed, seed + worlds))
+    trained = score(policies, n, seeds)
+    randoms = {}
+    if baseline:
+        for k, p in enumerate(policies):
+            random_team = RandomAgent(game.spaces(p)[1], seed=seed + k)
+            randoms[p] = score({**policies, p: random_team}, n, seeds)[p]
+    print(f"Evaluation of the {game.title} teams: {game.score_label}; {worlds} world(s) of {n} agents, "
+          f"seeds {seeds[0]}..{seeds[-1]}")
+    header = ["team", "trained"] + (["random"] if baseline else []) + ["checkpoint"]
+    rows = [[p, f"{trained[p]:+.2f}"] + ([f"{randoms[p]:+.2f}"] if baseline else []) + [str(checkpoints[p])]
+            for p in policies]
+    print(format_table(header, rows, align="l" + "r" * (len(header) - 2) + "l"))
+    if baseline:
+        print("random: a random team in that team's place, against the other trained team(s), same worlds")
     return 0
 
 
@@ -330,6 +601,14 @@ def report_for(records: list[EpisodeRecord], title: str) -> EvalReport:
 
 def watch(path: str, max_frames: int | None, screenshot: str | None, seed: int) -> int:
     run_dir, game, checkpoint = _run_and_game(path)
+    if game.multi:
+        policies, checkpoints = _team_policies(run_dir, game)
+        _fresh_world("ecs-rl:watch")
+        game.build(run_dir.read_config().get("envs") or game.default_envs[game.default_algo], seed)
+        plugin = game.install(policies, learning=False)
+        which = ", ".join(f"{p} {c.name}" for p, c in checkpoints.items())
+        return _show(game, plugin, f"ecs-rl: {game.title} ({which})", max_frames, screenshot,
+                     lambda: [line for p in policies for line in _episode_lines(plugin, p, p)])
     policy = _load_policy(checkpoint)
     _fresh_world("ecs-rl:watch")
     game.world.build(run_dir.read_config().get("envs", game.default_envs[game.default_algo]), seed, game.policy)
@@ -345,6 +624,8 @@ def play(game_name: str, path: str | None, max_frames: int | None, screenshot: s
         raise CommandError(str(exc)) from None
     from .render.window import KeyboardInput
 
+    if game.multi:
+        return _play_teams(game, path, max_frames, screenshot, seed)
     others: Any = RandomAgent(game.world.action_space, seed=seed)
     if path is not None:
         _, trained_game, checkpoint = _run_and_game(path)
@@ -365,6 +646,37 @@ def play(game_name: str, path: str | None, max_frames: int | None, screenshot: s
     keys = ", ".join(f"{k} -> {v}" for k, v in game.keys.items())
     return _show(game, plugin, f"ecs-rl: play {game.title} (keys: {keys})", max_frames, screenshot,
                  lambda: _episode_lines(plugin, "human", "you"), human_entity=entities[0], on_events=on_events)
+
+
+def _play_teams(game: Game, path: str | None, max_frames: int | None, screenshot: str | None, seed: int) -> int:
+    """A person plays one agent of ``game.human``'s team (and each of its replacements) among the teams: random,
+    or the trained teams of the run at ``path``."""
+    from .render.window import KeyboardInput
+
+    if game.human is None:
+        raise CommandError(f"{game.name} has no agent a person can play")
+    others: dict[str, Any] = {p: RandomAgent(game.spaces(p)[1], seed=seed + k)
+                              for k, p in enumerate(game.learning_policies)}
+    if path is not None:
+        run_dir, trained_game, _ = _run_and_game(path)
+        if trained_game.name != game.name:
+            raise CommandError(f"{path} holds a {trained_game.name!r} agent, not a {game.name!r} one")
+        others = _team_policies(run_dir, game)[0]
+    _fresh_world("ecs-rl:play")
+    game.build(game.default_envs[game.default_algo], seed, human=True)
+    you = getattr(game.world, "HUMAN_POLICY", "human")
+    human = HumanController(game.spaces(game.human)[1], default=game.idle(0))
+    plugin = game.install({**others, you: human}, learning=False)
+    keyboard = KeyboardInput(game.keys, game.idle)
+
+    def on_events(events, tick: int) -> None:
+        keyboard.handle(events)
+        human.set_action(keyboard.action(tick))
+
+    keys = ", ".join(f"{k} -> {v}" for k, v in game.keys.items())
+    return _show(game, plugin, f"ecs-rl: play {game.title} as a {game.human} (keys: {keys})", max_frames, screenshot,
+                 lambda: _episode_lines(plugin, you, f"you ({game.human})")
+                 + [line for p in others for line in _episode_lines(plugin, p, p)], on_events=on_events)
 
 
 def _episode_lines(plugin: Plugin, policy: str, who: str = "agents") -> list[str]:

@@ -184,6 +184,18 @@ class Plugin:
             self.eval_history.append(result)
         return [results[e.name] for e in entries]
 
+    def freeze(self, name: str, policy: Any = None) -> None:
+        """Stop training policy ``name`` while other sessions go on (it reached its own step budget): from
+        the next decision its agents act with ``policy`` (default: the session's greedy policy,
+        ``agent.to_policy()``), and its session gets no more transitions, episodes or evaluations (episodes
+        in progress are not logged). ``done`` still waits for every session the plugin was made with."""
+        entry = self.policies.get(name)
+        if entry is None or entry.session is None:
+            raise ValueError(f"freeze() needs a learning policy of this plugin, got {name!r}")
+        frozen = PolicyEntry(name, entry.session.agent.to_policy() if policy is None else policy)
+        frozen.obs_shape, frozen.obs_dtype = entry.obs_shape, entry.obs_dtype
+        self.policies[name] = frozen  # the processors and the lifecycle share this mapping
+
     def check_done(self) -> None:
         sessions = self._sessions
         if sessions and not self.done and all(s.is_done() for s in sessions):
