@@ -60,7 +60,6 @@ class Plugin:
         self.learning = learning
         self.on_end = on_end
         self.done = False
-        self.finished_records: dict[str, list[EpisodeRecord]] = {}
         self.eval_history: list[EvalResult] = []
         self._callbacks: list[Callable[[EpisodeEnd], Any]] = []
         self.life = Lifecycle(self.policies, learning, on_end, reset, self._dispatch)
@@ -141,9 +140,7 @@ class Plugin:
                 entry.session.on_episode(event.total_reward, event.length, event.status, event.extras,
                                          agent_id=event.agent_id, entity=event.entity)
             else:
-                record = EpisodeRecord(event.total_reward, event.length, event.status, event.extras)
-                entry.stats.update(record)
-                self.finished_records.setdefault(event.policy, []).append(record)
+                entry.stats.update(EpisodeRecord(event.total_reward, event.length, event.status, event.extras))
             for fn in self._callbacks:
                 fn(event)
         if self.learning and after:
