@@ -252,7 +252,7 @@ def _train_headless(session: TrainingSession, plugin: Plugin, solved, progress: 
               dynamic_ncols=True, mininterval=0.5) as bar:
         seen = session.total_steps
         while not plugin.done and not solved():
-            step_world(64, plugin=plugin)
+            step_world(solved, plugin=plugin, max_ticks=64)  # a stop request ends the loop at a tick boundary
             bar.update(session.total_steps - seen)
             seen = session.total_steps
             mean = session.stats_summary().get("mean_reward", math.nan)
@@ -377,8 +377,10 @@ def _train_teams(game: Game, algo: str | None, steps: int | None, envs: int | No
     try:
         for run in runs.values():  # every lock first: a locked partner leaves both runs as they were
             run.acquire_lock()
-        for p, run in runs.items():
-            sessions[p].with_run(run)
+        for p, run in runs.items():  # load every checkpoint before any run's logs are cut back
+            sessions[p].open_run(run)
+        for p in runs:
+            sessions[p].finish_run()
         for p, new_cfg in new_cfgs.items():
             runs[p].write_config(new_cfg)
     except (RunError, OSError) as exc:

@@ -336,3 +336,12 @@ def test_configs_no_longer_carry_torch_settings():
         DqnConfig(num_threads=1)
     with pytest.raises(TypeError):
         PpoConfig(flush_denormal=True)
+
+
+def test_dqn_reads_a_replay_buffer_saved_before_the_discount_column():
+    obs, act = gym.spaces.Box(-1, 1, (3,), np.float32), gym.spaces.Discrete(2)
+    agent = DqnAgent(obs, act, DqnConfig(gamma=0.9, buffer_size=8))
+    old_rows = torch.arange(2 * 9, dtype=torch.float32).reshape(2, 9)  # obs, next_obs, action, reward, terminated
+    agent.replay.load_state({**agent.replay.state(False), "rows": old_rows, "pos": 2, "size": 2})
+    assert agent.replay.rows[:2, :9].tolist() == old_rows.tolist()
+    assert agent.replay.rows[:2, 9].tolist() == pytest.approx([0.9, 0.9])  # one-tick transitions

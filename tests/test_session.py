@@ -271,3 +271,50 @@ def test_random_agents_sample_from_their_own_copy_of_the_space():
     assert draws_a == [alone.act(None) for _ in range(50)]
     assert a.action_space is not cartpole.action_space and b.action_space is not a.action_space
     assert cartpole.action_space.np_random.bit_generator.state == before
+
+
+class PathOnlyAgent(RandomAgent):
+    """A custom agent whose save takes only a path (the protocol's minimum): its session state goes beside."""
+
+    def save(self, path):
+        super().save(path)
+
+    def load(self, path):
+        super().load(path)
+
+
+def test_an_agent_saving_only_a_path_resumes_after_clock_and_step_checkpoints(tmp_path):
+    env = gym.make("CartPole-v1")
+    run = TrainingRun.create("cartpole", "custom", root=tmp_path)
+    session = (TrainingSession(PathOnlyAgent(env.action_space, seed=0)).with_run(run).with_max_steps(250)
+               .with_checkpoint_freq(100).with_keep_checkpoints(1))
+    drive(session, env, seed=0)  # numbered checkpoints at 100 and 200
+    session.save_latest()  # a clock save at 250 ...
+    session.with_max_steps(300)
+    drive(session, env)  # ... then a numbered one at 300: latest and its sidecar must move together
+    session.run.release_lock()
+    names = sorted(p.name for p in run.checkpoints_dir.iterdir())
+    assert names == ["latest.pt", "latest.pt.session.json", "step_300.pt", "step_300.pt.session.json"]
+    agent = PathOnlyAgent(env.action_space, seed=1)
+    resumed = TrainingSession(agent).with_run(TrainingRun.resume(run.path))
+    assert resumed.total_steps == agent.total_steps == 300 and resumed.total_episodes == len(
+        resumed.run.read_train_episodes())
+    resumed.close()
+
+
+def test_sessions_opened_together_leave_every_run_as_it_was_when_one_checkpoint_is_broken(tmp_path):
+    paths, logs = [], []
+    for seed in (0, 1):
+        session, env = make_session(tmp_path / str(seed), steps=350, seed=seed)  # checkpoint at 300, 50 more logged
+        session.with_checkpoint_seconds(None)
+        drive(session, env, seed=seed)
+        session.run.release_lock()  # killed: lines after the checkpoint stay in the log
+        paths.append(session.run.path)
+        logs.append(session.run.train_log_path.read_bytes())
+    (paths[1] / "checkpoints" / "latest.pt").write_text("{ not a checkpoint")
+    first = TrainingSession(RandomAgent(gym.spaces.Discrete(2))).open_run(TrainingRun.resume(paths[0]))
+    with pytest.raises(RunError, match="latest.pt"):
+        TrainingSession(RandomAgent(gym.spaces.Discrete(2))).open_run(TrainingRun.resume(paths[1]))
+    first._opening[0].release_lock()
+    assert [(p / "train_episodes.jsonl").read_bytes() for p in paths] == logs  # nothing was cut back yet
+    assert not list(paths[0].glob("*.rolled-back.jsonl"))

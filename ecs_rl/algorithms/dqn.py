@@ -93,8 +93,9 @@ class ReplayBuffer:
     from the buffer's own RNG.
     """
 
-    def __init__(self, capacity: int, obs_dim: int, seed: int) -> None:
+    def __init__(self, capacity: int, obs_dim: int, seed: int, gamma: float = 0.99) -> None:
         self.capacity = capacity
+        self.gamma = gamma  # the discount of one-tick rows read from checkpoints without the column
         self.obs_dim = obs_dim
         self.rows = np.zeros((capacity, 2 * obs_dim + 4), dtype=np.float32)
         self.pos = 0
@@ -138,7 +139,10 @@ class ReplayBuffer:
             self.pos = self.size = 0
             return
         size = int(state["size"])
-        self.rows[:size] = rows.numpy()
+        rows = rows.numpy()
+        if rows.shape[1] == self.rows.shape[1] - 1:  # saved before the discount column: one-tick transitions
+            rows = np.concatenate([rows, np.full((len(rows), 1), self.gamma, dtype=np.float32)], axis=1)
+        self.rows[:size] = rows
         self.pos, self.size = int(state["pos"]), size
 
 
@@ -165,7 +169,7 @@ class DqnAgent:
         self.optimizer = FlatAdam(self.q_params.param, config.learning_rate)
         seeds = np.random.SeedSequence(config.seed).spawn(2)
         self.explore_rng = np.random.default_rng(seeds[0])
-        self.replay = ReplayBuffer(config.buffer_size, self.obs_dim, seeds[1])
+        self.replay = ReplayBuffer(config.buffer_size, self.obs_dim, seeds[1], config.gamma)
         self._steps = 0
         self._updates = 0
         self._episode_losses: list[float] = []

@@ -256,9 +256,10 @@ class PpoAgent:
         seg.last_next_obs = np.array(experience.next_obs, dtype=np.float32).reshape(self.obs_dim)
         self._steps += 1
         self._rollout_len += 1
-        active = len(self._segments.keys() | self._pending.keys())
-        if self._rollout_len >= self.config.n_steps * active:
-            self._update()
+        n_steps = self.config.n_steps
+        if self._rollout_len >= n_steps * max(len(self._segments), len(self._pending)) and \
+                self._rollout_len >= n_steps * len(self._segments.keys() | self._pending.keys()):
+            self._update()  # n_steps per live agent (the set is built only once the cheaper bound is met)
 
     def forget(self, agent_id: int) -> None:
         """The actor is gone: drop its pending decision and close its segment (it stays in the rollout,

@@ -22,6 +22,13 @@ class LearningAgent(Protocol):
     ``agent_id`` / ``agent_ids`` say which entity a decision is for, so agents that keep
     per-actor state (PPO rollouts) can match a later ``observe`` to the ``act`` that produced it.
     Arrays passed in belong to the caller, who may reuse them: an agent copies what it keeps.
+
+    Optional members the session and the plugin use when present: ``gamma`` (the discount; the plugin
+    discounts rewards within a decision period with it, else sums them), ``forget(agent_id)`` (an
+    actor left: drop its per-actor state), ``forget_all()`` (every actor left: a resumed run's old
+    world), and ``save(path, session=...)`` / a ``load`` that returns that mapping (the session's
+    state stored in the same file). An ``Experience`` spanning k ticks (``ticks``) bootstraps with
+    ``gamma ** k``.
     """
 
     @property

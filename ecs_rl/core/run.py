@@ -237,6 +237,7 @@ class TrainingRun:
         doomed = [p for _, p in numbered[: max(0, len(numbered) - keep)]]
         for p in doomed:
             p.unlink(missing_ok=True)
+            p.with_name(p.name + ".session.json").unlink(missing_ok=True)  # an agent's session sidecar
         return doomed
 
     def log_train_episode(self, record: EpisodeRecord, step: int, episode: int, **fields: Any) -> None:
@@ -385,16 +386,16 @@ class TrainingRun:
                 cut_at = body.rfind(b"\n") + 1
                 partial = body[cut_at:]
                 keep = cut_at
+            notes = []
+            if whole:  # aside first: a crash before the cut leaves the lines in both files, never in neither
+                aside = self.rolled_back_path(log)
+                with open(aside, "ab") as out:
+                    out.write(whole + b"\n")
+                    os.fsync(out.fileno())
+                n = whole.count(b"\n") + 1
+                notes.append(f"{n} line(s) of {log.name} written after the checkpoint moved to {aside.name}")
             fh.truncate(keep)
             os.fsync(fh.fileno())
-        notes = []
-        if whole:
-            aside = self.rolled_back_path(log)
-            with open(aside, "ab") as out:
-                out.write(whole + b"\n")
-                os.fsync(out.fileno())
-            n = whole.count(b"\n") + 1
-            notes.append(f"{n} line(s) of {log.name} written after the checkpoint moved to {aside.name}")
         if partial:
             notes.append(f"repaired {log.name}: removed a partial last line ({len(partial)} bytes) "
                          "left by an interrupted write")

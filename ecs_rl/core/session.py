@@ -86,6 +86,7 @@ class TrainingSession:
         self._save_takes_replay = _accepts(agent.save, "include_replay")
         self.resume_notes: list[str] = []
         self._checkpoint_step: int | None = None  # the step of the newest latest this session saved or loaded
+        self._opening: tuple[TrainingRun, dict[str, Any] | None, list[str]] | None = None
 
     # -- builder ------------------------------------------------------------------------------
 
@@ -98,16 +99,20 @@ class TrainingSession:
         (``agent.forget_all()``, if the agent has one). Raises ``RunError`` (nothing changed on disk)
         if the run is locked by another process, read-only, or its checkpoint does not load.
         """
-        if self._run is not None and self._run is not run:
-            self._run.release_lock()
+        return self.open_run(run).finish_run()
+
+    def open_run(self, run: TrainingRun) -> "TrainingSession":
+        """The first half of :meth:`with_run`: lock the run and load its checkpoint, writing nothing
+        else. Sessions resuming together (several policies) open all their runs before any finishes,
+        so a broken partner leaves every run as it was."""
         run.acquire_lock()
         try:
+            state = None
             notes: list[str] = []
             if run.resumed:
-                state = None
                 kept_best = run.metadata.get("best_eval_reward")  # best.pt saved after the checkpoint survives
                 if run.latest_path.exists():
-                    state = self._load(run.latest_path)
+                    state = self._load(run.latest_path, notes)
                 else:
                     notes.append(f"no checkpoint in {run.path} yet: starting from step 0 with empty logs")
                 run.check_restore(state)
@@ -119,21 +124,33 @@ class TrainingSession:
                 if run.best_path.exists() and kept_best is not None and (best is None or kept_best > best):
                     best = kept_best
                 state = {**(state if state is not None else _EMPTY), "best_eval_reward": best}
-                run.mark_lock_holder()
+        except BaseException:
+            run.release_lock(undo=True)
+            raise
+        self._opening = (run, state, notes)
+        return self
+
+    def finish_run(self) -> "TrainingSession":
+        """The second half of :meth:`with_run`: bring the run's logs and metadata back to the checkpoint."""
+        run, state, notes = self._opening
+        try:
+            run.mark_lock_holder()
+            if state is not None:
                 notes = run.restore(state) + notes
                 self._total_steps = int(state.get("total_steps", 0))
                 self._total_episodes = int(state.get("total_episodes", 0))
+                best = state.get("best_eval_reward")
                 self._best = float(best) if best is not None else -math.inf
                 self._checkpoint_step = self._total_steps if run.latest_path.exists() else None
                 forget_all = getattr(self._agent, "forget_all", None)
                 if run.latest_path.exists() and callable(forget_all):
                     forget_all()
-            else:
-                run.mark_lock_holder()
-                notes = []
         except BaseException:
             run.release_lock(undo=True)
             raise
+        if self._run is not None and self._run is not run:
+            self._run.release_lock()
+        self._opening = None
         self._run = run
         self.resume_notes = notes
         if run.resumed:
@@ -241,10 +258,11 @@ class TrainingSession:
         except ValueError as exc:
             who = f" of agent {log_fields['agent_id']}" if "agent_id" in log_fields else ""
             raise ValueError(f"episode{who} at step {self._total_steps}: {exc}") from None
+        if self._run is not None:  # logged first: a failed write leaves the count equal to the log's lines
+            self._run.log_train_episode(record, self._total_steps, self._total_episodes + 1, **log_fields)
         self._total_episodes += 1
         self._stats.update(record)
         if self._run is not None:
-            self._run.log_train_episode(record, self._total_steps, self._total_episodes, **log_fields)
             self._write_metadata(force=False)
         self._agent.on_episode_start()
         return record
@@ -277,6 +295,8 @@ class TrainingSession:
             self.save_latest()
         else:
             self._save_agent(path, resume_point=True)
+            if not self._save_takes_session:
+                atomic_copy(_sidecar(path), _sidecar(run.latest_path))
             atomic_copy(path, run.latest_path)
             self._checkpoint_saved()
         run.prune_checkpoints(self._keep)
@@ -401,8 +421,8 @@ class TrainingSession:
             if not self._save_takes_session:  # beside the file, written before the file appears
                 atomic_write_json(_sidecar(path), {**state, "agent_steps": int(self._agent.total_steps)})
 
-    def _load(self, path: Path) -> dict[str, Any] | None:
-        """Load the agent from ``path`` and return the session state stored with it (``None`` if none)."""
+    def _load(self, path: Path, notes: list[str]) -> dict[str, Any] | None:
+        """Load the agent from ``path`` and return the session state stored with it (``{}`` if none)."""
         try:
             state = self._agent.load(path)
         except (OSError, ValueError, RuntimeError) as exc:
@@ -412,8 +432,9 @@ class TrainingSession:
             if not sidecar.exists():
                 return {}
             state = json.loads(sidecar.read_text(encoding="utf-8"))
-            if int(state.pop("agent_steps", -1)) != int(self._agent.total_steps):
-                raise RunError(f"{sidecar} does not belong to {path} (the agent was saved at another step)")
+            if int(state.pop("agent_steps", -1)) != int(self._agent.total_steps):  # a crash between two renames
+                notes.append(f"{sidecar} was written for another step than {path}: counts from metadata.json")
+                return {}
         if state is not None and not isinstance(state, dict):
             raise RunError(f"checkpoint {path} holds a session state that is not a mapping")
         return dict(state) if state is not None else {}
