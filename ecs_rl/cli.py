@@ -11,6 +11,7 @@ from . import __version__
 from .core.files import WriteError
 from .core.run import RunError, TrainingRun
 from .core.stats import format_table
+from .ecs.evaluation import HELD_OUT_SEED
 
 
 class CliError(Exception):
@@ -24,24 +25,21 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value
+def _whole_at_least(minimum: int):
+    """An argparse type: a whole number >= ``minimum``."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be >= {minimum}, got {value}")
+        return value
+    return parse
 
 
-def _seed(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
-    return value
+_positive = _whole_at_least(1)
+_seed = _whole_at_least(0)
 
 
 def _seconds(text: str) -> float:
@@ -168,7 +166,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run")
     p.add_argument("--episodes", type=_positive, help="episodes (default: the game's); hunt: worlds of 1000 "
                    "ticks, one seed each (default 4)")
-    p.add_argument("--seed", type=_seed, default=1_000_000_000,
+    p.add_argument("--seed", type=_seed, default=HELD_OUT_SEED,
                    help="first start seed (default 10**9: seeds no training-time evaluation uses)")
     p.add_argument("--render", action="store_true")
     p.add_argument("--baseline", action="store_true", help="also report a random policy on the same episodes "

@@ -472,3 +472,12 @@ def test_ppo_resumed_in_a_new_world_does_not_stitch_the_old_rollout(world, tmp_p
     TrainingSession(resumed_agent).with_run(TrainingRun.resume(run_dir.path))
     assert resumed_agent._segments == {} and resumed_agent._pending == {}
     assert [len(s.rewards) for s in resumed_agent._closed] == [5]  # kept for the update, closed, bootstrapped
+
+
+def test_ecs_rl_eval_defaults_to_seeds_training_evaluations_never_use():
+    from ecs_rl.cli import build_parser
+    from ecs_rl.ecs import HELD_OUT_SEED
+
+    assert build_parser().parse_args(["eval", "some/run"]).seed == HELD_OUT_SEED == 10**9
+    evaluation = Evaluation(corridor.factory(), every=1_000, episodes=100)  # a billion steps of training
+    assert evaluation.seed_at(10**9) + 100 <= HELD_OUT_SEED
