@@ -276,7 +276,9 @@ def test_pettingzoo_faces_pass_the_seed_and_api_tests(face):
         warnings.simplefilter("error")
         parallel_seed_test(make)
         env = make()
-        parallel_api_test(env, num_cycles=300)
+        parallel_api_test(env, num_cycles=300)  # raises on any breach of the API
+        assert len(env.possible_agents) == 16 and env.observation_space(env.possible_agents[0]) is not \
+            env.observation_space(env.possible_agents[1])  # one space object per agent
         env.close()
 
 

@@ -67,7 +67,7 @@ def run_copy(small_run, tmp_path):
     return copy
 
 
-def one_line_error(capsys, args, message, root):
+def expect_one_line_error(capsys, args, message, root):
     before = snapshot(root)
     try:
         assert main([str(a) for a in args]) == 2
@@ -85,28 +85,28 @@ def one_line_error(capsys, args, message, root):
     (["--seed", "7"], "the run has seed 0, not 7; leave out --seed or start a new run"),
 ])
 def test_resume_that_contradicts_the_run_is_refused(run_copy, capsys, extra, message):
-    one_line_error(capsys, ["train", "--resume", run_copy, *extra], f"--resume {run_copy}: {message}", run_copy.parent)
+    expect_one_line_error(capsys, ["train", "--resume", run_copy, *extra], f"--resume {run_copy}: {message}", run_copy.parent)
 
 
 def test_resume_of_a_truncated_or_empty_latest_checkpoint(run_copy, capsys):
     latest = run_copy / "checkpoints" / "latest.pt"
     latest.write_bytes(latest.read_bytes()[:1000])
-    one_line_error(capsys, ["train", "--resume", run_copy],
+    expect_one_line_error(capsys, ["train", "--resume", run_copy],
                    f"checkpoint {latest} is not a readable torch checkpoint (PytorchStreamReader failed reading "
                    "zip archive: failed finding central directory)", run_copy.parent)
     latest.write_bytes(b"")
-    one_line_error(capsys, ["train", "--resume", run_copy],
+    expect_one_line_error(capsys, ["train", "--resume", run_copy],
                    f"checkpoint {latest} is not a readable torch checkpoint (the file is empty)", run_copy.parent)
 
 
 def test_resume_of_a_run_with_a_broken_config(run_copy, capsys):
     (run_copy / "config.json").write_text('{"game": "cartpole"')
-    one_line_error(capsys, ["train", "--resume", run_copy],
+    expect_one_line_error(capsys, ["train", "--resume", run_copy],
                    f"{run_copy / 'config.json'} is corrupt: not valid JSON (Expecting ',' delimiter: line 1 column 20 "
                    "(char 19))", run_copy.parent)
     (run_copy / "config.json").write_text('{"game": "cartpole", "algo": "dqn", "envs": 1, "seed": 0, "steps": 300, '
                                           '"agent": {"learning_rate": -1}}')
-    one_line_error(capsys, ["train", "--resume", run_copy],
+    expect_one_line_error(capsys, ["train", "--resume", run_copy],
                    f"{run_copy / 'config.json'}: bad agent settings (DqnConfig.learning_rate must be a finite number "
                    ">= 0, got -1)", run_copy.parent)
 
@@ -119,7 +119,7 @@ def test_resume_of_a_read_only_run(run_copy, capsys):
     else:
         run_copy.chmod(0o555)
     try:
-        one_line_error(capsys, ["train", "--resume", run_copy], f"run {run_copy} is read-only: cannot write in "
+        expect_one_line_error(capsys, ["train", "--resume", run_copy], f"run {run_copy} is read-only: cannot write in "
                        f"{run_copy}", run_copy.parent)
     finally:
         if os.geteuid() == 0:
@@ -129,14 +129,14 @@ def test_resume_of_a_read_only_run(run_copy, capsys):
 
 
 def test_bad_seed_root_and_plot_output(tmp_path, run_copy, capsys):
-    one_line_error(capsys, ["train", "cartpole", "--seed", "-1", "--root", tmp_path],
+    expect_one_line_error(capsys, ["train", "cartpole", "--seed", "-1", "--root", tmp_path],
                    "argument --seed: must be >= 0, got -1", tmp_path)
     afile = tmp_path / "afile"
     afile.write_text("x")
-    one_line_error(capsys, ["train", "cartpole", "--root", afile], f"--root {afile} is not a directory", tmp_path)
-    one_line_error(capsys, ["plot", run_copy, "-o", "/nonexistent/dir/x.png"],
+    expect_one_line_error(capsys, ["train", "cartpole", "--root", afile], f"--root {afile} is not a directory", tmp_path)
+    expect_one_line_error(capsys, ["plot", run_copy, "-o", "/nonexistent/dir/x.png"],
                    "argument -o/--output: directory /nonexistent/dir does not exist", tmp_path)
-    one_line_error(capsys, ["train", "cartpole", "--checkpoint-seconds", "0", "--root", tmp_path],
+    expect_one_line_error(capsys, ["train", "cartpole", "--checkpoint-seconds", "0", "--root", tmp_path],
                    "argument --checkpoint-seconds: must be a number > 0, got 0", tmp_path)
 
 def test_resume_accepts_runs_written_with_the_retired_torch_settings(tmp_path, capsys):

@@ -132,7 +132,7 @@ def test_ctrl_c_saves_both_teams_and_resuming_either_run_resumes_both(tmp_path):
         assert (run / ".lock").read_text().strip() == str(resumed.pid)
 
 
-def one_line_error(capsys, args, message, root):
+def expect_one_line_error(capsys, args, message, root):
     before = snapshot(root)
     assert main([str(a) for a in args]) == 2
     err = capsys.readouterr().err
@@ -148,32 +148,32 @@ def runs_copy(trained, tmp_path):
 
 def test_resume_that_contradicts_the_runs_or_finds_a_partner_locked_is_refused(runs_copy, capsys, tmp_path):
     prey, predator = runs_copy["prey"], runs_copy["predator"]
-    one_line_error(capsys, ["train", "--resume", prey, "--algo", "ppo"],
+    expect_one_line_error(capsys, ["train", "--resume", prey, "--algo", "ppo"],
                    f"--resume {prey}: the run has algo 'dqn', not 'ppo'; leave out --algo or start a new run", tmp_path)
-    one_line_error(capsys, ["train", "--resume", predator, "--version", "v2"],
+    expect_one_line_error(capsys, ["train", "--resume", predator, "--version", "v2"],
                    f"--resume {predator}: the run has version 'predator', not 'v2'; leave out --version or start a "
                    "new run", tmp_path)
     held = TrainingRun.resume(predator)
     held.acquire_lock()  # another writer in the partner run (the lock file names the pid that trained it last)
     try:
-        one_line_error(capsys, ["train", "--resume", prey, "--steps", "3000"],
+        expect_one_line_error(capsys, ["train", "--resume", prey, "--steps", "3000"],
                        f"run {predator} is in use: process {os.getpid()} is training in it (lock {predator / '.lock'})",
                        tmp_path)
     finally:
         held.release_lock()
     shutil.rmtree(predator)
-    one_line_error(capsys, ["train", "--resume", prey], f"the predator run of {prey} is missing: no run at {predator}",
+    expect_one_line_error(capsys, ["train", "--resume", prey], f"the predator run of {prey} is missing: no run at {predator}",
                    tmp_path)
-    one_line_error(capsys, ["eval", prey], f"the predator run of {prey} is missing: no run at {predator}", tmp_path)
+    expect_one_line_error(capsys, ["eval", prey], f"the predator run of {prey} is missing: no run at {predator}", tmp_path)
 
 
 def test_new_hunt_runs_refuse_a_version_and_too_few_agents(tmp_path, capsys):
-    one_line_error(capsys, ["train", "hunt", "--version", "v1", "--root", tmp_path],
+    expect_one_line_error(capsys, ["train", "hunt", "--version", "v1", "--root", tmp_path],
                    "--version: hunt trains one run per policy, named by the policy (prey, predator); leave out --version",
                    tmp_path)
-    one_line_error(capsys, ["train", "hunt", "--envs", "2", "--root", tmp_path],
+    expect_one_line_error(capsys, ["train", "hunt", "--envs", "2", "--root", tmp_path],
                    "--envs 2: n must be >= 3 (one agent per team at least), got 2", tmp_path)
-    one_line_error(capsys, ["train", "hunt", "--algo", "ppo", "--root", tmp_path],
+    expect_one_line_error(capsys, ["train", "hunt", "--algo", "ppo", "--root", tmp_path],
                    "game 'hunt' has no 'ppo' preset for policy 'prey'", tmp_path)
     assert list(tmp_path.iterdir()) == []
 
