@@ -11,7 +11,7 @@ from . import __version__
 from .core.files import WriteError
 from .core.run import RunError, TrainingRun
 from .core.stats import format_table
-from .ecs.evaluation import HELD_OUT_SEED
+from .core.types import HELD_OUT_SEED
 
 
 class CliError(Exception):

@@ -7,6 +7,9 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, Generic, Mapping, TypeVar
 
+HELD_OUT_SEED = 1_000_000_000
+"""Where ``ecs-rl eval`` starts its seeds by default: training-time evaluations stay far below it."""
+
 Obs = TypeVar("Obs")
 Act = TypeVar("Act")
 

@@ -7,13 +7,11 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ..core.types import EpisodeRecord
+from ..core.types import HELD_OUT_SEED, EpisodeRecord  # noqa: F401 (re-exported)
 
 #: Builds a world's entities and game processors in the current esper world: ``factory(n_agents, seed)``.
 WorldFactory = Callable[[int, "int | None"], Any]
 
-HELD_OUT_SEED = 1_000_000_000
-"""Where ``ecs-rl eval`` starts its seeds by default: training-time evaluations stay far below it."""
 
 
 @dataclass(slots=True)
