@@ -481,3 +481,16 @@ def test_ecs_rl_eval_defaults_to_seeds_training_evaluations_never_use():
     assert build_parser().parse_args(["eval", "some/run"]).seed == HELD_OUT_SEED == 10**9
     evaluation = Evaluation(corridor.factory(), every=1_000, episodes=100)  # a billion steps of training
     assert evaluation.seed_at(10**9) + 100 <= HELD_OUT_SEED
+
+
+@pytest.mark.parametrize("agent_id, ok", [(np.int64(7), True), (2**32, False), (-1, False), (True, False), ("3", False)])
+def test_agent_ids_are_whole_numbers_below_two_to_the_32(world, agent_id, ok):
+    session = TrainingSession(RecordingAgent())
+    entity = spawn("walk", limit=100, agent_id=agent_id)
+    install({"walk": session}, reset=reset)
+    if ok:
+        step_world(2)
+        assert {e.agent_id for e in session.agent.experiences} == {7}
+    else:
+        with pytest.raises(ComponentError, match=f"entity {entity}: Agent.agent_id must be a whole number"):
+            step_world(1)

@@ -17,6 +17,7 @@ from __future__ import annotations
 from typing import Callable, Mapping
 
 import esper
+import numpy as np
 
 from ..core.types import EpisodeStatus
 from .components import AGENT_COMPONENTS, Agent, Done, EpisodeInfo, EpisodeTracker, Reward
@@ -111,10 +112,11 @@ class Lifecycle:
         agent, reward, tracker = comps[0], comps[3], comps[5]
         self.entry(agent.policy, entity)
         local = entity if agent.agent_id is None else agent.agent_id
-        if isinstance(local, bool) or not isinstance(local, int) or not 0 <= local < NAMESPACE:
+        if isinstance(local, (bool, np.bool_)) or not isinstance(local, (int, np.integer)) \
+                or not 0 <= local < NAMESPACE:
             raise ComponentError(f"entity {entity}: Agent.agent_id must be a whole number in [0, 2**32), "
                                  f"got {agent.agent_id!r}")
-        key = self.offsets[agent.policy] + local
+        key = self.offsets[agent.policy] + int(local)
         owner = self.owners.get((agent.policy, key))
         if owner is not None and owner in self.known and not self._leaving(owner):
             raise ComponentError(
