@@ -624,7 +624,7 @@ def play(game_name: str, path: str | None, max_frames: int | None, screenshot: s
         game = get_game(game_name)
     except ValueError as exc:
         raise CommandError(str(exc)) from None
-    from .render.window import KeyboardInput
+    from .render import window  # noqa: F401  (pygame is needed: fail before any world is built)
 
     if game.multi:
         return _play_teams(game, path, max_frames, screenshot, seed)
@@ -639,22 +639,27 @@ def play(game_name: str, path: str | None, max_frames: int | None, screenshot: s
     human = HumanController(game.world.action_space, default=game.idle(0))
     esper.component_for_entity(entities[0], Agent).policy = "human"
     plugin = Plugin({game.policy: others, "human": human}, game.world.reset, learning=False).install()
+    on_events, keys = _keyboard_for(game, human)
+    return _show(game, plugin, f"ecs-rl: play {game.title} (keys: {keys})", max_frames, screenshot,
+                 lambda: _episode_lines(plugin, "human", "you"), human_entity=entities[0], on_events=on_events)
+
+
+def _keyboard_for(game: Game, human: HumanController):
+    """The window's event hook that turns the game's keys into the person's action, and the keys as text."""
+    from .render.window import KeyboardInput
+
     keyboard = KeyboardInput(game.keys, game.idle)
 
     def on_events(events, tick: int) -> None:
         keyboard.handle(events)
         human.set_action(keyboard.action(tick))
 
-    keys = ", ".join(f"{k} -> {v}" for k, v in game.keys.items())
-    return _show(game, plugin, f"ecs-rl: play {game.title} (keys: {keys})", max_frames, screenshot,
-                 lambda: _episode_lines(plugin, "human", "you"), human_entity=entities[0], on_events=on_events)
+    return on_events, ", ".join(f"{k} -> {v}" for k, v in game.keys.items())
 
 
 def _play_teams(game: Game, path: str | None, max_frames: int | None, screenshot: str | None, seed: int) -> int:
     """A person plays one agent of ``game.human``'s team (and each of its replacements) among the teams: random,
     or the trained teams of the run at ``path``."""
-    from .render.window import KeyboardInput
-
     if game.human is None:
         raise CommandError(f"{game.name} has no agent a person can play")
     others: dict[str, Any] = {p: RandomAgent(game.spaces(p)[1], seed=seed + k)
@@ -669,13 +674,7 @@ def _play_teams(game: Game, path: str | None, max_frames: int | None, screenshot
     you = getattr(game.world, "HUMAN_POLICY", "human")
     human = HumanController(game.spaces(game.human)[1], default=game.idle(0))
     plugin = game.install({**others, you: human}, learning=False)
-    keyboard = KeyboardInput(game.keys, game.idle)
-
-    def on_events(events, tick: int) -> None:
-        keyboard.handle(events)
-        human.set_action(keyboard.action(tick))
-
-    keys = ", ".join(f"{k} -> {v}" for k, v in game.keys.items())
+    on_events, keys = _keyboard_for(game, human)
     return _show(game, plugin, f"ecs-rl: play {game.title} as a {game.human} (keys: {keys})", max_frames, screenshot,
                  lambda: _episode_lines(plugin, you, f"you ({game.human})")
                  + [line for p in others for line in _episode_lines(plugin, p, p)], on_events=on_events)

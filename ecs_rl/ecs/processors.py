@@ -118,7 +118,6 @@ class RecordProcessor(esper.Processor):
         rows = life.rows()
         requests = esper.get_component(ResetRequest)  # manual resets cut this tick's episode
         requested = {e for e, _ in requests} if requests else None
-        gammas = {name: entry.gamma for name, entry in self.policies.items()}
         closing: dict[str, list[tuple]] = {}
         dying = _dying() or _NOTHING
         for entity, (agent, obs, action, reward, done, tracker) in rows:
@@ -131,7 +130,7 @@ class RecordProcessor(esper.Processor):
             tracker.total_reward += r
             tracker.length += 1
             k = tracker.ticks_since_decision
-            tracker.decision_reward += r if k == 0 else r * gammas[agent.policy] ** k
+            tracker.decision_reward += r if k == 0 else r * self.policies[agent.policy].gamma ** k
             tracker.ticks_since_decision = k + 1
             gone = entity in dying  # the game deleted it this tick: its episode ends here
             terminated = done.terminated
