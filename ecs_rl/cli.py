@@ -90,7 +90,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
     _configure_torch()
     return train(args.game, args.algo, args.steps, args.envs, args.seed, args.render, args.name, args.version,
                  args.resume, args.root, args.eval_freq, args.full, args.max_frames,
-                 checkpoint_every=args.checkpoint_every, checkpoint_seconds=args.checkpoint_seconds)
+                 checkpoint_every=args.checkpoint_every, checkpoint_seconds=args.checkpoint_seconds,
+                 self_play=args.self_play)
 
 
 def _cmd_eval(args: argparse.Namespace) -> int:
@@ -116,7 +117,7 @@ def _cmd_play(args: argparse.Namespace) -> int:
 
 
 def _cmd_plot(args: argparse.Namespace) -> int:
-    from .plot import plot_runs
+    from .plot import plot_ratings, plot_runs
 
     parent = Path(args.output).parent
     if not parent.is_dir():
@@ -125,7 +126,7 @@ def _cmd_plot(args: argparse.Namespace) -> int:
         raise CliError(f"argument -o/--output: {args.output} is a directory")
     try:
         runs = [TrainingRun.resume(path) for path in args.runs]
-        out = plot_runs(runs, args.output, window=args.smooth)
+        out = (plot_ratings if args.ratings else plot_runs)(runs, args.output, window=args.smooth)
     except (RunError, ValueError, RuntimeError) as exc:
         raise CliError(str(exc)) from None
     print(f"wrote {out}")
@@ -159,6 +160,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="save step_<N>.pt and latest.pt every N steps (default: steps/5, at most 10000)")
     p.add_argument("--checkpoint-seconds", type=_seconds, default=60.0, metavar="T",
                    help="also save latest.pt every T seconds (60): a kill loses at most that much")
+    p.add_argument("--self-play", action="store_true", help="hunt: each team also plays past snapshots of the "
+                   "other (runs/.../snapshots/), with Elo ratings; a resumed self-play run keeps it")
     p.add_argument("--max-frames", type=_positive, help=argparse.SUPPRESS)
     p.set_defaults(handler=_cmd_train)
 
@@ -194,6 +197,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("runs", nargs="+")
     p.add_argument("-o", "--output", required=True, help="PNG file to write")
     p.add_argument("--smooth", type=_positive, default=20, help="smoothing window in episodes (20)")
+    p.add_argument("--ratings", action="store_true", help="self-play Elo ratings of the runs instead of rewards")
     p.set_defaults(handler=_cmd_plot)
 
     p = sub.add_parser("runs", help="list training runs and their progress")

@@ -27,6 +27,7 @@ from .ecs.evaluation import Evaluation
 from .ecs.plugin import Plugin, install, run_episodes
 from .ecs.runner import FixedStep, step_world
 from .games import Game, get_game
+from .selfplay import for_training
 
 
 class CommandError(Exception):
@@ -145,7 +146,7 @@ def _resume_config(resume: str, game_name: str | None, algo: str | None, envs: i
 def train(game_name: str | None, algo: str | None, steps: int | None, envs: int | None, seed: int | None,
           render: bool, name: str | None, version: str | None, resume: str | None, root: str, eval_freq: int | None,
           full: bool, max_frames: int | None = None, progress: bool = True, checkpoint_every: int | None = None,
-          checkpoint_seconds: float = 60.0) -> int:
+          checkpoint_seconds: float = 60.0, self_play: bool = False) -> int:
     """``ecs-rl train``: one run of one learning policy; a game with several learning policies trains them all
     at once, one run each (see :func:`_train_teams`)."""
     new_cfg = None
@@ -153,7 +154,10 @@ def train(game_name: str | None, algo: str | None, steps: int | None, envs: int 
         run_dir, cfg, game, algo = _resume_config(resume, game_name, algo, envs, seed, name, version)
         if game.multi:
             return _train_teams(game, algo, steps, envs, seed, render, name, (run_dir, cfg), root, eval_freq,
-                                max_frames, progress, checkpoint_every, checkpoint_seconds, version=version)
+                                max_frames, progress, checkpoint_every, checkpoint_seconds, version=version,
+                                self_play=self_play)
+        if self_play:
+            raise CommandError(f"--self-play needs a game with two learning policies; {game.name} has one")
         envs, seed = cfg["envs"], cfg["seed"]
         steps = steps or cfg["steps"]
         agent_cfg = dict(cfg["agent"])
@@ -172,7 +176,9 @@ def train(game_name: str | None, algo: str | None, steps: int | None, envs: int 
             raise CommandError(str(exc)) from None
         if game.multi:
             return _train_teams(game, algo, steps, envs, seed, render, name, None, root, eval_freq, max_frames,
-                                progress, checkpoint_every, checkpoint_seconds, version=version)
+                                progress, checkpoint_every, checkpoint_seconds, version=version, self_play=self_play)
+        if self_play:
+            raise CommandError(f"--self-play needs a game with two learning policies; {game.name} has one")
         algo = algo or game.default_algo
         steps = steps or game.default_steps
         envs = envs or game.default_envs[algo]
@@ -307,7 +313,7 @@ def _team_runs(run_dir: TrainingRun, cfg: dict, game: Game) -> dict[str, Trainin
 def _train_teams(game: Game, algo: str | None, steps: int | None, envs: int | None, seed: int | None, render: bool,
                  name: str | None, resumed: tuple[TrainingRun, dict] | None, root: str, eval_freq: int | None,
                  max_frames: int | None, progress: bool, checkpoint_every: int | None, checkpoint_seconds: float,
-                 version: str | None = None) -> int:
+                 version: str | None = None, self_play: bool = False) -> int:
     """Train every learning policy of ``game`` at once in one world: one session and one run per policy,
     ``<root>/<name>/<policy>/<timestamp>/``. ``steps`` is each policy's budget (decisions of its agents); a
     policy that reaches it stops learning and plays greedily until every policy is done."""
@@ -383,6 +389,7 @@ def _train_teams(game: Game, algo: str | None, steps: int | None, envs: int | No
             sessions[p].finish_run()
         for p, new_cfg in new_cfgs.items():
             runs[p].write_config(new_cfg)
+        selfplay = for_training(sessions, runs, self_play)  # --self-play, or resuming runs that had it
     except (RunError, OSError) as exc:
         for run in runs.values():
             run.release_lock(undo=True)
@@ -392,8 +399,9 @@ def _train_teams(game: Game, algo: str | None, steps: int | None, envs: int | No
             print(f"resume ({p}): {note}")
         if resumed is not None:
             print(f"resuming {runs[p].path} at step {session.total_steps:,} (episode {session.total_episodes:,})")
-    plugin = game.install(sessions, evaluation=Evaluation(game.factory(), every=eval_freq, episodes=game.eval_episodes,
-                                                          max_ticks=game.eval_max_ticks))
+    plugin = game.install({**sessions, **(selfplay.ghosts() if selfplay else {})},
+                          evaluation=Evaluation(game.factory(), every=eval_freq, episodes=game.eval_episodes,
+                                                max_ticks=game.eval_max_ticks))
 
     def pending() -> bool:  # a session reached its budget but still learns
         return not plugin.done and any(s.is_done() and plugin.policies[p].session is s for p, s in sessions.items())
@@ -409,6 +417,10 @@ def _train_teams(game: Game, algo: str | None, steps: int | None, envs: int | No
         with stop, contextlib.ExitStack() as stack:
             for session in sessions.values():
                 stack.enter_context(session)
+            if selfplay:
+                stack.enter_context(selfplay.attach(plugin))  # writes the snapshot indexes when training stops
+                for note in selfplay.notes:
+                    print(f"resume (self-play): {note}")
             if all(s.is_done() for s in sessions.values()):
                 print("the runs already have " + ", ".join(f"{s.total_steps:,} of {budgets[p]:,} {p} steps"
                                                           for p, s in sessions.items()) + ": nothing to train")
@@ -438,6 +450,8 @@ def _train_teams(game: Game, algo: str | None, steps: int | None, envs: int | No
                   + ", ".join(f"{r.step:,}: {r.mean_reward:.2f}" for r in evals))
     print("trained " + ", ".join(f"{p} {s.total_steps:,} steps / {s.total_episodes:,} episodes"
                                  for p, s in sessions.items()) + f" in {wall:.1f}s")
+    if selfplay:
+        print(selfplay.summary())
     for p in policies:
         print(f"{p} run: {runs[p].path}")
     return 0

@@ -1,4 +1,4 @@
-"""Reward curves of one or more runs with matplotlib: raw and smoothed episode reward, eval points."""
+"""Curves of runs with matplotlib: episode reward (raw and smoothed) with eval points, and self-play ratings."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ def smooth(values: np.ndarray, window: int) -> np.ndarray:
     return (cumsum[idx] - cumsum[lo]) / (idx - lo)
 
 
-def plot_runs(runs: list[TrainingRun], out: str | Path, window: int = 20) -> Path:
+def _pyplot():
     try:
         import matplotlib
     except ImportError:
@@ -26,6 +26,11 @@ def plot_runs(runs: list[TrainingRun], out: str | Path, window: int = 20) -> Pat
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    return plt
+
+
+def plot_runs(runs: list[TrainingRun], out: str | Path, window: int = 20) -> Path:
+    plt = _pyplot()
     fig, ax = plt.subplots(figsize=(9, 5))
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for k, run in enumerate(runs):
@@ -47,6 +52,41 @@ def plot_runs(runs: list[TrainingRun], out: str | Path, window: int = 20) -> Pat
                     markerfacecolor=colour, markeredgecolor="black", label=f"{label} greedy eval")
     ax.set_xlabel("environment steps")
     ax.set_ylabel("episode reward")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="best")
+    fig.tight_layout()
+    out = Path(out)
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+    return out
+
+
+def plot_ratings(runs: list[TrainingRun], out: str | Path, window: int = 20) -> Path:
+    """Self-play Elo ratings of each run's policy: its current rating at each episode end (the ``rating``
+    extra, smoothed over ``window`` episodes) and every snapshot's rating at the step it was taken."""
+    from .selfplay import read_index
+
+    plt = _pyplot()
+    indexes = [read_index(run) for run in runs]
+    fig, ax = plt.subplots(figsize=(9, 5))
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for k, (run, index) in enumerate(zip(runs, indexes)):
+        colour = colours[k % len(colours)]
+        label = str(index.get("policy") or f"{run.name}/{run.version}")
+        rows = [r for r in run.read_train_episodes() if (r.get("extras") or {}).get("rating") is not None]
+        if rows:
+            steps = np.array([r["step"] for r in rows], dtype=float)
+            ratings = np.array([r["extras"]["rating"] for r in rows], dtype=float)
+            ax.plot(steps, smooth(ratings, window), color=colour, linewidth=2, label=f"{label}: current policy")
+        snaps = index["snapshots"]
+        if snaps:
+            ax.plot([s["step"] for s in snaps], [s["rating"] for s in snaps], linestyle="none", marker="o",
+                    markerfacecolor="white", markeredgecolor=colour, markersize=7,
+                    label=f"{label}: snapshots (final ratings)")
+    ax.axhline(1200.0, color="grey", linewidth=0.8, linestyle=":")
+    ax.set_xlabel("steps of the policy")
+    ax.set_ylabel("Elo rating")
+    ax.set_title("Self-play ratings")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="best")
     fig.tight_layout()

@@ -8,6 +8,7 @@ from ..core.types import EpisodeStatus
 
 EPISODE_END = "ecs_rl.episode_end"  # handler(event: EpisodeEnd)
 TRAINING_DONE = "ecs_rl.training_done"  # handler(): every learning session is done
+MATCH_RESULT = "ecs_rl.match_result"  # handler(event: MatchResult): the game says who beat whom (self-play)
 
 
 @dataclass(slots=True)
@@ -21,3 +22,17 @@ class EpisodeEnd:
     total_reward: float
     length: int
     extras: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class MatchResult:
+    """An encounter between two agent entities ended: ``winner`` beat ``loser`` (``draw``: neither did).
+
+    A game that reports results dispatches one from its processor (between the plugin's decide and record
+    processors, while both entities still exist): ``esper.dispatch_event(MATCH_RESULT, MatchResult(...))``.
+    Self-play turns them into ratings (:mod:`ecs_rl.selfplay`); ``kind`` says what happened ("catch", ...)."""
+
+    winner: int
+    loser: int
+    draw: bool = False
+    kind: str = ""

@@ -23,6 +23,12 @@ A missing thing (no other predator in the world) reads as an offset of (1, 1). `
 lets a person play one prey (or predator) and each of its replacements, under the policy ``HUMAN_POLICY``.
 Per tick the world is computed with numpy over all agents at once; the :class:`Hunt` singleton keeps the
 arena's RNG, the respawn queue and a scoreboard (team rewards, agent-ticks, catches, pellets, starvations).
+
+Results (for ratings, see :mod:`ecs_rl.selfplay`): a predator that comes within ``CHASE_RADIUS`` of a prey
+starts a chase. The world dispatches a :class:`~ecs_rl.ecs.MatchResult` event (``MATCH_RESULT``) when a
+predator catches a prey (``kind="catch"``: the predator wins; chased before or not) and when a chased prey gets
+farther than ``ESCAPE_RADIUS`` from its chaser (``kind="escape"``: the prey wins). A chase that ends otherwise
+(a hawk or another predator takes the prey, the predator starves, an episode is truncated) has no result.
 """
 
 from __future__ import annotations
@@ -37,6 +43,7 @@ import gymnasium as gym
 import numpy as np
 
 from ..ecs.components import Action, Done, EpisodeInfo, Observation, Reward, agent_components
+from ..ecs.events import MATCH_RESULT, MatchResult
 from ..ecs.controllers import ScriptedController
 from ..ecs.plugin import install
 from ..ecs.runner import step_world
@@ -45,6 +52,7 @@ VIEW = 10.0  # offsets are divided by this (and clipped), so the policy does not
 AREA_PER_AGENT = 100.0 / 24  # the arena grows with the agent count: 24 agents share a 10 x 10 arena
 PREY_SPEED, PREDATOR_SPEED, HAWK_SPEED = 0.3, 0.33, 0.2  # predators outrun prey; hawks do not
 EAT_RADIUS, CATCH_RADIUS = 0.5, 0.5
+CHASE_RADIUS, ESCAPE_RADIUS = 1.5, 3.0  # a predator this close starts a chase; the prey wins it this far away
 STARVE_TICKS = 150  # a predator without a catch for this long starves
 MAX_AGE = 1_000  # any learning agent's episode is truncated after this many ticks of life
 RESPAWN_TICKS = {"prey": 10, "predator": 10}  # except the last of a team: it is replaced at once
@@ -109,7 +117,8 @@ class Hunt:
     agent_ticks: dict[str, int] = field(default_factory=lambda: {"prey": 0, "predator": 0})
     counts: dict[str, int] = field(default_factory=lambda: {
         "pellets": 0, "caught_by_predators": 0, "caught_by_hawks": 0, "starved": 0, "prey_spawned": 0,
-        "predators_spawned": 0})
+        "predators_spawned": 0, "escapes": 0})
+    chases: set[tuple[int, int]] = field(default_factory=set)  # (prey entity, predator entity) under way
 
     def reward_rate(self, team: str, per: int = 100) -> float:
         """Mean reward of one ``team`` agent per ``per`` ticks of life, over the world's run so far."""
@@ -225,6 +234,7 @@ class HuntProcessor(esper.Processor):
 
         # a prey within reach of a predator or a hawk is caught by the nearest of them
         caught = np.zeros(len(prey), dtype=bool)
+        catcher = np.zeros(len(prey), dtype=np.int64)
         if len(prey) and (len(predator_xy) or len(hawk_xy)):
             hunters = np.concatenate([predator_xy, hawk_xy])
             d2 = _sq_distances(prey_xy, hunters)[2]  # (prey, hunters)
@@ -238,6 +248,8 @@ class HuntProcessor(esper.Processor):
                     hunt.counts["caught_by_predators"] += 1
                 else:
                     hunt.counts["caught_by_hawks"] += 1
+
+        _report_chases(hunt, prey, predators, prey_xy, predator_xy, caught, catcher)
 
         for k, (entity, (p, _, _, reward, done)) in enumerate(prey):
             p.age += 1
@@ -309,6 +321,36 @@ class HuntProcessor(esper.Processor):
         info = esper.try_component(entity, EpisodeInfo)
         if info is not None:
             info.extras[name] = info.extras.get(name, 0.0) + 1.0
+
+
+def _report_chases(hunt: Hunt, prey: list, predators: list, prey_xy: np.ndarray, predator_xy: np.ndarray,
+                   caught: np.ndarray, catcher: np.ndarray) -> None:
+    """Follow the chases between live prey and predators and dispatch each result (see the module docstring)."""
+    results: list[MatchResult] = []
+    n = len(predators)
+    for i in np.flatnonzero(caught):
+        if catcher[i] < n:
+            results.append(MatchResult(predators[catcher[i]][0], prey[i][0], kind="catch"))
+    if hunt.chases or (len(prey) and n):
+        d2 = _sq_distances(prey_xy, predator_xy)[2]
+        prey_row = {e: k for k, (e, _) in enumerate(prey)}
+        predator_row = {e: k for k, (e, _) in enumerate(predators)}
+        chases = set()
+        for a, b in hunt.chases:
+            i, j = prey_row.get(a), predator_row.get(b)
+            if i is None or j is None or caught[i]:  # one of them left, or the prey was caught: over
+                continue
+            if d2[i, j] > ESCAPE_RADIUS**2:
+                results.append(MatchResult(a, b, kind="escape"))
+                hunt.counts["escapes"] += 1
+            else:
+                chases.add((a, b))
+        for i, j in np.argwhere(d2 <= CHASE_RADIUS**2):
+            if not caught[i]:
+                chases.add((prey[i][0], predators[j][0]))
+        hunt.chases = chases
+    for result in results:
+        esper.dispatch_event(MATCH_RESULT, result)
 
 
 def observe_all() -> None:
