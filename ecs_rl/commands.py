@@ -403,14 +403,6 @@ def _train_teams(game: Game, algo: str | None, steps: int | None, envs: int | No
                           evaluation=Evaluation(game.factory(), every=eval_freq, episodes=game.eval_episodes,
                                                 max_ticks=game.eval_max_ticks))
 
-    def pending() -> bool:  # a session reached its budget but still learns
-        return not plugin.done and any(s.is_done() and plugin.policies[p].session is s for p, s in sessions.items())
-
-    def freeze_done() -> None:
-        for p, s in sessions.items():
-            if not plugin.done and s.is_done() and plugin.policies[p].session is s:
-                plugin.freeze(p)
-
     started = time.perf_counter()
     stop = _StopSignals()
     try:
@@ -425,12 +417,10 @@ def _train_teams(game: Game, algo: str | None, steps: int | None, envs: int | No
                 print("the runs already have " + ", ".join(f"{s.total_steps:,} of {budgets[p]:,} {p} steps"
                                                           for p, s in sessions.items()) + ": nothing to train")
             elif render:
-                _train_teams_window(game, sessions, budgets, plugin,
-                                    lambda: freeze_done() or plugin.done or stop.requested, max_frames)
-            else:
-                freeze_done()
-                _train_teams_headless(sessions, budgets, plugin, pending, freeze_done, lambda: stop.requested,
-                                      progress)
+                _train_teams_window(game, sessions, budgets, plugin, lambda: plugin.done or stop.requested,
+                                    max_frames)
+            else:  # the plugin stops each policy at its budget: it plays greedily while the others train
+                _train_teams_headless(sessions, budgets, plugin, lambda: stop.requested, progress)
     except KeyboardInterrupt:  # a second Ctrl-C: the sessions' __exit__ saved latest.pt and the metadata
         stop.signal = signal.SIGINT
     except WriteError as exc:
@@ -466,8 +456,8 @@ def _team_hud(sessions: dict[str, TrainingSession], budgets: dict[str, int]) -> 
     return lines
 
 
-def _train_teams_headless(sessions: dict[str, TrainingSession], budgets: dict[str, int], plugin: Plugin, pending,
-                          freeze_done, stopping, progress: bool) -> None:
+def _train_teams_headless(sessions: dict[str, TrainingSession], budgets: dict[str, int], plugin: Plugin,
+                          stopping, progress: bool) -> None:
     from tqdm import tqdm
 
     def counted() -> int:
@@ -477,8 +467,7 @@ def _train_teams_headless(sessions: dict[str, TrainingSession], budgets: dict[st
               dynamic_ncols=True, mininterval=0.5) as bar:
         seen = counted()
         while not plugin.done and not stopping():
-            step_world(lambda: pending() or stopping(), plugin=plugin, max_ticks=64)
-            freeze_done()  # a policy out of budget plays greedily, without learning, while the others train
+            step_world(stopping, plugin=plugin, max_ticks=64)
             bar.update(counted() - seen)
             seen = counted()
             parts = []

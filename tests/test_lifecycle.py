@@ -65,7 +65,9 @@ def test_death_and_departure_deliver_the_final_transition(world):
     assert keyed[dies][-1].next_obs[0] == 4 and keyed[dies][-1].reward == -5.0 + 1 + keyed[dies][-1].action
     assert [e.status for e in keyed[leaves]] == [RUNNING] * 3 + [TRUNCATED]
     assert [e.status for e in keyed[deleted]] == [RUNNING] * 3 + [TRUNCATED]
-    assert len(keyed[vanishes]) == 3  # deleted immediately: nothing left to record this tick
+    # deleted immediately: the plugin still holds its components, so the last step is recorded as well
+    assert [e.status for e in keyed[vanishes]] == [RUNNING] * 3 + [TRUNCATED]
+    assert keyed[vanishes][-1].next_obs[0] == 4 and keyed[vanishes][-1].reward == 1 + keyed[vanishes][-1].action
     step_world(2)
     assert len(by_key(session.agent.experiences)[stays]) == 6
     assert session.total_episodes == 4
@@ -85,7 +87,7 @@ def test_episode_ends_name_how_the_agent_went(world, tmp_path):
     assert rows[dies]["status"] == "terminated" and rows[dies]["length"] == 3
     assert rows[leaves]["status"] == "truncated" and rows[leaves]["length"] == 3
     assert rows[vanishes]["status"] == "truncated" and rows[vanishes]["extras"]["entity_removed"] == 1.0
-    assert rows[vanishes]["length"] == 2  # its third tick was never recorded
+    assert rows[vanishes]["length"] == 3  # its last tick is recorded although its components are gone
     assert sorted(e.entity for e in seen) == sorted([dies, leaves, vanishes])
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import os
+import warnings
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -25,17 +26,32 @@ class GreedyPolicy:
         self.obs_dim = obs_dim
         self.action_space = action_space
         self.continuous = isinstance(action_space, gym.spaces.Box)
+        self.source: Path | None = None  # the checkpoint it was loaded from
 
     @classmethod
-    def load(cls, path: str | os.PathLike[str], which: str = "best") -> "GreedyPolicy":
-        """From a checkpoint file, or a run (or version / name) directory's ``<which>.pt`` (``best`` by default)."""
+    def load(cls, path: str | os.PathLike[str], which: str | None = None) -> "GreedyPolicy":
+        """From a checkpoint file, or a run (or version / name) directory's ``<which>.pt``.
+
+        By default a run's ``best`` (saved by periodic evaluation), else its ``latest``, with a
+        ``UserWarning`` saying so. A checkpoint the run does not hold is refused with the list of
+        those it has. The policy's ``source`` is the file it was loaded from.
+        """
         path = Path(path)
         if path.is_dir():
             try:
                 run_dir = TrainingRun.find(path)
             except RunError as exc:
                 raise CheckpointError(str(exc)) from None
-            path = run_dir / "checkpoints" / f"{which}.pt"
+            folder = run_dir / "checkpoints"
+            path = folder / f"{which or 'best'}.pt"
+            if which is None and not path.is_file() and (folder / "latest.pt").is_file():
+                warnings.warn(f"{run_dir} has no best.pt (it is saved by periodic evaluation): loading latest.pt",
+                              UserWarning, stacklevel=2)
+                path = folder / "latest.pt"
+            if not path.is_file():
+                held = sorted(p.stem for p in folder.glob("*.pt")) if folder.is_dir() else []
+                raise CheckpointError(f"{run_dir} has no {path.name}; its checkpoints: "
+                                      f"{', '.join(held) or 'none yet'}")
         data = load_checkpoint(path, None)
         try:
             shapes = data["shapes"]
@@ -52,7 +68,9 @@ class GreedyPolicy:
                 raise CheckpointError(f"checkpoint {path} holds an unknown algorithm {data['algorithm']!r}")
         except (KeyError, RuntimeError, TypeError) as exc:
             raise CheckpointError(f"checkpoint {path} is corrupt or incomplete: {exc}") from None
-        return cls(network, int(shapes["obs_dim"]), action_space)
+        policy = cls(network, int(shapes["obs_dim"]), action_space)
+        policy.source = path
+        return policy
 
     @property
     def total_steps(self) -> int:

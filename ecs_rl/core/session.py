@@ -52,7 +52,7 @@ class TrainingSession:
 
     Defaults: no step limit, a checkpoint every 10 000 steps (``step_<N>`` and ``latest``) and
     ``latest`` at least every 60 seconds, the newest 3 numbered checkpoints kept, stats = rolling
-    mean reward and length over the last 100 episodes. ``metadata.json`` is rewritten at most every
+    mean reward and length over the last 100 episodes (``with_stats`` adds to them). ``metadata.json`` is rewritten at most every
     ``metadata_interval`` seconds, and always at checkpoints, best saves and :meth:`close`.
 
     The checkpoint is the truth: each one holds, beside the agent, the session's own state (counts,
@@ -183,10 +183,14 @@ class TrainingSession:
         self._keep = _whole(keep, "keep_checkpoints", 0)
         return self
 
-    def with_stats(self, stats: StatsTracker) -> "TrainingSession":
-        """Replace the default tracker (a resumed run's logged episodes are replayed into it)."""
+    def with_stats(self, stats: StatsTracker, *, defaults: bool = True) -> "TrainingSession":
+        """Track ``stats`` beside the default ``mean_reward`` and ``mean_length`` (added to ``stats`` first,
+        unless it names them itself); ``defaults=False`` tracks only ``stats``. A resumed run's logged
+        episodes are replayed into it."""
         if not isinstance(stats, StatsTracker):
             raise ValueError(f"stats must be a StatsTracker, got {type(stats).__name__}")
+        if defaults:
+            stats.include(StatsTracker.default(), first=True)
         self._stats = stats
         if self._run is not None and self._run.resumed:
             self._replay_log_into_stats()

@@ -203,6 +203,14 @@ class StatsTracker:
         self._stats[name] = _Stat(source, _reader(source), aggregator)
         return self
 
+    def include(self, other: "StatsTracker", first: bool = False) -> "StatsTracker":
+        """Also track ``other``'s stats that this tracker does not name (before its own with ``first``)."""
+        if not isinstance(other, StatsTracker):
+            raise ValueError(f"include() needs a StatsTracker, got {type(other).__name__}")
+        added = {name: stat for name, stat in other._stats.items() if name not in self._stats}
+        self._stats = {**added, **self._stats} if first else {**self._stats, **added}
+        return self
+
     @property
     def names(self) -> list[str]:
         return list(self._stats)

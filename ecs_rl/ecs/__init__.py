@@ -8,13 +8,14 @@ from .controllers import HumanController, ScriptedController
 from .evaluation import HELD_OUT_SEED, EvalResult, Evaluation
 from .events import EPISODE_END, MATCH_RESULT, TRAINING_DONE, EpisodeEnd, MatchResult
 from .lifecycle import WorldError, despawn
-from .plugin import Plugin, Priorities, install, run_episodes
+from .plugin import Plugin, PolicyProgress, Priorities, install, run_episodes
 from .policies import ComponentError
 from .runner import FixedStep, step_world
 
 __all__ = [
     "AGENT_COMPONENTS", "Action", "Agent", "ComponentError", "Done", "EPISODE_END", "EpisodeEnd", "EpisodeInfo",
     "EpisodeTracker", "EvalResult", "Evaluation", "FixedStep", "HELD_OUT_SEED", "HumanController", "MATCH_RESULT",
-    "MatchResult", "Observation", "Plugin", "Priorities", "ResetRequest", "Reward", "ScriptedController",
-    "TRAINING_DONE", "WorldError", "agent_components", "despawn", "install", "run_episodes", "step_world",
+    "MatchResult", "Observation", "Plugin", "PolicyProgress", "Priorities", "ResetRequest", "Reward",
+    "ScriptedController", "TRAINING_DONE", "WorldError", "agent_components", "despawn", "install", "run_episodes",
+    "step_world",
 ]

@@ -6,8 +6,9 @@ The contract, one line each:
   game's reset hook) or, with ``on_end="delete"``, deletes it;
 - a game that deletes an agent entity ends its episode: the plugin records that tick's transition
   with the true final observation, as truncated (it left) unless ``Done.terminated`` was set (it
-  died; :func:`despawn` does both); an entity deleted with ``immediate=True``, or after the record
-  processor ran, closes as truncated without that tick's transition;
+  died; :func:`despawn` does both); ``esper.delete_entity(e, immediate=True)`` in a game processor
+  does the same (the plugin keeps the agent's components until its last transition is recorded); an
+  entity deleted after the record processor ran closes as truncated with no new transition;
 - a respawned entity may reuse an ``Agent.agent_id`` once the old entity is gone, never while it lives;
 - agent ids are namespaced by world: each world feeding a session claims a namespace from it.
 """
@@ -19,7 +20,7 @@ from typing import Callable, Mapping
 import esper
 import numpy as np
 
-from ..core.types import EpisodeStatus
+from ..core.types import EpisodeStatus, Experience
 from .components import AGENT_COMPONENTS, Agent, Done, EpisodeInfo, EpisodeTracker, Reward
 from .events import EpisodeEnd
 from .policies import ComponentError, PolicyEntry
@@ -48,15 +49,18 @@ class Lifecycle:
 
     def __init__(self, policies: Mapping[str, PolicyEntry], learning: bool, on_end: str,
                  reset_hook: Callable[[int, "int | None"], None] | None,
-                 dispatch: Callable[[EpisodeEnd], None]) -> None:
+                 dispatch: Callable[[EpisodeEnd], None],
+                 learn: Callable[[PolicyEntry, list[Experience]], None] | None = None) -> None:
         self.policies = policies
         self.learning = learning
         self.on_end = on_end
         self.reset_hook = reset_hook
         self.dispatch = dispatch
+        self.learn = learn
         self.world: str | None = None
         self.offsets: dict[str, int] = {}
         self.known: dict[int, tuple[Agent, EpisodeTracker]] = {}
+        self.parts: dict[int, tuple] = {}  # entity -> its agent components (read after an immediate delete)
         self.owners: dict[tuple[str, int], int] = {}  # (policy, key) -> the entity using that id
         self.pending_resets: list[int] = []
         self._last_rows: object = None
@@ -127,6 +131,7 @@ class Lifecycle:
         tracker.key = key
         reward.value = 0.0
         self.known[entity] = (agent, tracker)
+        self.parts[entity] = comps
 
     def _leaving(self, entity: int) -> bool:
         """Deleted, or (with ``on_end="delete"``) its episode ended: its agent id is free for a respawn."""
@@ -140,15 +145,45 @@ class Lifecycle:
     def _gone(self, entity: int) -> None:
         """A known agent entity left the world (deleted, or lost an agent component)."""
         agent, tracker = self.known.pop(entity)
+        parts = self.parts.pop(entity, None)
         key = tracker.key
         if self.owners.get((agent.policy, key)) == entity:
             del self.owners[(agent.policy, key)]
-        if tracker.length > 0 and not tracker.needs_reset:  # mid-episode and not yet recorded: truncated
+        if tracker.waiting and not tracker.needs_reset and parts is not None and not esper.entity_exists(entity):
+            self._last_step(entity, parts)  # deleted with immediate=True: its last step still counts
+        elif tracker.length > 0 and not tracker.needs_reset:  # mid-episode and not yet recorded: truncated
             self.dispatch(EpisodeEnd(entity, agent.policy, self.local_id(entity, agent), EpisodeStatus.TRUNCATED,
                                      tracker.total_reward, tracker.length, {"entity_removed": 1.0}))
         entry = self.policies.get(agent.policy)
         if self.learning and entry is not None and entry.session is not None:
             entry.session.forget(key)  # no later transition can be stitched to this actor's
+
+    def _last_step(self, entity: int, parts: tuple) -> None:
+        """Record the final step of an agent deleted with ``immediate=True`` mid-decision, from the
+        components the plugin still holds: this tick's reward, final observation and ``Done`` (set
+        ``Done.terminated`` before deleting to say it died; otherwise it left: truncated)."""
+        agent, obs, action, reward, done, tracker = parts
+        r = reward.value
+        if isinstance(r, (bool, np.bool_)) or not isinstance(r, (int, float, np.integer, np.floating)) \
+                or not np.isfinite(r):
+            raise ComponentError(f"entity {entity}: Reward must be a finite number, got {r!r}")
+        r = float(r)
+        entry = self.entry(agent.policy, entity)
+        k = tracker.ticks_since_decision
+        tracker.total_reward += r
+        tracker.length += 1
+        tracker.decision_reward += r * entry.gamma ** k
+        tracker.ticks_since_decision = k + 1
+        tracker.waiting = False
+        status = EpisodeStatus.TERMINATED if done.terminated else EpisodeStatus.TRUNCATED
+        if self.learning and self.learn is not None and entry.session is not None and tracker.decision_obs is not None:
+            final = entry.stack([obs.value], [entity], " (next)")[0]
+            self.learn(entry, [Experience(tracker.decision_obs, action.value, tracker.decision_reward, final, status,
+                                          tracker.key, tracker.ticks_since_decision)])
+        extras = {} if done.terminated else {"entity_removed": 1.0}
+        self.dispatch(EpisodeEnd(entity, agent.policy, self.local_id(entity, agent), status, tracker.total_reward,
+                                 tracker.length, extras))
+        tracker.needs_reset = True
 
     @staticmethod
     def local_id(entity: int, agent: Agent) -> int:
@@ -193,6 +228,7 @@ class Lifecycle:
                 entry.session.forget(tracker.key)
             _fresh(tracker)
         self.known.clear()
+        self.parts.clear()
         self.owners.clear()
         self.pending_resets.clear()
         self._last_rows = None

@@ -9,7 +9,7 @@ from typing import Any, Callable, Mapping
 
 import esper
 
-from ..core.types import ActMode, EpisodeRecord, EpisodeStatus
+from ..core.types import ActMode, EpisodeRecord, EpisodeStatus, Experience
 from .components import Agent
 from .evaluation import EvalResult, Evaluation, WorldFactory
 from .events import EPISODE_END, TRAINING_DONE, EpisodeEnd
@@ -39,11 +39,16 @@ class Plugin:
 
     ``learning=False`` acts greedily and records episodes without training (evaluation, ``watch``);
     ``on_end="delete"`` deletes an entity whose episode ended instead of calling the reset hook.
+
+    Budgets: each session learns until its own ``with_max_steps`` budget, exactly (transitions past it
+    are not learned from); it is then frozen (see :meth:`freeze`) and plays greedily while the others
+    go on. ``max_steps`` is an optional budget for all learning policies together. ``done`` turns true
+    when every policy that still learns reached its budget (or ``max_steps`` was reached).
     """
 
     def __init__(self, policies: Mapping[str, Any], reset: ResetHook | None = None, *,
                  evaluation: Evaluation | None = None, priorities: Priorities = Priorities(),
-                 learning: bool = True, on_end: str = "reset") -> None:
+                 learning: bool = True, on_end: str = "reset", max_steps: int | None = None) -> None:
         if not policies:
             raise ValueError("policies must name at least one policy")
         if on_end not in _ON_END:
@@ -52,8 +57,13 @@ class Plugin:
             raise TypeError("install() needs the game's reset hook reset(entity, seed), or on_end='delete'")
         if reset is not None and not callable(reset):
             raise TypeError(f"reset must be the game's reset hook reset(entity, seed), got {reset!r}")
+        if max_steps is not None and (isinstance(max_steps, bool) or not isinstance(max_steps, int) or max_steps < 0):
+            raise ValueError(f"max_steps must be an integer >= 0 (or None), got {max_steps!r}")
         self.policies = {name: PolicyEntry(name, p) for name, p in policies.items()}
-        self._sessions = [e.session for e in self.policies.values() if e.session is not None]
+        self._learners = {name: e for name, e in self.policies.items() if e.session is not None}
+        self._frozen: dict[str, str] = {}  # policy -> why it does not learn: "frozen" or "budget"
+        self.max_steps = max_steps
+        self.steps = 0  # transitions learned through this plugin, all policies together
         self.reset_hook = reset
         self.evaluation = evaluation
         self.priorities = priorities
@@ -62,10 +72,10 @@ class Plugin:
         self.done = False
         self.eval_history: list[EvalResult] = []
         self._callbacks: list[Callable[[EpisodeEnd], Any]] = []
-        self.life = Lifecycle(self.policies, learning, on_end, reset, self._dispatch)
+        self.life = Lifecycle(self.policies, learning, on_end, reset, self._dispatch, self.learn)
         act_mode = ActMode.EXPLORE if learning else ActMode.EXPLOIT
         self.decide = DecideProcessor(self.life, self.policies, act_mode)
-        self.record = RecordProcessor(self.life, self.policies, learning)
+        self.record = RecordProcessor(self.life, self.policies, learning, self.learn)
         self.episode = EpisodeProcessor(self._handle_episode_ends)
         self.reset_processor = ResetProcessor(self.life)
         # a plain function held here: esper keeps handlers by weak reference, and removes them by equality
@@ -92,6 +102,9 @@ class Plugin:
         esper.add_processor(self.episode, p.episode)
         esper.add_processor(self.reset_processor, p.reset)
         esper.set_handler(EPISODE_END, self._handler)
+        if self.learning:
+            self._retire_spent()  # a resumed session may already be at its budget
+            self.check_done()
         return self
 
     def uninstall(self) -> None:
@@ -144,19 +157,40 @@ class Plugin:
             for fn in self._callbacks:
                 fn(event)
         if self.learning and after:
-            self.maybe_evaluate()
+            self._retire_spent()
             self.check_done()
 
-    def maybe_evaluate(self) -> None:
-        ev = self.evaluation
-        if ev is None:
+    # -- learning: budgets and evaluation at exact step counts --------------------------------
+
+    def learn(self, entry: PolicyEntry, experiences: list[Experience]) -> None:
+        """Hand a policy's closed transitions to its session, in order, up to its budget (and the
+        plugin's ``max_steps``): the rest are not learned from. An evaluation falls due when the
+        session's count reaches a multiple of ``Evaluation.every`` and runs right then, before the
+        next transition is learned from, so it evaluates the policy of exactly that step."""
+        session = entry.session
+        if session is None:
             return
-        due = [e for e in self.policies.values() if e.session is not None and e.session.total_steps >= e.next_eval]
-        if not due:
-            return
-        for entry in due:
-            entry.next_eval = (entry.session.total_steps // ev.every + 1) * ev.every
-        self.evaluate(due)
+        n = len(experiences)
+        if session.max_steps is not None:
+            n = min(n, session.max_steps - session.total_steps)
+        if self.max_steps is not None:
+            n = min(n, self.max_steps - self.steps)
+        observe, i = session.observe, 0
+        while i < n:
+            upto = n if self.evaluation is None else min(n, i + entry.next_eval - session.total_steps)
+            for k in range(i, upto):
+                observe(experiences[k])
+            self.steps += upto - i
+            i = upto
+            if self.evaluation is not None and session.total_steps >= entry.next_eval:
+                entry.next_eval = (session.total_steps // self.evaluation.every + 1) * self.evaluation.every
+                self.evaluate([entry])
+
+    def _retire_spent(self) -> None:
+        """Freeze every learning policy whose session reached its budget (it plays greedily from now on)."""
+        for name, entry in self._learners.items():
+            if name not in self._frozen and entry.session.is_done():
+                self._freeze(name, None, "budget")
 
     def evaluate(self, entries: list[PolicyEntry] | None = None) -> list[EvalResult]:
         """Greedy episodes in a fresh world built by the evaluation factory; the training world is untouched.
@@ -166,65 +200,174 @@ class Plugin:
         ev = self.evaluation
         if ev is None:
             raise RuntimeError("evaluate() needs install(..., evaluation=Evaluation(factory, ...))")
-        entries = entries or [e for e in self.policies.values() if e.session is not None]
+        entries = entries or list(self._learners.values())
         step = max(e.session.total_steps for e in entries)
         results = run_episodes(ev.factory, {n: e.policy for n, e in self.policies.items()}, ev.episodes,
                                seed=ev.seed_at(step), reset=self.reset_hook, evaluate=[e.name for e in entries],
-                               max_ticks=ev.max_ticks, dt=ev.dt, priorities=self.priorities)
+                               max_ticks=ev.max_ticks, ticks=ev.ticks, dt=ev.dt, priorities=self.priorities)
         for entry in entries:
             result = results[entry.name]
             result.step = entry.session.total_steps
             for record in result.records:
-                entry.session.on_eval_episode(record, policy=entry.name, seed=result.seed)
+                entry.session.on_eval_episode(record, policy=entry.name, seed=result.seed, eval_ticks=result.ticks)
             if result.records:
                 entry.session.maybe_save_best(result.mean_reward)
             self.eval_history.append(result)
         return [results[e.name] for e in entries]
 
+    # -- freezing -----------------------------------------------------------------------------
+
     def freeze(self, name: str, policy: Any = None) -> None:
-        """Stop training policy ``name`` while other sessions go on (it reached its own step budget): from
-        the next decision its agents act with ``policy`` (default: the session's greedy policy,
-        ``agent.to_policy()``), and its session gets no more transitions, episodes or evaluations (episodes
-        in progress are not logged). ``done`` still waits for every session the plugin was made with."""
-        entry = self.policies.get(name)
-        if entry is None or entry.session is None:
-            raise ValueError(f"freeze() needs a learning policy of this plugin, got {name!r}")
-        frozen = PolicyEntry(name, entry.session.agent.to_policy() if policy is None else policy)
-        frozen.obs_shape, frozen.obs_dtype = entry.obs_shape, entry.obs_dtype
+        """Stop training policy ``name`` (its session keeps its weights, counts and run) while the others go on.
+
+        From the next decision its agents act with ``policy`` (anything with ``act_batch``, e.g. a
+        ``GreedyPolicy``; default: ``agent.to_policy()``, the session's greedy policy now, or the agent
+        itself acting greedily). Calling it again on a frozen policy swaps what it acts with (e.g. a past
+        snapshot). Its session gets no transitions, episodes or evaluations while frozen; episodes in
+        progress are logged nowhere (the frozen policy's ``stats`` counts the episodes it plays).
+        """
+        entry = self._learners.get(name)
+        if entry is None:
+            raise ValueError(f"freeze() needs a learning policy of this plugin ({', '.join(self._learners) or 'none'}),"
+                             f" got {name!r}")
+        self._freeze(name, policy, self._frozen.get(name, "frozen"))
+
+    def unfreeze(self, name: str) -> None:
+        """Policy ``name`` learns again with its session, from the agents' next decisions."""
+        entry = self._learners.get(name)
+        if entry is None:
+            raise ValueError(f"unfreeze() needs a learning policy of this plugin "
+                             f"({', '.join(self._learners) or 'none'}), got {name!r}")
+        if name not in self._frozen:
+            return
+        if entry.session.is_done():
+            raise ValueError(f"policy {name!r} reached its budget of {entry.session.max_steps:,} steps; give it "
+                             "more with session.with_max_steps(n) before unfreeze()")
+        del self._frozen[name]
+        self._forget_pending(name, forget=False)
+        self.policies[name] = entry
+        if self.evaluation is not None:
+            every = self.evaluation.every
+            entry.next_eval = (entry.session.total_steps // every + 1) * every
+        if self.done:
+            self.done = False
+            self.check_done()
+
+    @property
+    def frozen(self) -> frozenset[str]:
+        """The learning policies that do not learn now (frozen by hand or at their budget)."""
+        return frozenset(self._frozen)
+
+    def acting(self, name: str) -> Any:
+        """What policy ``name`` acts with now: its session while it learns, else its frozen policy."""
+        if name not in self.policies:
+            raise ValueError(f"no policy {name!r} in this plugin; known: {', '.join(self.policies)}")
+        return self.policies[name].policy
+
+    def progress(self) -> dict[str, PolicyProgress]:
+        """Per learning policy: steps learned, its budget and whether it learns, is frozen or spent its budget."""
+        return {name: PolicyProgress(name, e.session.total_steps, e.session.max_steps,
+                                     self._frozen.get(name, "learning"), e.session.total_episodes)
+                for name, e in self._learners.items()}
+
+    def _freeze(self, name: str, policy: Any, why: str) -> None:
+        learner = self._learners[name]
+        if policy is None:
+            agent = learner.session.agent
+            to_policy = getattr(agent, "to_policy", None)
+            policy = to_policy() if callable(to_policy) else _Greedy(agent)
+        frozen = PolicyEntry(name, policy)
+        if frozen.session is not None or frozen.per_entity:
+            raise TypeError(f"freeze({name!r}, policy): the policy must act with act_batch() and not learn, "
+                            f"got {type(policy).__name__}")
+        frozen.obs_shape, frozen.obs_dtype = learner.obs_shape, learner.obs_dtype
+        frozen.stats = self.policies[name].stats if name in self._frozen else frozen.stats
+        if name not in self._frozen:
+            self._forget_pending(name, forget=True)
+        self._frozen[name] = why
         self.policies[name] = frozen  # the processors and the lifecycle share this mapping
 
+    def _forget_pending(self, name: str, forget: bool) -> None:
+        """Decisions in flight of ``name``'s agents are not learned from (another policy made them, or
+        the session stops learning); on freezing, the session drops its per-agent state of them."""
+        session = self._learners[name].session
+        for agent, tracker in self.life.known.values():
+            if agent.policy == name:
+                tracker.decision_obs = None if tracker.waiting else tracker.decision_obs
+                if forget and self.learning:
+                    session.forget(tracker.key)
+
     def check_done(self) -> None:
-        sessions = self._sessions
-        if sessions and not self.done and all(s.is_done() for s in sessions):
+        """``done`` once every learning policy not frozen by hand spent its budget (or ``max_steps`` is
+        reached); a plugin whose policies are all frozen by hand is not done."""
+        if self.done or not self._learners:
+            return
+        spent = self.max_steps is not None and self.steps >= self.max_steps
+        if not spent:
+            states = [self._frozen.get(n) for n in self._learners]
+            spent = ("budget" in states and None not in states) or all(e.session.is_done()
+                                                                       for e in self._learners.values())
+        if spent:
             self.done = True
             esper.dispatch_event(TRAINING_DONE)
 
 
+@dataclass(frozen=True, slots=True)
+class PolicyProgress:
+    """Where one learning policy stands: ``state`` is "learning", "frozen" (by hand) or "budget" (spent)."""
+
+    policy: str
+    steps: int
+    budget: int | None
+    state: str
+    episodes: int
+
+
+class _Greedy:
+    """A learning agent with no ``to_policy()``, acting greedily through its own ``act_batch``."""
+
+    def __init__(self, agent: Any) -> None:
+        self.agent = agent
+        self.action_space = getattr(agent, "action_space", None)
+        self.observation_space = getattr(agent, "observation_space", None)
+
+    def act_batch(self, obs: Any, mode: ActMode, ids: Any) -> Any:
+        return self.agent.act_batch(obs, ActMode.EXPLOIT, ids)
+
+
 def install(policies: Mapping[str, Any], reset: ResetHook | None = None, *, evaluation: Evaluation | None = None,
-            priorities: Priorities = Priorities(), on_end: str = "reset") -> Plugin:
+            priorities: Priorities = Priorities(), on_end: str = "reset", max_steps: int | None = None) -> Plugin:
     """Install training into the current esper world.
 
     ``policies`` maps the names used in ``Agent(policy=...)`` to a ``TrainingSession`` (learns), anything
     with ``act_batch`` (a frozen policy: acts greedily), or a controller with ``decide(obs, entity)``.
     ``reset(entity, seed)`` is the game's hook that starts a fresh episode on an entity; with
     ``on_end="delete"`` ended entities are deleted instead (the game spawns new ones) and no hook is needed.
+    Each session stops learning at its own ``with_max_steps`` budget; ``max_steps`` caps all of them together.
     """
-    return Plugin(policies, reset, evaluation=evaluation, priorities=priorities, on_end=on_end).install()
+    return Plugin(policies, reset, evaluation=evaluation, priorities=priorities, on_end=on_end,
+                  max_steps=max_steps).install()
 
 
 def run_episodes(factory: WorldFactory, policies: Mapping[str, Any], episodes: int, *, seed: int | None,
                  reset: ResetHook | None = None, evaluate: list[str] | None = None, max_ticks: int = 10_000,
-                 dt: float = 1 / 60, priorities: Priorities = Priorities(), world: str | None = None,
+                 ticks: int | None = None, dt: float = 1 / 60, priorities: Priorities = Priorities(),
+                 world: str | None = None,
                  drive: Callable[[Callable[[], bool]], None] | None = None) -> dict[str, EvalResult]:
     """Play episodes without learning in a world of their own: the one episode runner of ecs-rl.
 
     Builds ``factory(episodes, seed)`` in a fresh esper world (``world``, default a unique name; an
     existing world is refused), installs ``policies`` there (sessions and frozen policies act
-    greedily, controllers as they do), and scores the first episode of each agent entity the factory
-    built (the first ``episodes`` per policy in ``evaluate``, default all policies; entities the game
-    spawns later play along but are not scored, so short episodes are not favoured). Entities whose
-    episode ended are deleted. It stops when every scored episode ended or after ``max_ticks`` ticks;
-    episodes still running then are recorded as truncated with extra ``unfinished`` = 1.
+    greedily, controllers as they do). Entities whose episode ended are deleted. Two modes:
+
+    - ``ticks=None`` (episodes): scores the first episode of each agent entity the factory built (the
+      first ``episodes`` per policy in ``evaluate``, default all policies; entities the game spawns
+      later play along but are not scored, so short episodes are not favoured). It stops when every
+      scored episode ended or after ``max_ticks`` ticks; episodes still running then are recorded as
+      truncated with extra ``unfinished`` = 1.
+    - ``ticks=T``: runs exactly ``T`` ticks and scores every episode of the evaluated policies that
+      ends in them (newborns' too), then the ones still running as unfinished; see ``EvalResult.rates``.
+
     ``drive(stop)`` may step the world itself (a window); by default it runs headless. The world is
     deleted after.
     """
@@ -233,8 +376,11 @@ def run_episodes(factory: WorldFactory, policies: Mapping[str, Any], episodes: i
     name = world or f"{previous}.episodes{next(_eval_worlds)}"
     if name in esper.list_worlds():
         raise ValueError(f"esper world {name!r} already exists: run_episodes builds and deletes a world of its own")
-    started, ticks = time.perf_counter(), 0
+    if ticks is not None and (isinstance(ticks, bool) or not isinstance(ticks, int) or ticks < 1):
+        raise ValueError(f"run_episodes(ticks=...) must be an integer >= 1 (or None), got {ticks!r}")
+    started, ran = time.perf_counter(), 0
     scored: dict[int, EpisodeRecord] = {}
+    window: dict[str, list[EpisodeRecord]] = {n: [] for n in names}  # ticks mode: every end, in order
     esper.switch_world(name)
     try:
         factory(episodes, seed)
@@ -244,28 +390,42 @@ def run_episodes(factory: WorldFactory, policies: Mapping[str, Any], episodes: i
         runner = Plugin(policies, reset, priorities=priorities, learning=False, on_end="delete").install()
 
         def score(event: EpisodeEnd) -> None:
-            if event.entity in members and event.entity not in scored:
-                scored[event.entity] = EpisodeRecord(event.total_reward, event.length, event.status, event.extras)
+            record = EpisodeRecord(event.total_reward, event.length, event.status, event.extras)
+            if ticks is not None:
+                if event.policy in window:
+                    window[event.policy].append(record)
+            elif event.entity in members and event.entity not in scored:
+                scored[event.entity] = record
 
         runner.on_episode_end(score)
 
         def finished() -> bool:  # every scored episode ended (or its entity vanished before it began)
+            if ticks is not None:
+                return ran >= ticks
             return len(scored) == len(members) or all(e in scored or not esper.entity_exists(e) for e in members)
 
+        limit = max_ticks if ticks is None else ticks
         if drive is None:
-            while ticks < max_ticks and not finished():
+            while ran < limit and not finished():
                 esper.process(dt)
-                ticks += 1
+                ran += 1
         else:
             drive(finished)
+        if ticks is not None:  # the episodes still running in the window's last tick
+            for _, (agent, tracker) in runner.life.known.items():
+                if agent.policy in window and tracker.length > 0 and not tracker.needs_reset:
+                    window[agent.policy].append(EpisodeRecord(tracker.total_reward, tracker.length,
+                                                              EpisodeStatus.TRUNCATED, {"unfinished": 1.0}))
         for entity in members - scored.keys():  # still running (or never started)
             _, tracker = runner.life.known.get(entity, (None, None))
-            if tracker is not None:
+            if tracker is not None and ticks is None:
                 scored[entity] = EpisodeRecord(tracker.total_reward, tracker.length, EpisodeStatus.TRUNCATED,
                                                {"unfinished": 1.0})
     finally:
         esper.switch_world(previous)
         esper.delete_world(name)
     seconds = time.perf_counter() - started
-    return {n: EvalResult(n, [scored[e] for e in cohort[n] if e in scored], seed=seed, ticks=ticks, seconds=seconds)
+    if ticks is not None:
+        return {n: EvalResult(n, window[n], seed=seed, ticks=ran, seconds=seconds, mode="ticks") for n in names}
+    return {n: EvalResult(n, [scored[e] for e in cohort[n] if e in scored], seed=seed, ticks=ran, seconds=seconds)
             for n in names}

@@ -104,13 +104,16 @@ class RecordProcessor(esper.Processor):
     """Collect rewards, close transitions (``session.observe``) and episodes (``EpisodeEnd`` events).
 
     Over a decision period the transition's reward is ``sum_i gamma^i r_i`` (the learner's gamma) and
-    it carries ``ticks`` so the learner bootstraps with ``gamma ** ticks``.
+    it carries ``ticks`` so the learner bootstraps with ``gamma ** ticks``. Each policy's transitions
+    of the tick go to ``learn(entry, experiences)`` (the plugin: budgets, evaluation steps).
     """
 
-    def __init__(self, life: Lifecycle, policies: Mapping[str, PolicyEntry], learning: bool) -> None:
+    def __init__(self, life: Lifecycle, policies: Mapping[str, PolicyEntry], learning: bool,
+                 learn: Callable[[PolicyEntry, list[Experience]], None]) -> None:
         self.life = life
         self.policies = policies
         self.learning = learning
+        self.learn = learn
 
     def process(self, *args: Any, **kwargs: Any) -> None:
         life = self.life
@@ -149,10 +152,9 @@ class RecordProcessor(esper.Processor):
             if entry.session is None:
                 continue
             next_batch = entry.stack([it[3] for it in items], [it[0] for it in items], " (next)")
-            observe = entry.session.observe
-            for j, (_, tracker, action, _, status) in enumerate(items):
-                observe(Experience(tracker.decision_obs, action, tracker.decision_reward, next_batch[j], status,
-                                   tracker.key, tracker.ticks_since_decision))
+            self.learn(entry, [Experience(tracker.decision_obs, action, tracker.decision_reward, next_batch[j], status,
+                                          tracker.key, tracker.ticks_since_decision)
+                               for j, (_, tracker, action, _, status) in enumerate(items)])
 
 
 class EpisodeProcessor(esper.Processor):
