@@ -29,6 +29,7 @@ starts a chase. The world dispatches a :class:`~ecs_rl.ecs.MatchResult` event (`
 predator catches a prey (``kind="catch"``: the predator wins; chased before or not) and when a chased prey gets
 farther than ``ESCAPE_RADIUS`` from its chaser (``kind="escape"``: the prey wins). A chase that ends otherwise
 (a hawk or another predator takes the prey, the predator starves, an episode is truncated) has no result.
+Chases are followed only while the world has a ``MATCH_RESULT`` handler (they cost a little time per tick).
 """
 
 from __future__ import annotations
@@ -325,7 +326,11 @@ class HuntProcessor(esper.Processor):
 
 def _report_chases(hunt: Hunt, prey: list, predators: list, prey_xy: np.ndarray, predator_xy: np.ndarray,
                    caught: np.ndarray, catcher: np.ndarray) -> None:
-    """Follow the chases between live prey and predators and dispatch each result (see the module docstring)."""
+    """Follow the chases between live prey and predators and dispatch each result (see the module docstring);
+    only while the world has a ``MATCH_RESULT`` handler (esper keeps handlers per world)."""
+    if MATCH_RESULT not in esper.event_registry:
+        hunt.chases.clear()
+        return
     results: list[MatchResult] = []
     n = len(predators)
     for i in np.flatnonzero(caught):
