@@ -126,7 +126,7 @@ def _cmd_plot(args: argparse.Namespace) -> int:
         raise CliError(f"argument -o/--output: {args.output} is a directory")
     try:
         runs = [TrainingRun.resume(path) for path in args.runs]
-        out = (plot_ratings if args.ratings else plot_runs)(runs, args.output, window=args.smooth)
+        out = plot_ratings(runs, args.output) if args.ratings else plot_runs(runs, args.output, window=args.smooth)
     except (RunError, ValueError, RuntimeError) as exc:
         raise CliError(str(exc)) from None
     print(f"wrote {out}")

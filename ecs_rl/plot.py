@@ -61,9 +61,10 @@ def plot_runs(runs: list[TrainingRun], out: str | Path, window: int = 20) -> Pat
     return out
 
 
-def plot_ratings(runs: list[TrainingRun], out: str | Path, window: int = 20) -> Path:
+def plot_ratings(runs: list[TrainingRun], out: str | Path) -> Path:
     """Self-play Elo ratings of each run's policy: its current rating at each episode end (the ``rating``
-    extra, smoothed over ``window`` episodes) and every snapshot's rating at the step it was taken."""
+    extra; Elo is a running average already, so it is not smoothed) and every snapshot's final rating at
+    the step it was taken."""
     from .selfplay import read_index
 
     plt = _pyplot()
@@ -77,7 +78,11 @@ def plot_ratings(runs: list[TrainingRun], out: str | Path, window: int = 20) -> 
         if rows:
             steps = np.array([r["step"] for r in rows], dtype=float)
             ratings = np.array([r["extras"]["rating"] for r in rows], dtype=float)
-            ax.plot(steps, smooth(ratings, window), color=colour, linewidth=2, label=f"{label}: current policy")
+            ax.plot(steps, ratings, color=colour, linewidth=1.5, label=f"{label}: current policy")
+        current = (index.get("current") or {}).get("rating")
+        if current is not None:
+            ax.plot([run.metadata["total_steps"]], [current], linestyle="none", marker="*", markersize=13,
+                    color=colour, markeredgecolor="black", label=f"{label}: current policy at the end")
         snaps = index["snapshots"]
         if snaps:
             ax.plot([s["step"] for s in snaps], [s["rating"] for s in snaps], linestyle="none", marker="o",

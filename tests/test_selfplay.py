@@ -235,3 +235,19 @@ def test_a_corrupt_snapshot_index_is_named_on_resume(self_play_run, tmp_path, ca
     err = capsys.readouterr().err
     assert err.startswith(f"ecs-rl train: error: {index}: corrupt snapshot index") and err.count("\n") == 1
     assert "Traceback" not in err
+
+
+def test_plot_ratings_draws_both_teams_and_names_a_run_without_self_play(self_play_run, tmp_path, capsys):
+    runs = team_runs(self_play_run)
+    out = tmp_path / "ratings.png"
+    assert main(["plot", "--ratings", str(runs["prey"]), str(runs["predator"]), "-o", str(out)]) == 0
+    assert out.stat().st_size > 10_000
+    capsys.readouterr()
+    plain = tmp_path / "plain"
+    assert main(["train", "hunt", "--steps", "30", "--eval-freq", "100000", "--root", str(plain)]) == 0
+    (prey,) = plain.glob("hunt/prey/*")
+    capsys.readouterr()
+    assert main(["plot", "--ratings", str(prey), "-o", str(tmp_path / "no.png")]) == 2
+    assert capsys.readouterr().err == (f"ecs-rl plot: error: {prey} has no self-play snapshots "
+                                       f"(no snapshots/index.json)\n")
+    assert not (tmp_path / "no.png").exists()
