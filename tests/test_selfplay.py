@@ -149,6 +149,46 @@ def test_a_ghost_draws_the_latest_snapshot_with_probability_p_else_one_of_the_wi
     assert {pool.draw(rng, latest_prob=1.0, window=4).step for _ in range(50)} == {1100}
 
 
+def test_a_resumed_pool_drops_snapshots_taken_after_the_checkpoint(tmp_path):
+    pool = SnapshotPool(tmp_path, "prey")
+    pool.snapshots = [Snapshot("prey", step, f"prey-{step}.pt", Rating()) for step in (0, 100, 200)]
+    assert [s.step for s in pool.forget_after(150)] == [200] and [s.step for s in pool.snapshots] == [0, 100]
+
+
+def test_each_team_is_split_between_learners_and_ghosts_that_play_its_snapshots(world, tmp_path):
+    from collections import Counter
+
+    from ecs_rl import TrainingRun, TrainingSession
+    from ecs_rl.algorithms import DqnAgent, presets
+    from ecs_rl.ecs import Agent
+    from ecs_rl.selfplay import SelfPlay
+
+    sessions, runs = {}, {}
+    for k, team in enumerate(TEAMS):
+        config = getattr(presets, f"hunt_{team}_dqn")(k, learning_starts=100_000)  # acting only: fast
+        runs[team] = TrainingRun.create("split", team, root=tmp_path)
+        sessions[team] = TrainingSession(DqnAgent(hunt.observation_spaces[team], hunt.action_space, config)) \
+            .with_max_steps(10_000).with_run(runs[team])  # more than 250 ticks use: the world runs on
+    hunt.build(24, seed=0)
+    selfplay = SelfPlay(sessions, runs, SelfPlayConfig(snapshot_every=200, ghost_share=0.5))
+    plugin = hunt.install_hunt({**sessions, **selfplay.ghosts()})
+    with selfplay.attach(plugin):
+        assert Counter(a.policy for _, a in esper.get_component(Agent)) == {
+            "prey": 6, "prey.ghost": 6, "predator": 5, "predator.ghost": 4, "hawk": 3}
+        step_world(250, plugin=plugin)  # predators without a catch starve after 150 ticks
+        policies = Counter(a.policy for _, a in esper.get_component(Agent))
+        for team in TEAMS:  # deaths and respawns keep the split
+            assert abs(policies[team] - policies[team + ".ghost"]) <= 2, policies
+            opponent = selfplay.opponents[team]
+            assert opponent.draws > len(opponent.assigned) > 0  # ghosts that died drew again as new entities
+            ghosts = {e for e, a in esper.get_component(Agent) if a.policy == team + ".ghost"}
+            assert set(opponent.assigned) <= ghosts  # only live ghosts hold a draw
+            periods = [s.step // 200 for s in selfplay.pools[team].snapshots]
+            assert periods == list(range(len(periods))) and len(periods) >= 3
+    for session in sessions.values():
+        session.close()
+
+
 # -- ecs-rl train hunt --self-play ----------------------------------------------------------------
 
 def read(path: Path) -> dict:
