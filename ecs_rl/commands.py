@@ -19,7 +19,7 @@ from .core.agent import RandomAgent
 from .core.files import WriteError
 from .core.run import RunError, TrainingRun
 from .core.session import TrainingSession
-from .core.stats import EvalReport, Max, Mean, Min, StatsTracker, Std, format_table
+from .core.stats import EvalReport, Max, Mean, Min, StatsTracker, Std, extra, format_table
 from .core.types import EpisodeRecord
 from .ecs.components import Agent
 from .ecs.controllers import HumanController
@@ -80,10 +80,20 @@ def _fresh_world(name: str) -> None:
     esper.switch_world(name)
 
 
+def _units(summary: dict[str, float]) -> tuple[str, str]:
+    """What a policy's steps are called, and its mean episode length with its unit(s): agents with a decision
+    period decide every k ticks, so their steps are decisions and their episodes last k times as many ticks."""
+    length, decisions = summary.get("mean_length", math.nan), summary.get("mean_decisions", math.nan)
+    if math.isnan(decisions):
+        return "steps", "-" if math.isnan(length) else f"{length:,.0f}"
+    return "decisions", f"{length:,.0f} ticks / {decisions:,.0f} decisions"
+
+
 def _hud(session: TrainingSession) -> list[str]:
     summary = session.stats_summary()
     mean = summary.get("mean_reward", math.nan)
-    lines = [f"steps {session.total_steps:,}   episodes {session.total_episodes:,}",
+    steps, length = _units(summary)
+    lines = [f"{steps} {session.total_steps:,}   episodes {session.total_episodes:,}   mean length {length}",
              f"mean reward {'-' if math.isnan(mean) else f'{mean:.2f}'}   {session.steps_per_sec:,.0f} steps/s"]
     extras = session.agent.episode_extras()
     shown = [f"{k} {v:.3g}" for k, v in extras.items() if k in ("epsilon", "loss_last", "policy_loss", "value_loss")
@@ -461,9 +471,11 @@ def _train_teams(game: Game, algo: str | None, steps: int | None, envs: int | No
 def _team_hud(sessions: dict[str, TrainingSession], budgets: dict[str, int]) -> list[str]:
     lines = []
     for p, s in sessions.items():
-        mean = s.stats_summary().get("mean_reward", math.nan)
-        lines.append(f"{p}: steps {s.total_steps:,}/{budgets[p]:,}   episodes {s.total_episodes:,}   "
-                     f"mean reward {'-' if math.isnan(mean) else f'{mean:.2f}'}")
+        summary = s.stats_summary()
+        mean = summary.get("mean_reward", math.nan)
+        steps, length = _units(summary)
+        lines.append(f"{p}: {steps} {s.total_steps:,}/{budgets[p]:,}   episodes {s.total_episodes:,}   "
+                     f"mean length {length}   mean reward {'-' if math.isnan(mean) else f'{mean:.2f}'}")
     return lines
 
 
@@ -607,7 +619,7 @@ def _episodes(game: Game, policy: Any, n: int, seed: int, window_title: str | No
 def report_for(records: list[EpisodeRecord], title: str) -> EvalReport:
     stats = (StatsTracker().track("mean_reward", "reward", Mean()).track("std_reward", "reward", Std())
              .track("min_reward", "reward", Min()).track("max_reward", "reward", Max())
-             .track("mean_length", "length", Mean()))
+             .track("mean_length", "length", Mean()).track("mean_decisions", extra("decisions"), Mean()))
     for record in records:
         stats.update(record)
     return EvalReport(len(records), stats.summary(), title=title)

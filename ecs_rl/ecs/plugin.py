@@ -12,7 +12,7 @@ import esper
 from ..core.types import ActMode, EpisodeRecord, EpisodeStatus
 from .components import Agent
 from .evaluation import EvalResult, Evaluation, WorldFactory
-from .events import EPISODE_END, TRAINING_DONE, EpisodeEnd
+from .events import EPISODE_END, TRAINING_DONE, EpisodeEnd, forget_handlers_at_exit
 from .lifecycle import Lifecycle
 from .policies import PolicyEntry
 from .processors import DecideProcessor, EpisodeProcessor, RecordProcessor, ResetProcessor
@@ -92,6 +92,7 @@ class Plugin:
         esper.add_processor(self.episode, p.episode)
         esper.add_processor(self.reset_processor, p.reset)
         esper.set_handler(EPISODE_END, self._handler)
+        forget_handlers_at_exit()  # no "Exception ignored ... KeyError" from esper at interpreter exit
         return self
 
     def uninstall(self) -> None:
