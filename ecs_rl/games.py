@@ -251,7 +251,7 @@ def canonical_spec(spec: str) -> str:
         return spec
     target, sep, attr = spec.rpartition(":")
     if not sep:
-        target = spec
+        target, attr = spec, ""
     if _is_file_spec(target):
         target = str(Path(target).expanduser().resolve())
     elif ":" not in spec:  # a bare word that is no registered game
