@@ -96,7 +96,8 @@ def new_lane(seed=None) -> tuple[int, int]:
     return paddle, esper.create_entity(fruit)
 
 
-def play() -> None:
+def play(frames: int | None = None) -> None:
+    """The game with a person at the keys (closes after ``frames`` frames, if given)."""
     import pygame
 
     pygame.init()
@@ -108,7 +109,8 @@ def play() -> None:
     esper.add_processor(FallProcessor())
     esper.add_processor(RenderProcessor(window))
     running = True
-    while running:
+    while running and frames != 0:
+        frames = None if frames is None else frames - 1
         for event in pygame.event.get():
             running = running and event.type != pygame.QUIT
         keys = pygame.key.get_pressed()

@@ -191,6 +191,15 @@ def test_an_old_run_naming_its_game_by_name_still_loads(tmp_path, capsys):
     assert "has no best.pt or latest.pt checkpoint yet" in capsys.readouterr().err
 
 
+def test_the_tutorial_game_plays_as_a_plain_esper_game(world):
+    import runpy
+
+    demo = runpy.run_path(str(DEMO))  # part 1, the game before any learning: keyboard, window, main loop
+    demo["play"](frames=3)
+    paddle = esper.get_component(demo["Paddle"])
+    assert len(paddle) == 1 and esper.get_component(demo["Fruit"])[0][1].y == demo["HEIGHT"] - 3
+
+
 # -- ecs_rl.evaluate ------------------------------------------------------------------------------
 
 def perfect_catcher():
