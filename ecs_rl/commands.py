@@ -48,6 +48,8 @@ def _build(game: Game, n: int, seed: int | None, what: str, human: bool = False)
         return game.make_world(n, seed, human=human)
     except (TypeError, ValueError) as exc:
         raise CommandError(f"{what}: {exc}") from None
+    except Exception as exc:  # the game's own code failed while building: one line naming the game and error
+        raise CommandError(f"{what}: game {game.name}: build({n}, {seed}) failed: {type(exc).__name__}: {exc}") from None
 
 
 def _make_agent(game: Game, algo: str, config: Any, policy: str | None = None):
@@ -194,6 +196,8 @@ def train(game_name: str | None, algo: str | None, steps: int | None, envs: int 
             config = _config_from(algo, agent_cfg)
         except (TypeError, ValueError) as exc:
             raise CommandError(f"{run_dir.path / 'config.json'}: bad agent settings ({exc})") from None
+        _fresh_world("ecs-rl:train")
+        _build(game, envs, seed, f"{run_dir.path / 'config.json'}: envs {envs!r}, seed {seed!r}")
     else:
         game = _load_game(game_name)
         if game.multi:
@@ -207,6 +211,8 @@ def train(game_name: str | None, algo: str | None, steps: int | None, envs: int 
             config = game.preset(algo, seed, steps)
         except ValueError as exc:
             raise CommandError(str(exc)) from None
+        _fresh_world("ecs-rl:train")  # the world first: a game that cannot build leaves no run behind
+        _build(game, envs, seed, f"--envs {envs}")
         _check_root(root, [name or game.name, version or algo])
         try:
             run_dir = TrainingRun.create(name or game.name, version or algo, root=root)
@@ -231,12 +237,6 @@ def train(game_name: str | None, algo: str | None, steps: int | None, envs: int 
         print(f"resume: {note}")
     if resume:
         print(f"resuming {run_dir.path} at step {session.total_steps:,} (episode {session.total_episodes:,})")
-    _fresh_world("ecs-rl:train")
-    try:
-        _build(game, envs, seed, f"--envs {envs}")
-    except CommandError:
-        run_dir.release_lock()
-        raise
     plugin = game.install({game.policy: session},
                           evaluation=Evaluation(game.eval_factory, every=eval_freq, episodes=game.eval_episodes,
                                                 max_ticks=game.eval_max_ticks))
@@ -523,7 +523,8 @@ def _run_and_game(path: str) -> tuple[TrainingRun, Game, Path]:
         raise CommandError(str(exc)) from None
     cfg = run_dir.read_config()
     if "game" not in cfg:
-        raise CommandError(f"{run_dir.path} was not made by 'ecs-rl train' (config.json names no game)")
+        raise CommandError(f"{run_dir.path / 'config.json'} names no game: a run made with the library can name "
+                           f"its game spec there, e.g. \"game\": \"path/to/game.py:make_game\" (game.spec)")
     return run_dir, _load_game(cfg["game"], str(run_dir.path / "config.json")), _checkpoint(run_dir)
 
 

@@ -138,13 +138,18 @@ def make_game():
     ("game.py:not_a_game", "game 'game.py:not_a_game': not_a_game() returned int, not an ecs_rl.Game"),
     ("game.py:bad_spaces", "game 'game.py:bad_spaces': game 'bad': policies['p'] must be (observation_space, "
                            "action_space), two gymnasium spaces, got 3"),
+    ("game.py:bad_build", "--envs 1: game bad: build(1, 0) failed: KeyError: 'lane'"),
     ("no_such_module_xyz:make_game", "game 'no_such_module_xyz:make_game': no module named 'no_such_module_xyz'"),
     ("pong", "unknown game 'pong'; known games: cartpole, foragers, hunt"),
 ])
 def test_a_bad_game_spec_is_one_line_and_exit_2(tmp_path, monkeypatch, capsys, spec, message):
     (tmp_path / "game.py").write_text("from ecs_rl import Game\n\ndef not_a_game():\n    return 3\n\n"
                                       "def bad_spaces():\n    return Game(name='bad', policies={'p': 3}, "
-                                      "build=print)\n")
+                                      "build=print)\n\n"
+                                      "def bad_build():\n    import gymnasium as gym\n"
+                                      "    space = gym.spaces.Discrete(2)\n"
+                                      "    return Game(name='bad', policies={'p': (space, space)}, "
+                                      "build=lambda n, seed: {}['lane'], reset=print)\n")
     (tmp_path / "broken.py").write_text("x = 1 / 0\n")
     monkeypatch.chdir(tmp_path)
     before = sorted(p.name for p in tmp_path.iterdir())
@@ -301,3 +306,21 @@ def test_decisions_and_ticks_are_both_logged_and_named_in_the_report(world, tmp_
     assert "mean_decisions (steps)" in report
     plain = str(TrainingSession(RecordingAgent()).eval_report(0))
     assert "total steps" not in plain and "mean_decisions" not in plain and "mean_length " in plain
+
+
+def test_a_run_made_with_the_library_evaluates_once_its_config_names_the_game(world, tmp_path, capsys):
+    from ecs_rl.algorithms import DqnAgent, DqnConfig
+
+    game = catch_game()
+    run = TrainingRun.create("mine", "v1", root=tmp_path)
+    session = TrainingSession(DqnAgent(*game.spaces("paddle"), DqnConfig(learning_starts=50))).with_run(run)
+    session.with_max_steps(200)
+    game.build(2, 0)
+    plugin = game.install({"paddle": session})
+    with session:
+        step_world(plugin=plugin)
+    assert main(["eval", str(run.path), "--episodes", "2"]) == 2
+    assert "config.json names no game" in capsys.readouterr().err
+    run.write_config({"game": game.spec})
+    assert main(["eval", str(run.path), "--episodes", "2"]) == 0
+    assert "episodes (report)  2" in capsys.readouterr().out
