@@ -14,6 +14,10 @@ from .core.stats import format_table
 from .core.types import HELD_OUT_SEED
 
 
+GAME_HELP = ("a game: cartpole, foragers, hunt, a name an installed package registers (entry points "
+             "'ecs_rl.games'), path/to/game.py:make_game or package.module:make_game")
+
+
 class CliError(Exception):
     """A user mistake: printed as one line, exit status 2, no traceback."""
 
@@ -86,7 +90,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
     from .commands import train
 
     if args.game is None and args.resume is None:
-        raise CliError("name a game (cartpole, foragers, hunt) or --resume a run")
+        raise CliError("name a game (cartpole, foragers, hunt, path/to/game.py:make_game or module:make_game) "
+                       "or --resume a run")
     _configure_torch()
     return train(args.game, args.algo, args.steps, args.envs, args.seed, args.render, args.name, args.version,
                  args.resume, args.root, args.eval_freq, args.full, args.max_frames,
@@ -138,8 +143,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"ecs-rl {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
-    p = sub.add_parser("train", help="train an agent on a demo game (headless, or --render)")
-    p.add_argument("game", nargs="?", help="cartpole, foragers or hunt (not needed with --resume)")
+    p = sub.add_parser("train", help="train an agent on a game (headless, or --render)")
+    p.add_argument("game", nargs="?", help=GAME_HELP + " (not needed with --resume)")
     p.add_argument("--algo", choices=["dqn", "ppo"], help="default: the game's (dqn)")
     p.add_argument("--steps", type=_positive, help="step budget (default: the game's, 100000); hunt: of each "
                    "policy, a step being a decision of one of its agents (default: prey 50000, predator 25000)")
@@ -185,7 +190,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=_cmd_watch)
 
     p = sub.add_parser("play", help="drive an entity with the keyboard (arrow keys)")
-    p.add_argument("game")
+    p.add_argument("game", help=GAME_HELP)
     p.add_argument("--run", help="a trained run for the other agents (foragers; hunt: either team's run, for "
                    "both teams); default: random agents")
     p.add_argument("--seed", type=_seed, default=0)

@@ -1,4 +1,4 @@
-"""What the ``ecs-rl`` subcommands do: train, evaluate, watch and play the demo games."""
+"""What the ``ecs-rl`` subcommands do: train, evaluate, watch and play any game (see :mod:`ecs_rl.games`)."""
 
 from __future__ import annotations
 
@@ -19,19 +19,38 @@ from .core.agent import RandomAgent
 from .core.files import WriteError
 from .core.run import RunError, TrainingRun
 from .core.session import TrainingSession
-from .core.stats import EvalReport, Max, Mean, Min, StatsTracker, Std, format_table
+from .core.stats import EvalReport, Max, Mean, Min, StatsTracker, Std, extra, format_table
 from .core.types import EpisodeRecord
 from .ecs.components import Agent
 from .ecs.controllers import HumanController
 from .ecs.evaluation import Evaluation
-from .ecs.plugin import Plugin, install, run_episodes
+from .ecs.plugin import Plugin
 from .ecs.runner import FixedStep, step_world
-from .games import Game, get_game
+from .games import Game, GameSpecError, canonical_spec, load_game
+from .scoring import evaluate as evaluate_policy
 from .selfplay import for_training
 
 
 class CommandError(Exception):
     """A mistake in what the user asked for: reported as one line, no traceback."""
+
+
+def _load_game(spec: Any, where: str = "") -> Game:
+    """The game a spec names (typed by the user, or read from a run's config.json: ``where``)."""
+    try:
+        return load_game(spec)
+    except GameSpecError as exc:
+        raise CommandError(f"{where}: {exc}" if where else str(exc)) from None
+
+
+def _build(game: Game, n: int, seed: int | None, what: str, human: bool = False) -> Any:
+    """The game's world in the current esper world; a bad agent count or seed is the user's one-line error."""
+    try:
+        return game.make_world(n, seed, human=human)
+    except (TypeError, ValueError) as exc:
+        raise CommandError(f"{what}: {exc}") from None
+    except Exception as exc:  # the game's own code failed while building: one line naming the game and error
+        raise CommandError(f"{what}: game {game.name}: build({n}, {seed}) failed: {type(exc).__name__}: {exc}") from None
 
 
 def _make_agent(game: Game, algo: str, config: Any, policy: str | None = None):
@@ -64,10 +83,20 @@ def _fresh_world(name: str) -> None:
     esper.switch_world(name)
 
 
+def _units(summary: dict[str, float]) -> tuple[str, str]:
+    """What a policy's steps are called, and its mean episode length with its unit(s): agents with a decision
+    period decide every k ticks, so their steps are decisions and their episodes last k times as many ticks."""
+    length, decisions = summary.get("mean_length", math.nan), summary.get("mean_decisions", math.nan)
+    if math.isnan(decisions):
+        return "steps", "-" if math.isnan(length) else f"{length:,.0f}"
+    return "decisions", f"{length:,.0f} ticks / {decisions:,.0f} decisions"
+
+
 def _hud(session: TrainingSession) -> list[str]:
     summary = session.stats_summary()
     mean = summary.get("mean_reward", math.nan)
-    lines = [f"steps {session.total_steps:,}   episodes {session.total_episodes:,}",
+    steps, length = _units(summary)
+    lines = [f"{steps} {session.total_steps:,}   episodes {session.total_episodes:,}   mean length {length}",
              f"mean reward {'-' if math.isnan(mean) else f'{mean:.2f}'}   {session.steps_per_sec:,.0f} steps/s"]
     extras = session.agent.episode_extras()
     shown = [f"{k} {v:.3g}" for k, v in extras.items() if k in ("epsilon", "loss_last", "policy_loss", "value_loss")
@@ -128,10 +157,12 @@ def _resume_config(resume: str, game_name: str | None, algo: str | None, envs: i
     missing = [k for k in ("game", "algo", "envs", "seed", "steps", "agent") if k not in cfg]
     if missing:
         raise CommandError(f"{config_path} lacks {', '.join(missing)}: not made by 'ecs-rl train'")
-    try:
-        game = get_game(cfg["game"])
-    except (TypeError, ValueError) as exc:
-        raise CommandError(f"{config_path}: {exc}") from None
+    game = _load_game(cfg["game"], str(config_path))
+    if game_name is not None:
+        try:
+            game_name = canonical_spec(game_name)
+        except GameSpecError as exc:
+            raise CommandError(str(exc)) from None
     if cfg["algo"] not in ("dqn", "ppo") or not isinstance(cfg["agent"], dict):
         raise CommandError(f"{config_path}: unknown algo {cfg['algo']!r}")
     for flag, given, saved in (("game", game_name, cfg["game"]), ("--algo", algo, cfg["algo"]),
@@ -169,11 +200,10 @@ def train(game_name: str | None, algo: str | None, steps: int | None, envs: int 
             config = _config_from(algo, agent_cfg)
         except (TypeError, ValueError) as exc:
             raise CommandError(f"{run_dir.path / 'config.json'}: bad agent settings ({exc})") from None
+        _fresh_world("ecs-rl:train")
+        _build(game, envs, seed, f"{run_dir.path / 'config.json'}: envs {envs!r}, seed {seed!r}")
     else:
-        try:
-            game = get_game(game_name)
-        except ValueError as exc:
-            raise CommandError(str(exc)) from None
+        game = _load_game(game_name)
         if game.multi:
             return _train_teams(game, algo, steps, envs, seed, render, name, None, root, eval_freq, max_frames,
                                 progress, checkpoint_every, checkpoint_seconds, version=version, self_play=self_play)
@@ -181,12 +211,14 @@ def train(game_name: str | None, algo: str | None, steps: int | None, envs: int 
             raise CommandError(f"--self-play needs a game with two learning policies; {game.name} has one")
         algo = algo or game.default_algo
         steps = steps or game.default_steps
-        envs = envs or game.default_envs[algo]
+        envs = envs or game.envs_for(algo)
         seed = 0 if seed is None else seed
         try:
             config = game.preset(algo, seed, steps)
         except ValueError as exc:
             raise CommandError(str(exc)) from None
+        _fresh_world("ecs-rl:train")  # the world first: a game that cannot build leaves no run behind
+        _build(game, envs, seed, f"--envs {envs}")
         _check_root(root, [name or game.name, version or algo])
         try:
             run_dir = TrainingRun.create(name or game.name, version or algo, root=root)
@@ -194,7 +226,7 @@ def train(game_name: str | None, algo: str | None, steps: int | None, envs: int 
             raise CommandError(str(exc)) from None
         except OSError as exc:
             raise CommandError(f"cannot create a run under {root}: {exc.strerror or exc}") from None
-        run_dir.write_config({"game": game.name, "algo": algo, "envs": envs, "seed": seed, "steps": steps,
+        run_dir.write_config({"game": game.spec, "algo": algo, "envs": envs, "seed": seed, "steps": steps,
                               "agent": asdict(config)})
     eval_freq = eval_freq or game.eval_freq
     session = (TrainingSession(_make_agent(game, algo, config)).with_max_steps(steps)
@@ -211,11 +243,9 @@ def train(game_name: str | None, algo: str | None, steps: int | None, envs: int 
         print(f"resume: {note}")
     if resume:
         print(f"resuming {run_dir.path} at step {session.total_steps:,} (episode {session.total_episodes:,})")
-    _fresh_world("ecs-rl:train")
-    game.world.build(envs, seed, game.policy)
-    plugin = install({game.policy: session}, reset=game.world.reset,
-                     evaluation=Evaluation(game.world.factory(game.policy), every=eval_freq,
-                                           episodes=game.eval_episodes))
+    plugin = game.install({game.policy: session},
+                          evaluation=Evaluation(game.eval_factory, every=eval_freq, episodes=game.eval_episodes,
+                                                max_ticks=game.eval_max_ticks))
 
     def solved() -> bool:
         return (not full and game.solved_reward is not None and bool(plugin.eval_history)
@@ -271,7 +301,8 @@ def _train_window(game: Game, session: TrainingSession, plugin: Plugin, solved, 
 
     window = Window(game.window, f"ecs-rl: training {game.title}")
     try:
-        live_loop(window, FixedStep(game.sim_hz), game.render.draw_world, lambda: _hud(session),
+        draw = game.draw_world()
+        live_loop(window, FixedStep(game.sim_hz), lambda s: draw(s, None), lambda: _hud(session),
                   stop=lambda: plugin.done or solved(), max_frames=max_frames)
     finally:
         window.close()
@@ -341,10 +372,7 @@ def _train_teams(game: Game, algo: str | None, steps: int | None, envs: int | No
             except (TypeError, ValueError) as exc:
                 raise CommandError(f"{run.path / 'config.json'}: bad agent settings ({exc})") from None
         _fresh_world("ecs-rl:train")
-        try:
-            game.build(envs, seed)
-        except (TypeError, ValueError) as exc:
-            raise CommandError(f"{run_dir.path / 'config.json'}: envs {envs!r}, seed {seed!r}: {exc}") from None
+        _build(game, envs, seed, f"{run_dir.path / 'config.json'}: envs {envs!r}, seed {seed!r}")
     else:
         algo = algo or game.default_algo
         seed = 0 if seed is None else seed
@@ -353,12 +381,9 @@ def _train_teams(game: Game, algo: str | None, steps: int | None, envs: int | No
             configs = {p: game.preset(algo, seed + k, budgets[p], p) for k, p in enumerate(policies)}
         except ValueError as exc:
             raise CommandError(str(exc)) from None
-        envs = envs or game.default_envs[algo]
+        envs = envs or game.envs_for(algo)
         _fresh_world("ecs-rl:train")
-        try:
-            game.build(envs, seed)
-        except ValueError as exc:
-            raise CommandError(f"--envs {envs}: {exc}") from None
+        _build(game, envs, seed, f"--envs {envs}")
         run_name = name or game.name
         for p in policies:
             _check_root(root, [run_name, p])
@@ -373,7 +398,7 @@ def _train_teams(game: Game, algo: str | None, steps: int | None, envs: int | No
                 raise CommandError(f"cannot create a run under {root}: {exc.strerror or exc}") from None
             raise CommandError(str(exc)) from None
         for p, run in runs.items():
-            run.write_config({"game": game.name, "algo": algo, "envs": envs, "seed": seed, "steps": budgets[p],
+            run.write_config({"game": game.spec, "algo": algo, "envs": envs, "seed": seed, "steps": budgets[p],
                               "policy": p, "partners": {q: os.path.relpath(runs[q].path, run.path)
                                                         for q in policies if q != p},
                               "agent": asdict(configs[p])})
@@ -400,7 +425,7 @@ def _train_teams(game: Game, algo: str | None, steps: int | None, envs: int | No
         if resumed is not None:
             print(f"resuming {runs[p].path} at step {session.total_steps:,} (episode {session.total_episodes:,})")
     plugin = game.install({**sessions, **(selfplay.ghosts() if selfplay else {})},
-                          evaluation=Evaluation(game.factory(), every=eval_freq, episodes=game.eval_episodes,
+                          evaluation=Evaluation(game.eval_factory, every=eval_freq, episodes=game.eval_episodes,
                                                 max_ticks=game.eval_max_ticks))
 
     started = time.perf_counter()
@@ -450,9 +475,11 @@ def _train_teams(game: Game, algo: str | None, steps: int | None, envs: int | No
 def _team_hud(sessions: dict[str, TrainingSession], budgets: dict[str, int]) -> list[str]:
     lines = []
     for p, s in sessions.items():
-        mean = s.stats_summary().get("mean_reward", math.nan)
-        lines.append(f"{p}: steps {s.total_steps:,}/{budgets[p]:,}   episodes {s.total_episodes:,}   "
-                     f"mean reward {'-' if math.isnan(mean) else f'{mean:.2f}'}")
+        summary = s.stats_summary()
+        mean = summary.get("mean_reward", math.nan)
+        steps, length = _units(summary)
+        lines.append(f"{p}: {steps} {s.total_steps:,}/{budgets[p]:,}   episodes {s.total_episodes:,}   "
+                     f"mean length {length}   mean reward {'-' if math.isnan(mean) else f'{mean:.2f}'}")
     return lines
 
 
@@ -483,7 +510,7 @@ def _train_teams_window(game: Game, sessions: dict[str, TrainingSession], budget
 
     window = Window(game.window, f"ecs-rl: training {game.title}")
     try:
-        live_loop(window, FixedStep(game.sim_hz), lambda s: game.render.draw_world(s, None),
+        live_loop(window, FixedStep(game.sim_hz), lambda s: game.draw_world()(s, None),
                   lambda: _team_hud(sessions, budgets), stop=stop, max_frames=max_frames)
     finally:
         window.close()
@@ -499,12 +526,9 @@ def _run_and_game(path: str) -> tuple[TrainingRun, Game, Path]:
         raise CommandError(str(exc)) from None
     cfg = run_dir.read_config()
     if "game" not in cfg:
-        raise CommandError(f"{run_dir.path} was not made by 'ecs-rl train' (config.json names no game)")
-    try:
-        game = get_game(cfg["game"])
-    except (TypeError, ValueError) as exc:
-        raise CommandError(f"{run_dir.path / 'config.json'}: {exc}") from None
-    return run_dir, game, _checkpoint(run_dir)
+        raise CommandError(f"{run_dir.path / 'config.json'} names no game: a run made with the library can name "
+                           f"its game spec there, e.g. \"game\": \"path/to/game.py:make_game\" (game.spec)")
+    return run_dir, _load_game(cfg["game"], str(run_dir.path / "config.json")), _checkpoint(run_dir)
 
 
 def _checkpoint(run_dir: TrainingRun) -> Path:
@@ -549,13 +573,13 @@ def _evaluate_teams(run_dir: TrainingRun, game: Game, worlds: int | None, seed: 
                     baseline: bool) -> int:
     """Each team's greedy score with the game's own scoring function, over ``worlds`` worlds from ``seed`` on;
     with ``baseline`` also a random team in its place against the other trained teams, on the same worlds."""
-    score = game.score()
+    score = game.scorer
     if render or score is None:
         raise CommandError(f"{game.name} is scored over stretches of play, not episodes, so there is nothing to "
                            f"show here: see the teams with 'ecs-rl watch {run_dir.path}'" if render else
                            f"game {game.name} declares no scoring function for its teams")
     policies, checkpoints = _team_policies(run_dir, game)
-    n = run_dir.read_config().get("envs") or game.default_envs[game.default_algo]
+    n = run_dir.read_config().get("envs") or game.envs_for()
     worlds = worlds or game.score_worlds
     seeds = list(range(seed, seed + worlds))
     trained = score(policies, n, seeds)
@@ -583,22 +607,23 @@ def _episodes(game: Game, policy: Any, n: int, seed: int, window_title: str | No
         from .render.window import Window, live_loop
 
         def drive(stop) -> None:
-            window = Window(game.window, window_title)
+            window, draw = Window(game.window, window_title), game.draw_world()
             try:
-                live_loop(window, FixedStep(game.sim_hz), game.render.draw_world, lambda: ["greedy episodes"],
+                live_loop(window, FixedStep(game.sim_hz), lambda s: draw(s, None), lambda: ["greedy episodes"],
                           stop=stop, max_frames=max_frames)
             finally:
                 window.close()
 
-    results = run_episodes(game.world.factory(game.policy), {game.policy: policy}, n, seed=seed,
-                           reset=game.world.reset, world="ecs-rl:eval", drive=drive)
-    return results[game.policy].records
+    try:
+        return evaluate_policy(game, policy, n, seed=seed, drive=drive).records
+    except (TypeError, ValueError) as exc:
+        raise CommandError(f"evaluating {game.name}: {exc}") from None
 
 
 def report_for(records: list[EpisodeRecord], title: str) -> EvalReport:
     stats = (StatsTracker().track("mean_reward", "reward", Mean()).track("std_reward", "reward", Std())
              .track("min_reward", "reward", Min()).track("max_reward", "reward", Max())
-             .track("mean_length", "length", Mean()))
+             .track("mean_length", "length", Mean()).track("mean_decisions", extra("decisions"), Mean()))
     for record in records:
         stats.update(record)
     return EvalReport(len(records), stats.summary(), title=title)
@@ -609,42 +634,42 @@ def watch(path: str, max_frames: int | None, screenshot: str | None, seed: int) 
     if game.multi:
         policies, checkpoints = _team_policies(run_dir, game)
         _fresh_world("ecs-rl:watch")
-        game.build(run_dir.read_config().get("envs") or game.default_envs[game.default_algo], seed)
+        _build(game, run_dir.read_config().get("envs") or game.envs_for(), seed, f"{run_dir.path / 'config.json'}")
         plugin = game.install(policies, learning=False)
         which = ", ".join(f"{p} {c.name}" for p, c in checkpoints.items())
         return _show(game, plugin, f"ecs-rl: {game.title} ({which})", max_frames, screenshot,
                      lambda: [line for p in policies for line in _episode_lines(plugin, p, p)])
     policy = _load_policy(checkpoint)
     _fresh_world("ecs-rl:watch")
-    game.world.build(run_dir.read_config().get("envs", game.default_envs[game.default_algo]), seed, game.policy)
-    plugin = Plugin({game.policy: policy}, game.world.reset, learning=False).install()
+    _build(game, run_dir.read_config().get("envs") or game.envs_for(), seed, f"{run_dir.path / 'config.json'}")
+    plugin = game.install({game.policy: policy}, learning=False)
     return _show(game, plugin, f"ecs-rl: {run_dir.path.name} ({checkpoint.name})", max_frames, screenshot,
                  lambda: _episode_lines(plugin, game.policy))
 
 
 def play(game_name: str, path: str | None, max_frames: int | None, screenshot: str | None, seed: int) -> int:
-    try:
-        game = get_game(game_name)
-    except ValueError as exc:
-        raise CommandError(str(exc)) from None
+    game = _load_game(game_name)
     from .render import window  # noqa: F401  (pygame is needed: fail before any world is built)
 
     if game.multi:
         return _play_teams(game, path, max_frames, screenshot, seed)
-    others: Any = RandomAgent(game.world.action_space, seed=seed)
+    others: Any = RandomAgent(game.spaces(game.policy)[1], seed=seed)
     if path is not None:
         _, trained_game, checkpoint = _run_and_game(path)
         if trained_game.name != game.name:
             raise CommandError(f"{path} holds a {trained_game.name!r} agent, not a {game.name!r} one")
         others = _load_policy(checkpoint)
     _fresh_world("ecs-rl:play")
-    entities = game.world.build(game.default_envs[game.default_algo], seed, game.policy)
-    human = HumanController(game.world.action_space, default=game.idle(0))
-    esper.component_for_entity(entities[0], Agent).policy = "human"
-    plugin = Plugin({game.policy: others, "human": human}, game.world.reset, learning=False).install()
+    _build(game, game.envs_for(), seed, f"game {game.name}")
+    mine = sorted(e for e, agent in esper.get_component(Agent) if agent.policy == game.policy)
+    if not mine:
+        raise CommandError(f"game {game.name}: build() made no agent entity of policy {game.policy!r}")
+    human = HumanController(game.spaces(game.policy)[1], default=game.idle(0))
+    esper.component_for_entity(mine[0], Agent).policy = game.human_policy
+    plugin = game.install({game.policy: others, game.human_policy: human}, learning=False)
     on_events, keys = _keyboard_for(game, human)
     return _show(game, plugin, f"ecs-rl: play {game.title} (keys: {keys})", max_frames, screenshot,
-                 lambda: _episode_lines(plugin, "human", "you"), human_entity=entities[0], on_events=on_events)
+                 lambda: _episode_lines(plugin, game.human_policy, "you"), human_entity=mine[0], on_events=on_events)
 
 
 def _keyboard_for(game: Game, human: HumanController):
@@ -673,8 +698,8 @@ def _play_teams(game: Game, path: str | None, max_frames: int | None, screenshot
             raise CommandError(f"{path} holds a {trained_game.name!r} agent, not a {game.name!r} one")
         others = _team_policies(run_dir, game)[0]
     _fresh_world("ecs-rl:play")
-    game.build(game.default_envs[game.default_algo], seed, human=True)
-    you = getattr(game.world, "HUMAN_POLICY", "human")
+    _build(game, game.envs_for(), seed, f"game {game.name}", human=True)
+    you = game.human_policy
     human = HumanController(game.spaces(game.human)[1], default=game.idle(0))
     plugin = game.install({**others, you: human}, learning=False)
     on_events, keys = _keyboard_for(game, human)
@@ -695,7 +720,8 @@ def _show(game: Game, plugin: Plugin, title: str, max_frames: int | None, screen
 
     window = Window(game.window, title)
     try:
-        live_loop(window, FixedStep(game.sim_hz), lambda s: game.render.draw_world(s, human_entity), hud,
+        draw = game.draw_world()
+        live_loop(window, FixedStep(game.sim_hz), lambda s: draw(s, human_entity), hud,
                   on_events=on_events, max_frames=max_frames)
         if screenshot:
             window.screenshot(screenshot)
@@ -707,7 +733,7 @@ def _show(game: Game, plugin: Plugin, title: str, max_frames: int | None, screen
 
 def random_baseline(game: Game, episodes: int, seed: int) -> list[EpisodeRecord]:
     """Episodes of a random policy in the game's evaluation setting (for comparisons)."""
-    return _episodes(game, RandomAgent(game.world.action_space, seed=seed), episodes, seed)
+    return _episodes(game, RandomAgent(game.spaces(game.policy)[1], seed=seed), episodes, seed)
 
 
 __all__ = ["CommandError", "evaluate", "play", "random_baseline", "report_for", "train", "watch"]

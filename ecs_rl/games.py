@@ -1,153 +1,340 @@
-"""The demo games the ``ecs-rl`` command knows: world, learning policies, presets, drawing and keys.
+"""A game, as the ``ecs-rl`` command sees it: the public game spec and how a spec string finds one.
 
-A game's world module provides ``build``, ``factory``, the spaces and (for ``on_end="reset"``) ``reset``:
-
-- one learning policy (``Game.policy``): ``build(n, seed, policy)``, ``factory(policy)``, ``reset(entity,
-  seed)``, ``observation_space`` and ``action_space``;
-- several learning policies (``Game.policies``): ``build(n, seed)`` (and ``build(n, seed, human=team)`` for
-  ``play``), ``factory()``, ``observation_spaces`` (policy -> space) and ``action_space`` (or
-  ``action_spaces``, policy -> space); scripted agents beside them come from ``Game.controllers`` (the name of
-  a world-module function returning ``{policy: controller}``).
+A game module defines ``make_game()`` returning a :class:`Game`; ``ecs-rl train path/to/game.py:make_game``
+(or ``pkg.module:make_game``, or a name registered under the ``ecs_rl.games`` entry-point group, or a
+built-in name) loads it, and the run's ``config.json`` records that spec string so ``eval``, ``watch``,
+``play`` and ``--resume`` find the game again. The built-in games declare themselves the same way
+(``ecs_rl.worlds.cartpole:make_game``, ...). This module imports neither esper, torch nor pygame.
 """
 
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass, field
-from types import ModuleType
+import importlib.util
+import inspect
+import sys
+from dataclasses import dataclass, field, replace
+from importlib.metadata import entry_points
+from pathlib import Path
 from typing import Any, Callable, Mapping
+
+ENTRY_POINT_GROUP = "ecs_rl.games"
+
+#: The built-in games: name -> spec (the same kind of spec a user passes).
+BUILTIN_GAMES: dict[str, str] = {
+    "cartpole": "ecs_rl.worlds.cartpole:make_game",
+    "foragers": "ecs_rl.worlds.foragers:make_game",
+    "hunt": "ecs_rl.worlds.hunt:make_game",
+}
+
+
+class GameSpecError(ValueError):
+    """A game spec that does not lead to a game (shown to a command-line user as one line)."""
+
+
+def _no_keys(tick: int) -> int:
+    return 0
 
 
 @dataclass(frozen=True)
 class Game:
+    """What a game gives ecs-rl, so that ``ecs-rl train/eval/watch/play`` and :func:`ecs_rl.evaluate` run it.
+
+    Required:
+      ``name``: short name (runs go under ``runs/<name>/``).
+      ``policies``: each learning policy (the ``Agent(policy=...)`` name) -> ``(observation_space,
+      action_space)`` (gymnasium spaces). The first is the game's main policy; with several, ``ecs-rl train``
+      trains them all at once, one run each.
+      ``build(n, seed)``: create ``n`` agent entities (entity i seeded ``seed + i``) and the game's processors
+      in the current esper world.
+      ``reset(entity, seed)``: the reset hook that starts an agent's next episode in place; ``None`` means
+      the game deletes ended agents and spawns new ones itself (``on_end="delete"``).
+    Optional:
+      ``factory(episodes, seed)``: the world evaluations score (each agent it builds plays one episode;
+      default: ``build``). ``controllers()``: ``{policy: controller}`` for non-learning agents the game
+      builds beside the learners. ``presets``: ``"dqn"`` / ``"ppo"`` (or ``"<policy>/<algo>"``) ->
+      ``preset(seed, total_steps)`` returning the agent config (a game without presets trains with the
+      algorithm's defaults; one with presets refuses an algorithm it has none for).
+      ``draw(surface, human_entity)``: draws the current world on a pygame surface (a callable, or a
+      ``"module:function"`` string imported when a window opens); ``window`` its size, ``sim_hz`` ticks per
+      second at normal speed; ``keys`` (pygame key name -> action) and ``idle(tick)`` (the action with no key
+      held) let a person play; ``human``: the policy a person plays in a multi-policy game
+      (``build(n, seed, human=policy)`` gives that agent the policy ``human_policy``).
+      Defaults for ``ecs-rl train``: ``default_algo``, ``envs`` (agent entities: a number, or algo -> number),
+      ``default_steps`` (decisions of the policy's agents; ``policy_steps`` per policy), ``eval_freq``,
+      ``eval_episodes``, ``eval_max_ticks`` (unfinished episodes are counted as truncated), ``solved_reward``
+      (training stops once a greedy evaluation reaches it). ``scorer(policies, n, seeds)`` -> ``{policy:
+      score}``: a multi-policy game's own measure for ``ecs-rl eval`` (``score_worlds``, ``score_label``).
+    """
+
     name: str
-    title: str
-    world_module: str  # see the module docstring
-    render_module: str  # draw_world(surface, human_entity=None)
-    policy: str  # the learning policy (a multi-policy game: its first)
-    default_envs: dict[str, int]  # algorithm -> agent entities its preset is tuned for
-    default_algo: str
-    default_steps: int  # the step budget of a learning policy: decisions of that policy's agents
-    eval_episodes: int
-    solved_reward: float | None  # training stops once a greedy evaluation reaches it
-    window: tuple[int, int]
-    sim_hz: float  # simulation ticks per second when shown at normal speed
-    keys: dict[str, int] = field(default_factory=dict)  # pygame key name -> action
-    idle: Callable[[int], int] = lambda tick: 0  # the human's action with no key held (tick -> action)
-    policies: tuple[str, ...] = ()  # several learning policies, one training run each (default: (policy,))
-    controllers: str | None = None  # world-module function () -> {policy: controller} for non-learning agents
-    on_end: str = "reset"  # "reset": world.reset(entity, seed) restarts an agent; "delete": the game respawns
-    eval_freq: int = 5_000  # default greedy evaluation period of ``ecs-rl train`` (steps of a policy)
-    eval_max_ticks: int = 10_000  # an evaluation's tick limit (unfinished episodes count as truncated)
-    human: str | None = None  # multi-policy games: the team a person plays (build(..., human=team))
-    scorer: str | None = None  # world-module function score(policies, n, seeds) -> {policy: score} for eval
-    score_worlds: int = 4  # ``ecs-rl eval`` of a game with a scorer: this many worlds (seeds) by default
-    score_label: str = "score"  # what the scorer measures (shown by ``ecs-rl eval``)
-    policy_steps: dict[str, int] = field(default_factory=dict)  # per-policy default budgets (else default_steps)
+    policies: Mapping[str, tuple[Any, Any]]
+    build: Callable[..., Any]
+    reset: Callable[[int, "int | None"], None] | None = None
+    title: str = ""
+    factory: Callable[[int, "int | None"], Any] | None = None
+    controllers: Callable[[], Mapping[str, Any]] | None = None
+    presets: Mapping[str, Callable[[int, int], Any]] = field(default_factory=dict)
+    draw: Callable[..., None] | str | None = None
+    window: tuple[int, int] = (640, 480)
+    sim_hz: float = 30.0
+    keys: Mapping[str, int] = field(default_factory=dict)
+    idle: Callable[[int], int] = _no_keys
+    human: str | None = None
+    human_policy: str = "human"
+    default_algo: str = "dqn"
+    envs: int | Mapping[str, int] = 1
+    default_steps: int = 50_000
+    policy_steps: Mapping[str, int] = field(default_factory=dict)
+    eval_freq: int = 5_000
+    eval_episodes: int = 10
+    eval_max_ticks: int = 10_000
+    solved_reward: float | None = None
+    scorer: Callable[..., Mapping[str, float]] | None = None
+    score_worlds: int = 4
+    score_label: str = "score"
+    spec: str = ""  # how it was found (set by load_game; config.json records it)
+
+    def __post_init__(self) -> None:
+        where = f"game {self.name!r}" if isinstance(self.name, str) and self.name else "a game"
+        if not isinstance(self.name, str) or not self.name.strip() or any(c in self.name for c in "/\\:"):
+            raise GameSpecError(f"{where}: name must be a non-empty string without '/', '\\' or ':', "
+                                f"got {self.name!r}")
+        if not isinstance(self.policies, Mapping) or not self.policies:
+            raise GameSpecError(f"{where}: policies must map each learning policy to "
+                                f"(observation_space, action_space), got {self.policies!r}")
+        for policy, spaces in self.policies.items():
+            if (not isinstance(policy, str) or not isinstance(spaces, (tuple, list)) or len(spaces) != 2
+                    or not all(hasattr(s, "sample") and hasattr(s, "contains") for s in spaces)):
+                raise GameSpecError(f"{where}: policies[{policy!r}] must be (observation_space, action_space), "
+                                    f"two gymnasium spaces, got {spaces!r}")
+        for attr in ("build", "reset", "factory", "controllers", "scorer", "idle"):
+            value = getattr(self, attr)
+            if value is not None and not callable(value) or attr in ("build", "idle") and value is None:
+                raise GameSpecError(f"{where}: {attr} must be a function, got {value!r}")
+        if self.draw is not None and not callable(self.draw) and not (isinstance(self.draw, str) and ":" in self.draw):
+            raise GameSpecError(f"{where}: draw must be a function or a 'module:function' string, got {self.draw!r}")
+        if self.human is not None and self.human not in self.policies:
+            raise GameSpecError(f"{where}: human {self.human!r} is not one of its policies "
+                                f"({', '.join(self.policies)})")
+        if self.default_algo not in ("dqn", "ppo"):
+            raise GameSpecError(f"{where}: default_algo must be 'dqn' or 'ppo', got {self.default_algo!r}")
+        for attr in ("default_steps", "eval_freq", "eval_episodes", "eval_max_ticks", "score_worlds"):
+            value = getattr(self, attr)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise GameSpecError(f"{where}: {attr} must be a whole number >= 1, got {value!r}")
+        counts = self.envs.values() if isinstance(self.envs, Mapping) else [self.envs]
+        if not all(isinstance(n, int) and not isinstance(n, bool) and n >= 1 for n in counts):
+            raise GameSpecError(f"{where}: envs must be a whole number >= 1 (or algo -> number), got {self.envs!r}")
+        if not self.title:
+            object.__setattr__(self, "title", self.name)
+
+    # -- what the commands ask ----------------------------------------------------------------
 
     @property
-    def world(self) -> ModuleType:
-        return importlib.import_module(self.world_module)
-
-    @property
-    def render(self) -> ModuleType:
-        return importlib.import_module(self.render_module)
+    def policy(self) -> str:
+        """The main learning policy (the first)."""
+        return next(iter(self.policies))
 
     @property
     def learning_policies(self) -> tuple[str, ...]:
-        return self.policies or (self.policy,)
+        return tuple(self.policies)
 
     @property
     def multi(self) -> bool:
         """Whether the game trains several policies at once (one run per policy)."""
-        return len(self.learning_policies) > 1
+        return len(self.policies) > 1
 
-    def budget(self, policy: str) -> int:
-        """The default step budget of a learning policy."""
-        return self.policy_steps.get(policy, self.default_steps)
+    @property
+    def on_end(self) -> str:
+        return "reset" if self.reset is not None else "delete"
 
     def spaces(self, policy: str) -> tuple[Any, Any]:
         """``(observation_space, action_space)`` of a learning policy."""
-        if policy not in self.learning_policies:
+        if policy not in self.policies:
             raise ValueError(f"game {self.name!r} has no learning policy {policy!r}; "
-                             f"its policies: {', '.join(self.learning_policies)}")
-        world = self.world
-        obs = world.observation_spaces[policy] if hasattr(world, "observation_spaces") else world.observation_space
-        act = world.action_spaces[policy] if hasattr(world, "action_spaces") else world.action_space
+                             f"its policies: {', '.join(self.policies)}")
+        obs, act = self.policies[policy]
         return obs, act
 
-    def build(self, n: int, seed: int | None, human: bool = False) -> Any:
-        """The game's world for ``n`` agents in the current esper world (``human``: with the person's agent,
-        multi-policy games only; single-policy games hand one of the entities to the person themselves)."""
-        if not self.multi:
-            return self.world.build(n, seed, self.policy)
-        return self.world.build(n, seed, human=self.human) if human else self.world.build(n, seed)
+    def budget(self, policy: str) -> int:
+        """The default step budget of a learning policy (decisions of its agents)."""
+        return self.policy_steps.get(policy, self.default_steps)
 
-    def factory(self) -> Any:
+    def envs_for(self, algo: str | None = None) -> int:
+        """The default number of agent entities for ``algo``."""
+        if isinstance(self.envs, Mapping):
+            return self.envs.get(algo or self.default_algo, next(iter(self.envs.values()), 1))
+        return self.envs
+
+    def make_world(self, n: int, seed: int | None, human: bool = False) -> Any:
+        """Build the game for ``n`` agents in the current esper world (``human``: with the person's agent,
+        for games that declare ``human``)."""
+        return self.build(n, seed, human=self.human) if human else self.build(n, seed)
+
+    @property
+    def eval_factory(self) -> Callable[[int, "int | None"], Any]:
         """``factory(episodes, seed)`` for evaluations."""
-        return self.world.factory() if self.multi else self.world.factory(self.policy)
+        return self.factory or self.build
 
     def extra_controllers(self) -> dict[str, Any]:
-        """Fresh non-learning controllers the world needs beside the learning policies (hawks)."""
-        return dict(getattr(self.world, self.controllers)()) if self.controllers else {}
+        """Fresh non-learning controllers the world needs beside the learning policies."""
+        return dict(self.controllers()) if self.controllers else {}
 
     def install(self, policies: Mapping[str, Any], *, evaluation: Any = None, learning: bool = True) -> Any:
         """Install the plugin in the current world: ``policies`` plus the game's controllers, ``on_end`` as declared."""
         from .ecs.plugin import Plugin
 
-        reset = self.world.reset if self.on_end == "reset" else None
-        return Plugin({**self.extra_controllers(), **policies}, reset, evaluation=evaluation, learning=learning,
+        return Plugin({**self.extra_controllers(), **policies}, self.reset, evaluation=evaluation, learning=learning,
                       on_end=self.on_end).install()
 
-    def score(self) -> Callable[..., dict[str, float]] | None:
-        """The game's own scoring function for ``ecs-rl eval``, if it declares one."""
-        return getattr(self.world, self.scorer) if self.scorer else None
+    def draw_world(self) -> Callable[..., None]:
+        """The drawing function ``draw(surface, human_entity)`` (imported now if given as a string)."""
+        if self.draw is None:
+            return _plain_draw
+        if callable(self.draw):
+            return self.draw
+        module, _, attr = self.draw.partition(":")
+        return getattr(importlib.import_module(module), attr)
 
     def preset(self, algo: str, seed: int, steps: int, policy: str | None = None) -> Any:
-        """The tuned agent config: ``presets.<game>_<algo>``, or ``presets.<game>_<policy>_<algo>`` for a
-        multi-policy game."""
-        from .algorithms import presets
-
+        """The agent config for ``policy`` (default: the main one): the game's preset, else the defaults."""
         policy = policy or self.policy
-        name = f"{self.name}_{policy}_{algo}" if self.multi else f"{self.name}_{algo}"
-        if not hasattr(presets, name):
+        make = self.presets.get(f"{policy}/{algo}") or self.presets.get(algo)
+        if make is not None:
+            return make(seed, steps)
+        if self.presets:  # tuned for some algorithms only: no silent untuned run
             whose = f" for policy {policy!r}" if self.multi else ""
             raise ValueError(f"game {self.name!r} has no {algo!r} preset{whose}")
-        make = getattr(presets, name)
-        return make(seed, total_steps=steps) if "total_steps" in make.__code__.co_varnames else make(seed)
+        from .algorithms import DqnConfig, PpoConfig
+
+        return {"dqn": DqnConfig, "ppo": PpoConfig}[algo](seed=seed)
 
 
-GAMES: dict[str, Game] = {
-    "cartpole": Game(
-        name="cartpole", title="CartPole", world_module="ecs_rl.worlds.cartpole",
-        render_module="ecs_rl.render.cartpole", policy="cartpole", default_envs={"dqn": 1, "ppo": 8},
-        default_algo="dqn",
-        default_steps=100_000, eval_episodes=20, solved_reward=475.0, window=(600, 400), sim_hz=50.0,
-        keys={"left": 0, "right": 1}, idle=lambda tick: tick % 2,  # alternate pushes: no net force
-    ),
-    "foragers": Game(
-        name="foragers", title="Foragers", world_module="ecs_rl.worlds.foragers",
-        render_module="ecs_rl.render.foragers", policy="foragers", default_envs={"dqn": 16, "ppo": 16},
-        default_algo="dqn",
-        default_steps=100_000, eval_episodes=16, solved_reward=None, window=(640, 640), sim_hz=20.0,
-        keys={"up": 1, "down": 2, "left": 3, "right": 4},
-    ),
-    "hunt": Game(
-        name="hunt", title="Hunt", world_module="ecs_rl.worlds.hunt", render_module="ecs_rl.render.hunt",
-        policy="prey", policies=("prey", "predator"), controllers="controllers", on_end="delete",
-        default_envs={"dqn": 24}, default_algo="dqn",
-        # both budgets run out after about 5 500 ticks with 24 agents: 12 prey decide every tick, 9 predators
-        # every second tick (and the dead wait to respawn)
-        default_steps=50_000, policy_steps={"predator": 25_000}, eval_episodes=16, solved_reward=None,
-        window=(640, 640), sim_hz=20.0, keys={"up": 1, "down": 2, "left": 3, "right": 4}, eval_freq=12_500,
-        eval_max_ticks=2_000, human="prey", scorer="score",
-        score_label="greedy reward per agent per 100 ticks of life (1 000 ticks per world)",
-    ),
-}
+def _plain_draw(surface: Any, human: int | None = None) -> None:
+    """A game without a ``draw``: an empty window (the HUD still shows its episodes)."""
+    surface.fill((245, 247, 250))
+
+
+def preset_from(name: str) -> Callable[[int, int], Any]:
+    """``preset(seed, total_steps)`` from the tuned settings in ``ecs_rl.algorithms.presets`` (imported on use)."""
+    def make(seed: int, total_steps: int) -> Any:
+        from .algorithms import presets
+
+        fn = getattr(presets, name)
+        return fn(seed, total_steps=total_steps) if "total_steps" in inspect.signature(fn).parameters else fn(seed)
+
+    make.__name__ = name
+    return make
+
+
+# -- finding a game from a spec string ----------------------------------------------------------
+
+def registered_games() -> dict[str, str]:
+    """Game names and their specs: the built-ins, then installed packages' ``ecs_rl.games`` entry points."""
+    found = dict(BUILTIN_GAMES)
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        found.setdefault(ep.name, ep.value)
+    return found
+
+
+def _is_file_spec(target: str) -> bool:
+    return target.endswith(".py") or "/" in target or "\\" in target
+
+
+def canonical_spec(spec: str) -> str:
+    """The spec as a run records it: a registered name as is, a file as an absolute path with its attribute,
+    a module as ``module:attribute`` (``make_game`` when none is named)."""
+    if not isinstance(spec, str) or not spec.strip():
+        raise GameSpecError(f"a game spec must be a name, path/to/game.py:make_game or module:make_game, got {spec!r}")
+    if spec in registered_games():
+        return spec
+    target, sep, attr = spec.rpartition(":")
+    if not sep:
+        target, attr = spec, ""
+    if _is_file_spec(target):
+        target = str(Path(target).expanduser().resolve())
+    elif ":" not in spec:  # a bare word that is no registered game
+        raise GameSpecError(f"unknown game {spec!r}; known games: {', '.join(registered_games())} "
+                            f"(or path/to/game.py:make_game, or module:make_game)")
+    return f"{target}:{attr or 'make_game'}"
+
+
+def load_game(spec: str) -> Game:
+    """The game a spec names (see :func:`canonical_spec`): imports its module and calls ``make_game()``.
+
+    Every failure is a :class:`GameSpecError` of one line: the file or module, the attribute, the error.
+    """
+    canonical = canonical_spec(spec)
+    registered = registered_games()
+    target_spec = registered.get(canonical, canonical)
+    target, _, attr = target_spec.rpartition(":")
+    if _is_file_spec(target):
+        module = _import_file(spec, Path(target))
+        where = target
+    else:
+        try:
+            module = importlib.import_module(target)
+        except ModuleNotFoundError as exc:
+            if exc.name and target.startswith(exc.name):
+                raise GameSpecError(f"game {spec!r}: no module named {exc.name!r}") from None
+            raise GameSpecError(f"game {spec!r}: importing {target} failed: {_one_line(exc)}") from None
+        except Exception as exc:  # user code: anything may go wrong in it
+            raise GameSpecError(f"game {spec!r}: importing {target} failed: {_one_line(exc)}") from None
+        where = target
+    try:
+        made = getattr(module, attr)
+    except AttributeError:
+        raise GameSpecError(f"game {spec!r}: {where} has no attribute {attr!r}") from None
+    if not isinstance(made, Game):
+        if not callable(made):
+            raise GameSpecError(f"game {spec!r}: {where}:{attr} is neither a Game nor a function returning one")
+        try:
+            made = made()
+        except GameSpecError as exc:
+            raise GameSpecError(f"game {spec!r}: {exc}") from None
+        except Exception as exc:
+            raise GameSpecError(f"game {spec!r}: calling {attr}() failed: {_one_line(exc)}") from None
+        if not isinstance(made, Game):
+            raise GameSpecError(f"game {spec!r}: {attr}() returned {type(made).__name__}, not an ecs_rl.Game")
+    return replace(made, spec=canonical)
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _import_file(spec: str, path: Path) -> Any:
+    """Import a game file as a module (its directory goes first on ``sys.path``, as when run as a script)."""
+    if not path.is_file():
+        raise GameSpecError(f"game {spec!r}: no file {path}")
+    name = f"ecs_rl_game_{path.stem}_{abs(hash(str(path))):x}"
+    if name in sys.modules:
+        return sys.modules[name]
+    module_spec = importlib.util.spec_from_file_location(name, path)
+    if module_spec is None or module_spec.loader is None:
+        raise GameSpecError(f"game {spec!r}: {path} is not a Python file")
+    module = importlib.util.module_from_spec(module_spec)
+    folder = str(path.parent)
+    if folder not in sys.path:
+        sys.path.insert(0, folder)
+    sys.modules[name] = module  # dataclasses and pickling look their module up here
+    try:
+        module_spec.loader.exec_module(module)
+    except KeyboardInterrupt:
+        del sys.modules[name]
+        raise
+    except BaseException as exc:  # user code: anything (SystemExit included) becomes one line
+        del sys.modules[name]
+        raise GameSpecError(f"game {spec!r}: importing {path} failed: {_one_line(exc)}") from None
+    return module
 
 
 def get_game(name: str) -> Game:
-    try:
-        return GAMES[name]
-    except KeyError:
-        raise ValueError(f"unknown game {name!r}; known games: {', '.join(GAMES)}") from None
+    """The game a spec names (kept for callers of the old name table)."""
+    return load_game(name)
+
+
+__all__ = ["BUILTIN_GAMES", "ENTRY_POINT_GROUP", "Game", "GameSpecError", "canonical_spec", "get_game", "load_game",
+           "preset_from", "registered_games"]

@@ -72,7 +72,11 @@ def test_default_tracker_reports_mean_reward_and_length():
     tracker = StatsTracker.default(window=2)
     for reward, length in [(1.0, 10), (3.0, 20), (5.0, 30)]:
         tracker.update(EpisodeRecord(reward, length))
-    assert tracker.summary() == {"mean_reward": 4.0, "mean_length": 25.0}
+    summary = tracker.summary()
+    assert {k: summary[k] for k in ("mean_reward", "mean_length")} == {"mean_reward": 4.0, "mean_length": 25.0}
+    assert math.isnan(summary["mean_decisions"])  # no decision period: no decisions extra
+    tracker.update(EpisodeRecord(7.0, 40, extras={"decisions": 10}))
+    assert tracker.get("mean_decisions") == 10.0 and tracker.get("mean_length") == 35.0
 
 
 def test_eval_report_prints_a_table():

@@ -190,10 +190,11 @@ class StatsTracker:
 
     @classmethod
     def default(cls, window: int = 100) -> "StatsTracker":
-        """Mean episode reward and length over the last ``window`` episodes (the usual training curve)."""
-        return cls().track("mean_reward", "reward", RollingMean(window)).track(
-            "mean_length", "length", RollingMean(window)
-        )
+        """Mean episode reward and length (ticks) over the last ``window`` episodes (the usual training curve),
+        and the mean decisions per episode of agents with a decision period (their ``decisions`` extra)."""
+        return (cls().track("mean_reward", "reward", RollingMean(window))
+                .track("mean_length", "length", RollingMean(window))
+                .track("mean_decisions", Extra("decisions"), RollingMean(window)))
 
     def track(self, name: str, source: Source, aggregator: Aggregator) -> "StatsTracker":
         if not isinstance(name, str) or not name:
@@ -259,6 +260,9 @@ def format_number(value: float) -> str:
     return f"{value:,.4g}" if abs(value) < 1e-2 or abs(value) >= 1e6 else f"{value:,.3f}"
 
 
+_UNIT_LABELS = {"mean_length": "mean_length (ticks)", "mean_decisions": "mean_decisions (steps)"}
+
+
 @dataclass(slots=True)
 class EvalReport:
     """A printable snapshot of a session's (or an evaluation's) statistics."""
@@ -271,10 +275,14 @@ class EvalReport:
     info: dict[str, str] = field(default_factory=dict)
 
     def __str__(self) -> str:
+        # steps are decisions, an episode's length is ticks: named where they differ (a decision period)
+        decisions = self.stats.get("mean_decisions", math.nan)
+        units = not math.isnan(decisions)
         rows = [["episodes (report)", format_number(self.n_episodes)]]
         if self.total_steps or self.total_episodes:  # a training report; an evaluation has neither
-            rows += [["total steps", format_number(self.total_steps)],
+            rows += [["total steps (decisions)" if units else "total steps", format_number(self.total_steps)],
                      ["total episodes", format_number(self.total_episodes)]]
-        rows += [[name, format_number(value)] for name, value in self.stats.items()]
+        rows += [[_UNIT_LABELS.get(name, name) if units else name, format_number(value)]
+                 for name, value in self.stats.items() if units or name != "mean_decisions"]
         rows += [[k, v] for k, v in self.info.items()]
         return f"{self.title}\n" + format_table(["stat", "value"], rows, align="ll")

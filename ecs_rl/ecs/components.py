@@ -70,6 +70,7 @@ class EpisodeTracker:
     decision_obs: np.ndarray | None = None
     decision_reward: float = 0.0
     ticks_since_decision: int = 0
+    decisions: int = 0  # decisions closed this episode (``length`` counts ticks)
     needs_reset: bool = False
     key: int = 0  # the agent id the entity's policy sees (its agent id, namespaced by world)
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import atexit
 from dataclasses import dataclass, field
+
+import esper
 
 from ..core.types import EpisodeStatus
 
@@ -36,3 +39,29 @@ class MatchResult:
     loser: int
     draw: bool = False
     kind: str = ""
+
+
+_forgetting = False
+
+
+def forget_handlers_at_exit() -> None:
+    """At interpreter exit, drop every world's handlers of the plugin's events before Python collects them.
+
+    esper holds handlers by weak reference, and when one is collected its clean-up removes it from the
+    registry of whichever world is *current* then: a handler set in another world (a plugin's training world,
+    say) raises ``KeyError`` there, printed as ``Exception ignored ...`` at exit. Called once by
+    ``Plugin.install``; it only ever touches the plugin's own event names.
+    """
+    global _forgetting
+    if not _forgetting:
+        _forgetting = True
+        atexit.register(_forget_handlers)
+
+
+def _forget_handlers() -> None:
+    current = esper.current_world
+    for world in esper.list_worlds():
+        esper.switch_world(world)
+        for name in (EPISODE_END, TRAINING_DONE, MATCH_RESULT):
+            esper.event_registry.pop(name, None)
+    esper.switch_world(current)

@@ -153,7 +153,8 @@ class Lifecycle:
             self._last_step(entity, parts)  # deleted with immediate=True: its last step still counts
         elif tracker.length > 0 and not tracker.needs_reset:  # mid-episode and not yet recorded: truncated
             self.dispatch(EpisodeEnd(entity, agent.policy, self.local_id(entity, agent), EpisodeStatus.TRUNCATED,
-                                     tracker.total_reward, tracker.length, {"entity_removed": 1.0}))
+                                     tracker.total_reward, tracker.length,
+                                     _units({"entity_removed": 1.0}, agent, tracker)))
         entry = self.policies.get(agent.policy)
         if self.learning and entry is not None and entry.session is not None:
             entry.session.forget(key)  # no later transition can be stitched to this actor's
@@ -191,7 +192,7 @@ class Lifecycle:
 
     def end_episode(self, entity: int, agent: Agent, tracker: EpisodeTracker, status: EpisodeStatus) -> None:
         info = esper.try_component(entity, EpisodeInfo)
-        extras = dict(info.extras) if info is not None else {}
+        extras = _units(dict(info.extras) if info is not None else {}, agent, tracker)
         self.dispatch(EpisodeEnd(entity, agent.policy, self.local_id(entity, agent), status, tracker.total_reward,
                                  tracker.length, extras))
         tracker.needs_reset = True
@@ -222,7 +223,8 @@ class Lifecycle:
         for entity, (agent, tracker) in self.known.items():
             if tracker.length > 0 and not tracker.needs_reset:
                 ends.append(EpisodeEnd(entity, agent.policy, self.local_id(entity, agent), EpisodeStatus.TRUNCATED,
-                                       tracker.total_reward, tracker.length, {"plugin_removed": 1.0}))
+                                       tracker.total_reward, tracker.length,
+                                       _units({"plugin_removed": 1.0}, agent, tracker)))
             entry = self.policies.get(agent.policy)
             if self.learning and entry is not None and entry.session is not None:
                 entry.session.forget(tracker.key)
@@ -235,7 +237,15 @@ class Lifecycle:
         return ends
 
 
+def _units(extras: dict[str, float], agent: Agent, tracker: EpisodeTracker) -> dict[str, float]:
+    """An episode's length counts world ticks; an agent with a decision period also records its ``decisions``
+    (the steps its policy counts) as an extra, so logs and reports can name both."""
+    if agent.decision_period != 1:
+        extras["decisions"] = float(tracker.decisions)
+    return extras
+
+
 def _fresh(tracker: EpisodeTracker) -> None:
-    tracker.total_reward, tracker.length = 0.0, 0
+    tracker.total_reward, tracker.length, tracker.decisions = 0.0, 0, 0
     tracker.waiting = tracker.needs_reset = False
     tracker.decision_obs, tracker.decision_reward, tracker.ticks_since_decision = None, 0.0, 0

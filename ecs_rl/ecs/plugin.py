@@ -12,7 +12,7 @@ import esper
 from ..core.types import ActMode, EpisodeRecord, EpisodeStatus, Experience
 from .components import Agent
 from .evaluation import EvalResult, Evaluation, WorldFactory
-from .events import EPISODE_END, TRAINING_DONE, EpisodeEnd
+from .events import EPISODE_END, TRAINING_DONE, EpisodeEnd, forget_handlers_at_exit
 from .lifecycle import Lifecycle
 from .policies import PolicyEntry
 from .processors import DecideProcessor, EpisodeProcessor, RecordProcessor, ResetProcessor
@@ -78,8 +78,6 @@ class Plugin:
         self.record = RecordProcessor(self.life, self.policies, learning, self.learn)
         self.episode = EpisodeProcessor(self._handle_episode_ends)
         self.reset_processor = ResetProcessor(self.life)
-        # a plain function held here: esper keeps handlers by weak reference, and removes them by equality
-        self._handler = lambda event: self.episode.queue.append(event)
         if evaluation is not None:
             for entry in self.policies.values():
                 entry.next_eval = (entry.session.total_steps // evaluation.every + 1) * evaluation.every \
@@ -101,14 +99,14 @@ class Plugin:
         esper.add_processor(self.record, p.record)
         esper.add_processor(self.episode, p.episode)
         esper.add_processor(self.reset_processor, p.reset)
-        esper.set_handler(EPISODE_END, self._handler)
         if self.learning:
             self._retire_spent()  # a resumed session may already be at its budget
             self.check_done()
+        forget_handlers_at_exit()  # no "Exception ignored ... KeyError" from esper at interpreter exit
         return self
 
     def uninstall(self) -> None:
-        """Remove this plugin's processors and handler from its world (if that world still holds them).
+        """Remove this plugin's processors from its world (if that world still holds them).
 
         Live episodes end as truncated (extra ``plugin_removed`` = 1) and are logged; the sessions
         forget the world's agents, and a plugin installed later starts fresh episodes.
@@ -124,7 +122,6 @@ class Plugin:
                 if esper.get_processor(DecideProcessor) is self.decide:  # not a later plugin's
                     for kind in (DecideProcessor, RecordProcessor, EpisodeProcessor, ResetProcessor):
                         esper.remove_processor(kind)
-                    esper.remove_handler(EPISODE_END, self._handler)
             finally:
                 esper.switch_world(current)
         self.life.world = None
@@ -142,6 +139,10 @@ class Plugin:
     # -- episode ends, evaluation and done ----------------------------------------------------
 
     def _dispatch(self, event: EpisodeEnd) -> None:
+        # the plugin's own queue is a plain list (esper's handler registry holds weak references, per
+        # world, and its clean-up of a collected handler looks in whatever world is current then);
+        # the esper event is for the game's handlers
+        self.episode.queue.append(event)
         esper.dispatch_event(EPISODE_END, event)
 
     def _handle_episode_ends(self, events: list[EpisodeEnd], after: bool = True) -> None:

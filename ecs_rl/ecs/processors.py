@@ -141,6 +141,7 @@ class RecordProcessor(esper.Processor):
             ended = terminated or truncated
             if ended or k + 1 >= agent.decision_period:
                 tracker.waiting = False
+                tracker.decisions += 1
                 if self.learning and tracker.decision_obs is not None:
                     status = TERMINATED if terminated else TRUNCATED if truncated else RUNNING
                     closing.setdefault(agent.policy, []).append(

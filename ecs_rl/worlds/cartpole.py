@@ -14,6 +14,7 @@ import gymnasium as gym
 import numpy as np
 
 from ..ecs.components import Action, Done, Observation, Reward, agent_components
+from ..games import Game, preset_from
 
 GRAVITY = 9.8
 MASSCART = 1.0
@@ -112,3 +113,18 @@ def build(n_envs: int = 1, seed: int | None = 0, policy: str = "cartpole") -> li
 def factory(policy: str = "cartpole"):
     """An evaluation / world factory ``(n_envs, seed) -> entities`` for agents of ``policy``."""
     return lambda n_envs, seed: build(n_envs, seed, policy)
+
+
+def _alternate(tick: int) -> int:
+    return tick % 2  # a person pressing nothing: alternate pushes, no net force
+
+
+def make_game() -> Game:
+    """CartPole as an ecs-rl game (``ecs-rl train cartpole``)."""
+    return Game(
+        name="cartpole", title="CartPole", policies={"cartpole": (observation_space, action_space)},
+        build=build, reset=reset, draw="ecs_rl.render.cartpole:draw_world", window=(600, 400), sim_hz=50.0,
+        keys={"left": 0, "right": 1}, idle=_alternate,
+        presets={"dqn": preset_from("cartpole_dqn"), "ppo": preset_from("cartpole_ppo")},
+        envs={"dqn": 1, "ppo": 8}, default_steps=100_000, eval_episodes=20, solved_reward=475.0,
+    )

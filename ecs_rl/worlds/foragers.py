@@ -15,6 +15,7 @@ import gymnasium as gym
 import numpy as np
 
 from ..ecs.components import Action, Done, EpisodeInfo, Observation, Reward, agent_components
+from ..games import Game, preset_from
 
 ARENA = 10.0
 SPEED = 0.3
@@ -165,3 +166,14 @@ def build(n_agents: int = 16, seed: int | None = 0, policy: str = "foragers", n_
 
 def factory(policy: str = "foragers"):
     return lambda n_envs, seed: build(n_envs, seed, policy)
+
+
+def make_game() -> Game:
+    """Foragers as an ecs-rl game (``ecs-rl train foragers``)."""
+    return Game(
+        name="foragers", title="Foragers", policies={"foragers": (observation_space, action_space)},
+        build=build, reset=reset, draw="ecs_rl.render.foragers:draw_world", window=(640, 640), sim_hz=20.0,
+        keys={"up": 1, "down": 2, "left": 3, "right": 4},
+        presets={"dqn": preset_from("foragers_dqn"), "ppo": preset_from("foragers_ppo")},
+        envs=16, default_steps=100_000, eval_episodes=16,
+    )

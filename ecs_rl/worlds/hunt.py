@@ -45,6 +45,7 @@ import numpy as np
 
 from ..ecs.components import Action, Done, EpisodeInfo, Observation, Reward, agent_components
 from ..ecs.events import MATCH_RESULT, MatchResult
+from ..games import Game, preset_from
 from ..ecs.controllers import ScriptedController
 from ..ecs.plugin import install
 from ..ecs.runner import step_world
@@ -505,3 +506,20 @@ def score(policies: Mapping[str, Any], n: int = 24, seeds: Sequence[int] = (10_0
             esper.switch_world(previous)
             esper.delete_world(name)
     return {team: 100 * totals[team] / max(1, agent_ticks[team]) for team in LEARNING_TEAMS}
+
+
+def make_game() -> Game:
+    """Hunt as an ecs-rl game: prey and predators learn at once, one run each (``ecs-rl train hunt``)."""
+    return Game(
+        name="hunt", title="Hunt",
+        policies={team: (observation_spaces[team], action_space) for team in LEARNING_TEAMS},
+        build=build, reset=None, factory=factory(), controllers=controllers, draw="ecs_rl.render.hunt:draw_world",
+        window=(640, 640), sim_hz=20.0, keys={"up": 1, "down": 2, "left": 3, "right": 4},
+        human="prey", human_policy=HUMAN_POLICY,
+        presets={"prey/dqn": preset_from("hunt_prey_dqn"), "predator/dqn": preset_from("hunt_predator_dqn")},
+        # both budgets run out after about 5 500 ticks with 24 agents: 12 prey decide every tick, 9 predators
+        # every second tick (and the dead wait to respawn)
+        envs=24, default_steps=50_000, policy_steps={"predator": 25_000}, eval_freq=12_500, eval_episodes=16,
+        eval_max_ticks=2_000, scorer=score, score_worlds=4,
+        score_label="greedy reward per agent per 100 ticks of life (1 000 ticks per world)",
+    )
