@@ -259,7 +259,7 @@ def test_with_stats_adds_to_the_default_statistics(world):
     install({"a": session, "b": alone}, reset=reset)
     step_world(8)
     summary = session.stats_summary()
-    assert list(summary) == ["mean_reward", "mean_length", "best"] and summary["mean_length"] == 4.0
+    assert list(summary) == ["mean_reward", "mean_length", "mean_decisions", "best"] and summary["mean_length"] == 4.0
     assert summary["best"] >= summary["mean_reward"] > 0
     assert list(alone.stats_summary()) == ["best"]
 
