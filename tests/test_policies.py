@@ -245,6 +245,9 @@ def test_training_evaluation_in_ticks_mode_is_bounded_and_logged(world, tmp_path
     assert [(r.step, r.mode, r.ticks) for r in plugin.eval_history] == [(10, "ticks", 50), (20, "ticks", 50)]
     logged = run_dir.read_eval_episodes()
     assert len(logged) == sum(len(r.records) for r in plugin.eval_history) and logged[0]["eval_ticks"] == 50
+    assert plugin.frozen == {"walk"}
+    (final,) = plugin.evaluate()  # a policy that spent its budget is still evaluated on request
+    assert final.step == 20 and len(run_dir.read_eval_episodes()) == len(logged) + len(final.records)
     with pytest.raises(ValueError, match="Evaluation.ticks must be an integer >= 1"):
         Evaluation(population(4), ticks=0)
 

@@ -155,7 +155,7 @@ def test_custom_stats_and_agent_without_the_protocol():
     )
     session.on_episode(3.0, 3)
     session.on_episode(7.0, 7)
-    assert session.stats_summary() == {"best": 7.0}
+    assert session.stats_summary() == {"mean_reward": 5.0, "mean_length": 5.0, "best": 7.0}  # added to the defaults
     report = str(session.eval_report(2))
     assert "best" in report and "total episodes" in report
     with pytest.raises(TypeError, match="act_batch"):

@@ -178,7 +178,7 @@ class Plugin:
             n = min(n, self.max_steps - self.steps)
         observe, i = session.observe, 0
         while i < n:
-            upto = n if self.evaluation is None else min(n, i + entry.next_eval - session.total_steps)
+            upto = n if self.evaluation is None else min(n, i + max(0, entry.next_eval - session.total_steps))
             for k in range(i, upto):
                 observe(experiences[k])
             self.steps += upto - i
@@ -196,14 +196,19 @@ class Plugin:
     def evaluate(self, entries: list[PolicyEntry] | None = None) -> list[EvalResult]:
         """Greedy episodes in a fresh world built by the evaluation factory; the training world is untouched.
 
-        Logs each episode in the session's run and saves ``best`` when the mean beats every earlier one.
+        ``entries`` defaults to every learning policy not frozen by hand (those that spent their budget
+        included). Logs each episode in the session's run and saves ``best`` when the mean beats every
+        earlier one.
         """
         ev = self.evaluation
         if ev is None:
             raise RuntimeError("evaluate() needs install(..., evaluation=Evaluation(factory, ...))")
-        entries = entries or list(self._learners.values())
+        entries = entries or [e for n, e in self._learners.items() if self._frozen.get(n) != "frozen"]
+        if not entries:
+            raise ValueError("evaluate(): every learning policy is frozen by hand; unfreeze one or name it")
         step = max(e.session.total_steps for e in entries)
-        results = run_episodes(ev.factory, {n: e.policy for n, e in self.policies.items()}, ev.episodes,
+        acting = {n: e.policy for n, e in self.policies.items()} | {e.name: e.session for e in entries}
+        results = run_episodes(ev.factory, acting, ev.episodes,
                                seed=ev.seed_at(step), reset=self.reset_hook, evaluate=[e.name for e in entries],
                                max_ticks=ev.max_ticks, ticks=ev.ticks, dt=ev.dt, priorities=self.priorities)
         for entry in entries:

@@ -2,7 +2,8 @@
 
 One tick, by priority: decide (100: one ``act_batch`` per policy, ``Action`` written), the game's
 processors (read ``Action``; write ``Observation``, ``Reward``, ``Done``), record (-100: transitions
-and episode ends), episode (-200: stats, logs, evaluation, done), reset (-300: the next episodes).
+up to each budget, evaluation at exact step counts, episode ends), episode (-200: stats, logs, budgets
+spent, done), reset (-300: the next episodes).
 """
 
 from __future__ import annotations
@@ -159,7 +160,7 @@ class RecordProcessor(esper.Processor):
 
 
 class EpisodeProcessor(esper.Processor):
-    """Hand the tick's episode-end events to the plugin (stats and logs, evaluation, best model, done)."""
+    """Hand the tick's episode-end events to the plugin (stats and logs, spent budgets, done)."""
 
     def __init__(self, handle: Callable[[list[EpisodeEnd]], None]) -> None:
         self.handle = handle
