@@ -155,7 +155,10 @@ def test_custom_stats_and_agent_without_the_protocol():
     )
     session.on_episode(3.0, 3)
     session.on_episode(7.0, 7)
-    assert session.stats_summary() == {"mean_reward": 5.0, "mean_length": 5.0, "best": 7.0}  # added to the defaults
+    summary = session.stats_summary()  # added to the defaults; no decision period: no mean decisions
+    assert list(summary) == ["mean_reward", "mean_length", "mean_decisions", "best"]
+    assert (summary["mean_reward"], summary["mean_length"], summary["best"]) == (5.0, 5.0, 7.0)
+    assert math.isnan(summary["mean_decisions"])
     report = str(session.eval_report(2))
     assert "best" in report and "total episodes" in report
     with pytest.raises(TypeError, match="act_batch"):
