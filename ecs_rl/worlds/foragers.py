@@ -42,10 +42,14 @@ class Forager:
 
 @dataclass(slots=True)
 class Pass:
-    """The arena as the last full pass saw it: every forager (entity -> row), positions, nearest neighbours
-    (row, squared distance; -1 and inf when alone) and observations. Valid while positions match it."""
+    """The arena as the last full pass saw it: every forager (entity -> row, its components), positions,
+    nearest neighbours (row, squared distance; -1 and inf when alone) and observations. Valid while the
+    foragers are the same (esper's query unchanged) and stand where it saw them."""
 
+    rows: list  # esper.get_components(Forager, Observation) when it was made
     index: dict[int, int]
+    foragers: list[Forager]
+    observations: list[Observation]
     pos: np.ndarray  # (n, 2)
     near: np.ndarray  # (n,)
     near_d2: np.ndarray  # (n,)
@@ -148,8 +152,10 @@ class ForageProcessor(esper.Processor):
             observation.value = row
             done.truncated = f.ticks >= EPISODE_TICKS
         # remembered for O(n) resets only when every forager took part (they all count as neighbours)
-        everyone = n == len(esper.get_component(Forager))
-        arena.last = Pass({e: k for k, (e, _) in enumerate(live)}, pos, near, near_d2, obs.copy()) if everyone else None
+        everyone = esper.get_components(Forager, Observation)
+        arena.last = None if n != len(everyone) else Pass(
+            everyone, {e: k for k, (e, _) in enumerate(live)}, [c[0] for _, c in live], [c[2] for _, c in live],
+            pos, near, near_d2, obs.copy())
 
 
 def reset(entity: int, seed: int | None = None) -> None:
@@ -181,19 +187,13 @@ def _moved(arena: Arena, entity: int, f: Forager) -> bool:
     """Update the observations after ``entity`` moved, from the last pass; False if that pass is stale
     (foragers came, went or moved since), and the caller recomputes everything."""
     last = arena.last
-    rows = esper.get_components(Forager, Observation)
-    if last is None or len(rows) != len(last.index) or entity not in last.index:
+    if last is None or esper.get_components(Forager, Observation) is not last.rows or entity not in last.index:
         return False
-    index = last.index
-    ks = [index.get(e, -1) for e, _ in rows]
-    if -1 in ks:
-        return False
-    i = index[entity]
+    i = last.index[entity]
     pos = last.pos
-    now = np.array([(g.x, g.y) for _, (g, _) in rows])
-    stale = (pos[ks] != now).any(axis=1)
-    stale[ks.index(i)] = False
-    if stale.any():
+    now = np.array([(g.x, g.y) for g in last.foragers])
+    now[i] = pos[i]
+    if not np.array_equal(now, pos):
         return False
     pos[i] = f.x, f.y
     near, near_d2, obs = last.near, last.near_d2, last.obs
@@ -214,10 +214,8 @@ def _moved(arena: Arena, entity: int, f: Forager) -> bool:
         near_d2[i] = d[near[i]]
     changed = np.array(sorted(set(changed)))
     obs[changed] = _rows(pos[changed], arena.food, _d2(pos[changed], arena.food), _offsets(pos, near, changed))
-    rows_by_entity = dict(rows)
-    entities = list(index)
     for k in changed.tolist():
-        rows_by_entity[entities[k]][1].value = obs[k].copy()
+        last.observations[k].value = obs[k].copy()
     return True
 
 
@@ -233,7 +231,8 @@ def observe_all() -> None:
     obs = _rows(pos, arena.food, _d2(pos, arena.food), _offsets(pos, near))
     for (_, (_, observation)), row in zip(rows, obs):
         observation.value = row
-    arena.last = Pass({e: k for k, (e, _) in enumerate(rows)}, pos, near, near_d2, obs.copy())
+    arena.last = Pass(rows, {e: k for k, (e, _) in enumerate(rows)}, [f for _, (f, _) in rows],
+                      [o for _, (_, o) in rows], pos, near, near_d2, obs.copy())
 
 
 def build(n_agents: int = 16, seed: int | None = 0, policy: str = "foragers", n_food: int | None = None) -> list[int]:
