@@ -151,3 +151,21 @@ def test_episodes_end_after_the_time_limit(world):
             esper.component_for_entity(e, Action).value = 0
         esper.process()
         assert all(esper.component_for_entity(e, Done).truncated == (tick + 1 >= fg.EPISODE_TICKS) for e in entities)
+
+
+def test_the_swarm_dqn_preset_runs_one_update_round_per_tick(world):
+    """256 agents, ``presets.foragers_swarm_dqn``: 4 minibatches of 1 024 per tick once learning starts (the
+    16-agent preset would run 64 of 128)."""
+    from ecs_rl import TrainingSession
+    from ecs_rl.algorithms import DqnAgent, presets
+    from ecs_rl.ecs import install, step_world
+
+    config = presets.foragers_swarm_dqn(seed=0)
+    agent = DqnAgent(fg.observation_space, fg.action_space, config)
+    fg.build(256, seed=0)
+    plugin = install({"foragers": TrainingSession(agent)}, reset=fg.reset)
+    step_world(12, plugin=plugin)
+    learning_ticks = sum(1 for t in range(1, 13) if 256 * t > config.learning_starts)
+    assert learning_ticks > 0 and agent.total_steps == 12 * 256
+    assert agent._updates == config.gradient_steps * learning_ticks == 4 * learning_ticks
+    assert config.batch_size == 1024
