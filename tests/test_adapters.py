@@ -215,11 +215,11 @@ def test_seeded_foragers_reset_gives_the_same_episode():
 def fresh_forager_observations(world_name: str, entities) -> np.ndarray:
     """Each forager's observation computed from scratch from the components, one agent at a time."""
     from ecs_rl.adapters.world import in_world
-    from ecs_rl.worlds.foragers import ARENA, Food, Forager
+    from ecs_rl.worlds.foragers import ARENA, Arena, Forager
 
     with in_world(world_name):
         me = {e: np.array([f.x, f.y]) for e, f in esper.get_component(Forager)}
-        food = [np.array([p.x, p.y]) for _, p in esper.get_component(Food)]
+        food = list(esper.get_component(Arena)[0][1].food.copy())
     rows = []
     for entity in entities:
         pellets = sorted((p - me[entity] for p in food), key=lambda d: d @ d)[:2]

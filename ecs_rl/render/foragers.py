@@ -6,7 +6,7 @@ import esper
 import pygame
 
 from ..ecs.components import EpisodeInfo
-from ..worlds.foragers import ARENA, BUMP_RADIUS, Food, Forager
+from ..worlds.foragers import ARENA, BUMP_RADIUS, Arena, Forager
 
 GRASS, BORDER, PELLET = (233, 240, 226), (90, 110, 80), (60, 160, 70)
 AGENT, HUMAN, EYE, OUTLINE = (66, 110, 200), (220, 90, 40), (250, 250, 250), (30, 40, 70)
@@ -22,8 +22,9 @@ def draw_world(surface: pygame.Surface, human: int | None = None) -> None:
 
     surface.fill(GRASS)
     pygame.draw.rect(surface, BORDER, (margin, height - margin - ARENA * scale, ARENA * scale, ARENA * scale), 3)
-    for _, food in esper.get_component(Food):
-        pygame.draw.circle(surface, PELLET, at(food.x, food.y), max(3, int(0.12 * scale)))
+    for _, arena in esper.get_component(Arena):
+        for x, y in arena.food.tolist():
+            pygame.draw.circle(surface, PELLET, at(x, y), max(3, int(0.12 * scale)))
     for entity, f in esper.get_component(Forager):
         colour = HUMAN if entity == human else AGENT
         centre = at(f.x, f.y)

@@ -1,0 +1,157 @@
+"""Foragers with 256 agents: ticks per second (random, DQN, PPO) and greedy return, this tree vs an earlier commit.
+
+    python benchmarks/foragers_swarm.py                 # against 2189d89 (before the 256-agent work), ~10 min
+    python benchmarks/foragers_swarm.py --quick         # shorter runs, one repeat
+    python benchmarks/foragers_swarm.py --before REV    # any other commit
+
+Both trees run in one invocation, each measurement in its own subprocess (``PYTHONPATH`` pointing at that
+tree; the earlier commit is checked out with ``git worktree add`` in a temporary directory), alternating
+before / after so both see the same machine load; the ratio after / before is the median over repeats.
+
+ticks/s   the 256-agent arena through the plugin, measured over ticks 100-300 (a reset of all 256 agents
+          at tick 200 included; learning under way): a random policy, DQN and PPO, each with the Foragers
+          preset of its tree for 256 agents (``presets.foragers_swarm_dqn`` / ``foragers_swarm_ppo`` where
+          it exists, else ``foragers_dqn`` / ``foragers_ppo``).
+learning  DQN trained for the same number of agent-steps in each tree, then the mean greedy return per agent
+          over one 200-tick episode of a held-out 256-agent arena (a random policy's return beside it):
+          speed bought by learning less per step would show here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+N_AGENTS = 256
+
+
+# -- child: one measurement in whichever ecs_rl PYTHONPATH points at ---------------------------------
+
+def _preset(algo: str):
+    from ecs_rl.algorithms import presets
+
+    return getattr(presets, f"foragers_swarm_{algo}", None) or getattr(presets, f"foragers_{algo}")
+
+
+def _policy(kind: str, total_steps: int, seed: int):
+    from ecs_rl import RandomAgent, TrainingSession
+    from ecs_rl.algorithms import DqnAgent, PpoAgent
+    from ecs_rl.worlds import foragers
+
+    if kind == "random":
+        return RandomAgent(foragers.action_space, seed=seed)
+    agent = (DqnAgent if kind == "dqn" else PpoAgent)(foragers.observation_space, foragers.action_space,
+                                                      _preset(kind)(seed, total_steps=total_steps))
+    return TrainingSession(agent)
+
+
+def child_speed(kind: str, warmup: int, ticks: int) -> dict:
+    import esper
+    from ecs_rl.ecs import install, step_world
+    from ecs_rl.worlds import foragers
+
+    esper.switch_world("swarm")
+    policy = _policy(kind, 10**7, 0)
+    foragers.build(N_AGENTS, seed=0)
+    plugin = install({"foragers": policy}, reset=foragers.reset)
+    step_world(warmup, plugin=plugin)
+    started = time.perf_counter()
+    step_world(ticks, plugin=plugin)
+    return {"ticks_per_sec": ticks / (time.perf_counter() - started)}
+
+
+def child_learn(kind: str, agent_steps: int, seed: int) -> dict:
+    import esper
+    from ecs_rl.ecs import install, run_episodes, step_world
+    from ecs_rl.worlds import foragers
+
+    esper.switch_world("swarm")
+    policy = _policy(kind, agent_steps, seed)
+    if kind != "random":
+        policy.with_max_steps(agent_steps)
+        foragers.build(N_AGENTS, seed=seed)
+        started = time.perf_counter()
+        ticks = step_world(plugin=install({"foragers": policy}, reset=foragers.reset))
+        seconds = time.perf_counter() - started
+    else:
+        ticks, seconds = 0, 0.0
+    result = run_episodes(foragers.factory(), {"foragers": policy}, N_AGENTS, seed=10_000 + N_AGENTS * seed,
+                          reset=foragers.reset)["foragers"]
+    return {"greedy": result.mean_reward, "ticks": ticks, "seconds": seconds}
+
+
+# -- parent ------------------------------------------------------------------------------------------
+
+def run_child(tree: Path, *args: object) -> dict:
+    env = {**os.environ, "PYTHONPATH": str(tree), "SDL_VIDEODRIVER": "dummy"}
+    proc = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--child", *map(str, args)],
+                          env=env, cwd=tree, capture_output=True, text=True)
+    if proc.returncode != 0:
+        sys.exit(f"benchmark child {args} in {tree} failed:\n{proc.stderr.strip()}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def before_tree(rev: str, into: str) -> Path:
+    path = Path(into) / "before"
+    subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", "-q", str(path), rev], check=True)
+    return path
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--before", default="2189d89", help="the commit to compare with (default: %(default)s)")
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--only", choices=["speed", "learning"])
+    parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    from ecs_rl.algorithms import configure_torch
+
+    configure_torch()  # one torch thread, flush-denormal: what `ecs-rl train` runs with
+    if args.child:
+        what, kind, *rest = args.child
+        fn = child_speed if what == "speed" else child_learn
+        print(json.dumps(fn(kind, *map(int, rest))))
+        return
+    q = args.quick
+    repeats = 1 if q else 2
+    with tempfile.TemporaryDirectory(prefix="ecs-rl-bench-") as tmp:
+        old = before_tree(args.before, tmp)
+        trees = {"before": old, "after": ROOT}
+        try:
+            lines = [f"Foragers, {N_AGENTS} agents, through the plugin: {args.before} (before) vs this tree (after)"]
+            if args.only in (None, "speed"):
+                for kind in ("random", "dqn", "ppo"):
+                    runs = {"before": [], "after": []}
+                    for _ in range(repeats):
+                        for side, tree in trees.items():
+                            runs[side].append(run_child(tree, "speed", kind, 100, 200)["ticks_per_sec"])
+                    ratio = statistics.median(a / b for a, b in zip(runs["after"], runs["before"]))
+                    lines.append(f"  {kind:<7} ticks/s: before {statistics.median(runs['before']):6.1f}, after "
+                                 f"{statistics.median(runs['after']):6.1f} -> after / before = {ratio:.1f}x")
+                    print(lines[-1], file=sys.stderr, flush=True)
+            if args.only in (None, "learning"):
+                steps = N_AGENTS * (400 if q else 800)
+                lines.append(f"  DQN greedy return per agent after {steps:,} agent-steps (held-out 256-agent arena, "
+                             "one 200-tick episode):")
+                rand = run_child(ROOT, "learn", "random", steps, 0)["greedy"]
+                for side, tree in trees.items():
+                    r = run_child(tree, "learn", "dqn", steps, 0)
+                    lines.append(f"    {side:<6} {r['greedy']:6.1f}  (trained in {r['seconds']:.0f} s, "
+                                 f"{r['ticks'] / r['seconds']:.1f} ticks/s)")
+                    print(lines[-1], file=sys.stderr, flush=True)
+                lines.append(f"    random {rand:6.1f}")
+            print("\n".join(lines))
+        finally:
+            subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(old)], check=False)
+
+
+if __name__ == "__main__":
+    main()
