@@ -251,6 +251,39 @@ def test_flat_adam_matches_torch_adam():
     assert not torch.equal(ours[0].weight, mlp((4, 16, 16, 2), torch.nn.ReLU)[0].weight)  # it did train
 
 
+@pytest.mark.parametrize("double_dqn, huber", [(False, True), (True, True), (False, False)])
+def test_dqn_burst_equals_one_update_at_a_time(double_dqn, huber):
+    """A burst draws all its minibatches at once and (plain DQN) all targets in one pass: the weights it
+    leaves are those of minibatches drawn one by one, each trained with autograd and torch's own clip."""
+    config = DqnConfig(batch_size=16, gradient_steps=6, learning_starts=10_000, double_dqn=double_dqn, huber=huber,
+                       max_grad_norm=0.5, learning_rate=1e-2, seed=4)
+    fast, ref = DqnAgent(OBS4, gym.spaces.Discrete(3), config), DqnAgent(OBS4, gym.spaces.Discrete(3), config)
+    rng = np.random.default_rng(1)
+    for _ in range(200):
+        e = Experience(rng.normal(size=4), int(rng.integers(3)), float(rng.normal()), rng.normal(size=4),
+                       EpisodeStatus.TERMINATED if rng.random() < 0.2 else EpisodeStatus.RUNNING)
+        fast.observe(e)
+        ref.observe(e)
+    fast._sync_target()
+    ref._sync_target()
+    fast._update_burst(6)
+    loss_fn = torch.nn.functional.smooth_l1_loss if huber else torch.nn.functional.mse_loss
+    losses = []
+    for _ in range(6):  # the update as written before bursts: one draw, one target pass, one step at a time
+        obs, actions, rewards, next_obs, terminated, discounts = ref.replay.sample(16)
+        target = ref.td_targets(rewards.numpy(), next_obs.numpy(), terminated.numpy())
+        loss = loss_fn(ref.q_net(obs).gather(1, actions.unsqueeze(1)).squeeze(1), target)
+        ref.q_params.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_([ref.q_params.param], 0.5)  # as before: on the one flat gradient
+        ref.optimizer.step()
+        losses.append(loss.item())
+    assert torch.equal(fast.q_params.param, ref.q_params.param)
+    assert not torch.equal(fast.q_params.param, fast.target_params)  # it did train
+    assert fast._episode_losses == losses and fast._updates == 6
+    assert fast.replay.rng.random() == ref.replay.rng.random()  # the same draws were consumed
+
+
 def test_ppo_keeps_its_own_copy_of_observations_the_caller_reuses():
     agent = PpoAgent(OBS4, gym.spaces.Discrete(2), PpoConfig(n_steps=100))
     obs = np.ones((2, 4), dtype=np.float32)

@@ -234,24 +234,44 @@ class DqnAgent:
         )
         self._steps += 1
         if self._steps > c.learning_starts and self._steps % c.train_freq == 0 and self.replay.size >= c.batch_size:
-            for _ in range(c.gradient_steps):
-                self._update()
+            self._update_burst(c.gradient_steps)
         if self._steps % c.target_update_interval == 0:
             self._sync_target()
 
-    def _update(self) -> None:
+    def _update_burst(self, n_updates: int) -> None:
+        """``n_updates`` gradient steps, each on its own minibatch, as one burst.
+
+        Nothing is added to the replay buffer and the target network does not change during a burst
+        (it syncs between bursts), so the minibatches' indices are drawn in one call (the same draws
+        as one call per minibatch) and the targets of all of them come from one target-network pass.
+        Double DQN picks a* with the online network, which changes every step: its targets are
+        computed per minibatch.
+        """
         c = self.config
-        obs, actions, rewards, next_obs, terminated, discounts = self.replay.sample(c.batch_size)
-        target = self._bootstrap_targets(rewards, next_obs, terminated, discounts)
-        q = self.q_net(obs).gather(1, actions.unsqueeze(1)).squeeze(1)
+        obs, actions, rewards, next_obs, terminated, discounts = self.replay.sample(c.batch_size * n_updates)
+        obs, next_obs, actions = obs.contiguous(), next_obs.contiguous(), actions.unsqueeze(1)
+        targets = None if c.double_dqn else self._bootstrap_targets(rewards, next_obs, terminated, discounts)
+        losses = []
+        for start in range(0, len(obs), c.batch_size):
+            mb = slice(start, start + c.batch_size)
+            target = targets[mb] if targets is not None else \
+                self._bootstrap_targets(rewards[mb], next_obs[mb], terminated[mb], discounts[mb])
+            losses.append(self._gradient_step(obs[mb], actions[mb], target))
+        self._updates += n_updates
+        losses = torch.stack(losses).tolist()
+        self._last_loss = losses[-1]
+        self._episode_losses.extend(losses)
+
+    def _gradient_step(self, obs: torch.Tensor, actions: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """One Adam step on huber(Q(s, a) - y) (or the squared error); returns the loss, detached."""
+        c = self.config
+        q = self.q_net(obs).gather(1, actions).squeeze(1)
         loss = F.smooth_l1_loss(q, target) if c.huber else F.mse_loss(q, target)
         self.q_params.zero_grad()
         loss.backward()
         self.q_params.clip_grad_norm(c.max_grad_norm)
         self.optimizer.step()
-        self._updates += 1
-        self._last_loss = loss.item()
-        self._episode_losses.append(self._last_loss)
+        return loss.detach()
 
     def _sync_target(self) -> None:
         """theta_target <- tau * theta + (1 - tau) * theta_target (tau = 1: hard copy)."""
@@ -274,7 +294,7 @@ class DqnAgent:
             return rewards + discounts * (1.0 - terminated) * next_value
 
     def td_targets(self, rewards, next_obs, terminated, ticks=None) -> torch.Tensor:
-        """The targets ``_update`` trains towards, for given transitions (for inspection and tests)."""
+        """The targets ``_update_burst`` trains towards, for given transitions (for inspection and tests)."""
         ticks = np.ones(len(rewards)) if ticks is None else np.asarray(ticks)
         return self._bootstrap_targets(
             torch.as_tensor(np.asarray(rewards, dtype=np.float32)),
