@@ -284,6 +284,30 @@ def test_dqn_burst_equals_one_update_at_a_time(double_dqn, huber):
     assert fast.replay.rng.random() == ref.replay.rng.random()  # the same draws were consumed
 
 
+@pytest.mark.parametrize("sizes", [(4, 64, 64, 2), (3, 5), (6, 32, 16, 8, 3)])
+@pytest.mark.parametrize("huber", [True, False])
+def test_hand_written_q_backward_equals_autograd_bit_for_bit(sizes, huber):
+    from ecs_rl.algorithms.common import FlatParameters, mlp
+    from ecs_rl.algorithms.mlp_backward import q_regression_backward
+
+    torch.manual_seed(1)
+    net = mlp(sizes, torch.nn.ReLU)
+    flat = FlatParameters(net)
+    obs, actions, targets = torch.randn(50, sizes[0]), torch.randint(0, sizes[-1], (50, 1)), torch.randn(50) * 3
+    loss_fn = torch.nn.functional.smooth_l1_loss if huber else torch.nn.functional.mse_loss
+    flat.zero_grad()
+    expected_loss = loss_fn(net(obs).gather(1, actions).squeeze(1), targets)
+    expected_loss.backward()
+    expected = flat.param.grad.clone()
+    flat.param.grad.fill_(7.0)  # stale values are overwritten, not added to
+    loss = q_regression_backward(net, obs, actions, targets, huber=huber)
+    assert torch.equal(flat.param.grad, expected) and torch.equal(loss, expected_loss)
+    assert (expected != 0).sum() > len(expected) // 4  # a real gradient, not zeros on both sides
+    if len(sizes) > 2:
+        with pytest.raises(ValueError, match="ReLU"):
+            q_regression_backward(mlp(sizes, torch.nn.Tanh), obs, actions, targets)
+
+
 def test_ppo_keeps_its_own_copy_of_observations_the_caller_reuses():
     agent = PpoAgent(OBS4, gym.spaces.Discrete(2), PpoConfig(n_steps=100))
     obs = np.ones((2, 4), dtype=np.float32)

@@ -21,7 +21,6 @@ from typing import TYPE_CHECKING, Any, Sequence
 import gymnasium as gym
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from ..core.types import ActMode, Experience
@@ -32,6 +31,7 @@ from .common import (
     CheckpointError, FlatParameters, action_space_to_dict, box_dim, check_shapes, load_checkpoint, FlatAdam, mlp,
     numpy_rng_state, save_checkpoint, seeded_module, set_numpy_rng_state,
 )
+from .mlp_backward import q_regression_backward
 
 
 @dataclass
@@ -263,15 +263,15 @@ class DqnAgent:
         self._episode_losses.extend(losses)
 
     def _gradient_step(self, obs: torch.Tensor, actions: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        """One Adam step on huber(Q(s, a) - y) (or the squared error); returns the loss, detached."""
+        """One Adam step on huber(Q(s, a) - y) (or the squared error); returns the loss.
+
+        The gradient is the one ``loss.backward()`` gives, bit for bit, written out in mlp_backward.py.
+        """
         c = self.config
-        q = self.q_net(obs).gather(1, actions).squeeze(1)
-        loss = F.smooth_l1_loss(q, target) if c.huber else F.mse_loss(q, target)
-        self.q_params.zero_grad()
-        loss.backward()
+        loss = q_regression_backward(self.q_net, obs, actions, target, huber=c.huber)
         self.q_params.clip_grad_norm(c.max_grad_norm)
         self.optimizer.step()
-        return loss.detach()
+        return loss
 
     def _sync_target(self) -> None:
         """theta_target <- tau * theta + (1 - tau) * theta_target (tau = 1: hard copy)."""
