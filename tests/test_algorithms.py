@@ -304,8 +304,38 @@ def test_hand_written_q_backward_equals_autograd_bit_for_bit(sizes, huber):
     assert torch.equal(flat.param.grad, expected) and torch.equal(loss, expected_loss)
     assert (expected != 0).sum() > len(expected) // 4  # a real gradient, not zeros on both sides
     if len(sizes) > 2:
-        with pytest.raises(ValueError, match="ReLU"):
+        with pytest.raises(ValueError, match="needs an Mlp with relu activations"):
             q_regression_backward(mlp(sizes, torch.nn.Tanh), obs, actions, targets)
+
+
+@pytest.mark.parametrize("n, clip", [(256, 0.2), (37, 0.05), (64, 0.5)])
+def test_hand_written_ppo_backward_equals_autograd_bit_for_bit(n, clip):
+    from ecs_rl.algorithms.mlp_backward import ppo_backward
+
+    agent = PpoAgent(OBS4, gym.spaces.Discrete(3), PpoConfig(seed=n))
+    torch.manual_seed(n)
+    with torch.no_grad():  # away from the orthogonal init, so ratios leave the clip range
+        agent.params.param.add_(torch.randn_like(agent.params.param) * 0.3)
+    obs, actions, returns = torch.randn(n, 4), torch.randint(0, 3, (n,)).float(), torch.randn(n)
+    with torch.no_grad():
+        old = agent.net.log_prob_entropy(obs, actions)[0] + torch.randn(n) * 0.1
+    adv = torch.randn(n)
+    adv[:3] = 0.0  # ties between the clipped and unclipped terms
+    logp, entropy = agent.net.log_prob_entropy(obs, actions)
+    ratio = (logp - old).exp()
+    pg = -torch.min(ratio * adv, ratio.clamp(1 - clip, 1 + clip) * adv).mean()
+    v = ((agent.net.value(obs) - returns) ** 2).mean()
+    agent.params.zero_grad()
+    (pg + 0.5 * v).backward()
+    expected = agent.params.param.grad.clone()
+    agent.params.param.grad.fill_(7.0)  # stale values are overwritten, not added to
+    pg_loss, v_loss, entropy_mean, log_ratio, ratio_out = ppo_backward(
+        agent.net.actor, agent.net.critic, obs, actions, old, adv, returns, clip, 0.5)
+    assert torch.equal(agent.params.param.grad, expected)
+    assert torch.equal(pg_loss, pg) and torch.equal(v_loss, v) and torch.equal(entropy_mean, entropy.mean())
+    assert torch.equal(ratio_out, ratio) and torch.equal(log_ratio, logp - old)
+    assert ((ratio - 1).abs() > clip).any() or clip == 0.5  # the clipped branch is exercised
+    assert (expected != 0).sum() > len(expected) // 2
 
 
 def test_ppo_keeps_its_own_copy_of_observations_the_caller_reuses():
