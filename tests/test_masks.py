@@ -164,6 +164,34 @@ def test_ppo_update_computes_the_ratio_under_the_rollouts_masks(tmp_path):
     assert agent._last_update["clip_fraction"] == 0.0
 
 
+def test_hand_written_ppo_backward_under_masks_equals_autograd_bit_for_bit():
+    from ecs_rl.algorithms.mlp_backward import ppo_backward
+
+    n, clip = 128, 0.2
+    agent = PpoAgent(OBS4, gym.spaces.Discrete(4), PpoConfig(seed=6))
+    torch.manual_seed(6)
+    with torch.no_grad():
+        agent.params.param.add_(torch.randn_like(agent.params.param) * 0.3)
+    masks = torch.from_numpy(random_masks(np.random.default_rng(6), n, 4))
+    obs, returns, adv = torch.randn(n, 4), torch.randn(n), torch.randn(n)
+    actions = torch.multinomial(masks.float(), 1).squeeze(1).float()  # legal actions
+    with torch.no_grad():
+        old = agent.net.log_prob_entropy(obs, actions, masks=masks)[0] + torch.randn(n) * 0.1
+    logp, entropy = agent.net.log_prob_entropy(obs, actions, masks=masks)
+    ratio = (logp - old).exp()
+    pg = -torch.min(ratio * adv, ratio.clamp(1 - clip, 1 + clip) * adv).mean()
+    v = ((agent.net.value(obs) - returns) ** 2).mean()
+    agent.params.zero_grad()
+    (pg + 0.5 * v).backward()
+    expected = agent.params.param.grad.clone()
+    pg_loss, _, entropy_mean, _, _ = ppo_backward(agent.net.actor, agent.net.critic, obs, actions, old, adv, returns,
+                                                  clip, 0.5, masks)
+    assert torch.equal(agent.params.param.grad, expected)
+    assert torch.equal(pg_loss, pg) and torch.equal(entropy_mean, entropy.mean())
+    unmasked_pg = ppo_backward(agent.net.actor, agent.net.critic, obs, actions, old, adv, returns, clip, 0.5)[0]
+    assert not torch.equal(unmasked_pg, pg)  # the masks change the loss
+
+
 def test_greedy_policies_mask_from_the_agent_and_from_a_checkpoint(tmp_path):
     masks = np.array([[True, True, False], [True, False, False]])
     for agent in (DqnAgent(OBS4, gym.spaces.Discrete(3)), PpoAgent(OBS4, gym.spaces.Discrete(3))):

@@ -85,8 +85,10 @@ class FlatParameters:
         self.param.grad.zero_()
 
     def clip_grad_norm(self, max_norm: float | None) -> None:
+        """``nn.utils.clip_grad_norm_``'s arithmetic on the one gradient tensor: one norm, one multiply."""
         if max_norm is not None:
-            nn.utils.clip_grad_norm_([self.param], max_norm)
+            grad = self.param.grad
+            grad.mul_(torch.clamp(max_norm / (torch.linalg.vector_norm(grad) + 1e-6), max=1.0))
 
 
 def seeded_module(seed: int, build) -> nn.Module:

@@ -25,7 +25,6 @@ from typing import TYPE_CHECKING, Any, Sequence
 import gymnasium as gym
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from ..core.types import ActMode, Experience
@@ -36,6 +35,7 @@ from .common import (
     CheckpointError, FlatParameters, action_space_to_dict, box_dim, check_shapes, legal_masks, load_checkpoint,
     FlatAdam, mlp, numpy_rng_state, sample_legal, save_checkpoint, seeded_module, set_numpy_rng_state,
 )
+from .mlp_backward import q_regression_backward
 
 
 @dataclass
@@ -130,15 +130,17 @@ class ReplayBuffer:
     def next_obs(self) -> np.ndarray:
         return self.rows[: self.size, self.obs_dim:2 * self.obs_dim]
 
-    def sample(self, n: int) -> tuple[torch.Tensor, ...]:
-        """``(obs, actions, rewards, next_obs, terminated, discounts, next_masks)`` for ``n`` transitions drawn
-        uniformly (``next_masks`` None while no transition had a mask)."""
+    def sample(self, n: int, with_masks: bool = False) -> tuple[torch.Tensor, ...]:
+        """``(obs, actions, rewards, next_obs, terminated, discounts)`` for ``n`` transitions drawn uniformly;
+        ``with_masks`` adds ``next_masks`` (None while no transition had a mask)."""
         d = self.obs_dim
         index = self.rng.integers(0, self.size, size=n)
         batch = torch.from_numpy(self.rows[index])
-        next_masks = None if self.next_masks is None else torch.from_numpy(self.next_masks[index])
-        return (batch[:, :d], batch[:, 2 * d].long(), batch[:, 2 * d + 1], batch[:, d:2 * d], batch[:, 2 * d + 2],
-                batch[:, 2 * d + 3], next_masks)
+        sample = (batch[:, :d], batch[:, 2 * d].long(), batch[:, 2 * d + 1], batch[:, d:2 * d], batch[:, 2 * d + 2],
+                  batch[:, 2 * d + 3])
+        if not with_masks:
+            return sample
+        return (*sample, None if self.next_masks is None else torch.from_numpy(self.next_masks[index]))
 
     def state(self, with_contents: bool) -> dict[str, Any]:
         state: dict[str, Any] = {"rng": numpy_rng_state(self.rng), "pos": self.pos, "size": self.size}
@@ -271,8 +273,7 @@ class DqnAgent:
         )
         self._steps += 1
         if self._steps > c.learning_starts and self._steps % c.train_freq == 0 and self.replay.size >= c.batch_size:
-            for _ in range(c.gradient_steps):
-                self._update()
+            self._update_burst(c.gradient_steps)
         if self._steps % c.target_update_interval == 0:
             self._sync_target()
 
@@ -286,19 +287,43 @@ class DqnAgent:
                              "terminal")
         return mask
 
-    def _update(self) -> None:
+    def _update_burst(self, n_updates: int) -> None:
+        """``n_updates`` gradient steps, each on its own minibatch, as one burst.
+
+        Nothing is added to the replay buffer and the target network does not change during a burst
+        (it syncs between bursts), so the minibatches' indices are drawn in one call (the same draws
+        as one call per minibatch) and the targets of all of them come from one target-network pass.
+        Double DQN picks a* with the online network, which changes every step: its targets are
+        computed per minibatch.
+        """
         c = self.config
-        obs, actions, rewards, next_obs, terminated, discounts, next_masks = self.replay.sample(c.batch_size)
-        target = self._bootstrap_targets(rewards, next_obs, terminated, discounts, next_masks)
-        q = self.q_net(obs).gather(1, actions.unsqueeze(1)).squeeze(1)
-        loss = F.smooth_l1_loss(q, target) if c.huber else F.mse_loss(q, target)
-        self.q_params.zero_grad()
-        loss.backward()
+        batch = self.replay.sample(c.batch_size * n_updates, with_masks=True)
+        obs, actions, rewards, next_obs, terminated, discounts, next_masks = batch
+        obs, next_obs, actions = obs.contiguous(), next_obs.contiguous(), actions.unsqueeze(1)
+        targets = None if c.double_dqn else self._bootstrap_targets(rewards, next_obs, terminated, discounts,
+                                                                      next_masks)
+        losses = []
+        for start in range(0, len(obs), c.batch_size):
+            mb = slice(start, start + c.batch_size)
+            target = targets[mb] if targets is not None else \
+                self._bootstrap_targets(rewards[mb], next_obs[mb], terminated[mb], discounts[mb],
+                                        None if next_masks is None else next_masks[mb])
+            losses.append(self._gradient_step(obs[mb], actions[mb], target))
+        self._updates += n_updates
+        losses = torch.stack(losses).tolist()
+        self._last_loss = losses[-1]
+        self._episode_losses.extend(losses)
+
+    def _gradient_step(self, obs: torch.Tensor, actions: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """One Adam step on huber(Q(s, a) - y) (or the squared error); returns the loss.
+
+        The gradient is the one ``loss.backward()`` gives, bit for bit, written out in mlp_backward.py.
+        """
+        c = self.config
+        loss = q_regression_backward(self.q_net, obs, actions, target, huber=c.huber)
         self.q_params.clip_grad_norm(c.max_grad_norm)
         self.optimizer.step()
-        self._updates += 1
-        self._last_loss = loss.item()
-        self._episode_losses.append(self._last_loss)
+        return loss
 
     def _sync_target(self) -> None:
         """theta_target <- tau * theta + (1 - tau) * theta_target (tau = 1: hard copy)."""
@@ -328,7 +353,7 @@ class DqnAgent:
             return rewards + discounts * (1.0 - terminated) * next_value
 
     def td_targets(self, rewards, next_obs, terminated, ticks=None, next_masks=None) -> torch.Tensor:
-        """The targets ``_update`` trains towards, for given transitions (for inspection and tests)."""
+        """The targets ``_update_burst`` trains towards, for given transitions (for inspection and tests)."""
         ticks = np.ones(len(rewards)) if ticks is None else np.asarray(ticks)
         if next_masks is not None:  # stored as in the replay: a terminal row all-legal
             next_masks = np.asarray(next_masks, dtype=bool) | np.asarray(terminated, dtype=bool)[:, None]

@@ -47,6 +47,7 @@ from .common import (
     CheckpointError, FlatParameters, action_space_to_dict, box_dim, check_shapes, legal_masks, load_checkpoint,
     FlatAdam, mlp, numpy_rng_state, save_checkpoint, seeded_module, set_numpy_rng_state,
 )
+from .mlp_backward import ppo_backward
 
 _LOG_2PI = math.log(2.0 * math.pi)
 
@@ -371,6 +372,8 @@ class PpoAgent:
         self.optimizer.lr = lr
         n = len(obs)
         whole = c.batch_size >= n  # one minibatch holds the whole rollout: shuffling it changes nothing
+        if whole and c.normalize_advantage and n > 1:  # the same minibatch every epoch: normalise it once
+            advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
         figures = []  # per minibatch: policy loss, value loss, entropy, approx KL, clip fraction
         for _ in range(c.n_epochs):
             order = None if whole else torch.from_numpy(self.shuffle_rng.permutation(n))
@@ -383,19 +386,10 @@ class PpoAgent:
                     mb_obs, mb_actions, mb_old, adv, mb_returns = (
                         obs[mb], actions[mb], old_logps[mb], advantages[mb], returns[mb])
                     mb_masks = None if masks is None else masks[mb]
-                logp, entropy = self.net.log_prob_entropy(mb_obs, mb_actions, with_entropy_grad=c.ent_coef != 0.0,
-                                                          masks=mb_masks)
-                value = self.net.value(mb_obs)
-                if c.normalize_advantage and len(adv) > 1:
-                    adv = (adv - adv.mean()) / (adv.std() + 1e-8)
-                log_ratio = logp - mb_old
-                ratio = log_ratio.exp()
-                pg_loss = -torch.min(ratio * adv, ratio.clamp(1.0 - clip, 1.0 + clip) * adv).mean()
-                v_loss = ((value - mb_returns) ** 2).mean()
-                entropy_mean = entropy.mean()
-                loss = pg_loss + c.vf_coef * v_loss - c.ent_coef * entropy_mean
-                self.params.zero_grad()
-                loss.backward()
+                    if c.normalize_advantage and len(adv) > 1:
+                        adv = (adv - adv.mean()) / (adv.std() + 1e-8)
+                pg_loss, v_loss, entropy_mean, log_ratio, ratio = self._loss_backward(
+                    mb_obs, mb_actions, mb_old, adv, mb_returns, clip, mb_masks)
                 self.params.clip_grad_norm(c.max_grad_norm)
                 self.optimizer.step()
                 with torch.no_grad():
@@ -404,6 +398,33 @@ class PpoAgent:
         self._updates += 1
         means = torch.stack(figures).mean(dim=0).tolist()
         self._last_update = dict(zip(self._EXTRAS, means), learning_rate=lr)
+
+    def _loss_backward(self, obs: torch.Tensor, actions: torch.Tensor, old_logps: torch.Tensor,
+                       adv: torch.Tensor, returns: torch.Tensor, clip: float,
+                       masks: torch.Tensor | None = None) -> tuple[torch.Tensor, ...]:
+        """The gradient of L on one minibatch (under the rows' action ``masks``), written into the parameters'
+        ``.grad``.
+
+        Returns ``(pg_loss, v_loss, entropy_mean, log_ratio, ratio)``, out of the autograd graph.
+        Categorical actions without an entropy bonus take the backward pass written out in
+        mlp_backward.py (bit-identical to autograd's, and faster); anything else in the loss (an
+        entropy bonus, Gaussian actions) goes through autograd.
+        """
+        c = self.config
+        if not self.continuous and c.ent_coef == 0.0:
+            return ppo_backward(self.net.actor, self.net.critic, obs, actions, old_logps, adv, returns, clip,
+                                c.vf_coef, masks)
+        logp, entropy = self.net.log_prob_entropy(obs, actions, with_entropy_grad=c.ent_coef != 0.0, masks=masks)
+        value = self.net.value(obs)
+        log_ratio = logp - old_logps
+        ratio = log_ratio.exp()
+        pg_loss = -torch.min(ratio * adv, ratio.clamp(1.0 - clip, 1.0 + clip) * adv).mean()
+        v_loss = ((value - returns) ** 2).mean()
+        entropy_mean = entropy.mean()
+        loss = pg_loss + c.vf_coef * v_loss - c.ent_coef * entropy_mean
+        self.params.zero_grad()
+        loss.backward()
+        return pg_loss.detach(), v_loss.detach(), entropy_mean.detach(), log_ratio.detach(), ratio.detach()
 
     # -- episode extras -----------------------------------------------------------------------
 
