@@ -207,15 +207,16 @@ class DqnAgent:
         """One forward pass for the whole batch; in explore mode each row explores with probability epsilon."""
         obs_batch = np.asarray(obs_batch, dtype=np.float32).reshape(-1, self.obs_dim)
         n = len(obs_batch)
-        explore = np.zeros(n, dtype=bool)
+        n_explore = 0
         if mode is ActMode.EXPLORE:
             explore = self.explore_rng.random(n) < self.epsilon
             random_actions = self.explore_rng.integers(self.n_actions, size=n)
-            if explore.all():  # no row needs the network
+            n_explore = np.count_nonzero(explore)
+            if n_explore == n:  # no row needs the network
                 return random_actions + self._action_start
         with torch.inference_mode():
             actions = self.q_net(torch.from_numpy(obs_batch)).argmax(dim=1).numpy()
-        if explore.any():
+        if n_explore:
             actions = np.where(explore, random_actions, actions)
         return actions + self._action_start
 
