@@ -239,21 +239,22 @@ class DqnAgent:
         n = len(obs_batch)
         if masks is not None:
             masks = legal_masks(masks, n, self.action_space)
-        explore = np.zeros(n, dtype=bool)
+        n_explore = 0
         if mode is ActMode.EXPLORE:
             explore = self.explore_rng.random(n) < self.epsilon
             if masks is None:
                 random_actions = self.explore_rng.integers(self.n_actions, size=n)
             else:
                 random_actions = sample_legal(self.explore_rng, masks)
-            if explore.all():  # no row needs the network
+            n_explore = np.count_nonzero(explore)
+            if n_explore == n:  # no row needs the network
                 return random_actions + self._action_start
         with torch.inference_mode():
             q = self.q_net(torch.from_numpy(obs_batch))
             if masks is not None:
                 q = q.masked_fill(~torch.from_numpy(masks), -torch.inf)
             actions = q.argmax(dim=1).numpy()
-        if explore.any():
+        if n_explore:
             actions = np.where(explore, random_actions, actions)
         return actions + self._action_start
 
