@@ -1,7 +1,7 @@
 """DQN and PPO against Stable-Baselines3: same hyper-parameters, same step budget, same machine.
 
     python benchmarks/algorithms_vs_sb3.py --task all --seeds 5      # ~40 min on 2 cores
-    python benchmarks/algorithms_vs_sb3.py --task dqn --seeds 1      # a quick look
+    python benchmarks/algorithms_vs_sb3.py --task dqn --seeds 1 --out /tmp/look   # a quick look
 
 Tasks (Gymnasium envs driven by a plain loop through TrainingSession):
   dqn           DQN on CartPole-v1, 1 env, 50 000 steps       solved = greedy mean >= 475 over 20 episodes
@@ -12,8 +12,9 @@ Every (library, seed) runs in its own subprocess, one after another, so process-
 never leak between them and both libraries see the same machine noise. SB3 runs twice: as users run
 it ("sb3": torch defaults) and with ecs-rl's process settings ("sb3-same": 1 thread, flush-denormal).
 Training time excludes the periodic evaluations (timed separately on both sides). Results go to
-benchmarks/results/<task>.json (``--out DIR`` elsewhere, e.g. for a quick look that must not replace the
-committed figures); the table printed at the end is what README and benchmarks/README quote.
+benchmarks/results/<task>.json (``--out DIR`` elsewhere, e.g. for a quick look); an existing result file
+is never replaced unless ``--replace`` is given, so a quick run cannot overwrite the committed figures.
+The table printed at the end is what README and benchmarks/README quote.
 """
 
 from __future__ import annotations
@@ -178,14 +179,23 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--libraries", default="ours,sb3,sb3-same")
     parser.add_argument("--out", type=Path, default=HERE / "results", help="directory for <task>.json")
+    parser.add_argument("--replace", action="store_true", help="overwrite existing <task>.json files in --out")
     args = parser.parse_args()
     libraries = args.libraries.split(",")
     if libraries[0] != "ours":
-        raise SystemExit("--libraries must start with 'ours'")
+        parser.error("--libraries must start with 'ours'")
+    unknown = [lib for lib in libraries if lib not in ("ours", "sb3", "sb3-same")]
+    if unknown:
+        parser.error(f"--libraries: unknown library {unknown[0]!r} (choose from ours, sb3, sb3-same)")
+    task_names = list(TASKS) if args.task == "all" else [args.task]
     out_dir = args.out
+    existing = [out_dir / f"{t}.json" for t in task_names if (out_dir / f"{t}.json").exists()]
+    if existing and not args.replace:  # checked before any run: hours of benchmark never end in a refusal
+        parser.error(f"{existing[0]} already holds results; pass --replace to overwrite it, "
+                     f"or --out DIR to write elsewhere")
     out_dir.mkdir(parents=True, exist_ok=True)
     report: list[str] = []
-    for task_name in (TASKS if args.task == "all" else [args.task]):
+    for task_name in task_names:
         results: dict[str, list[dict]] = {lib: [] for lib in libraries}
         for seed in range(args.seeds):
             for lib in libraries:

@@ -251,6 +251,93 @@ def test_flat_adam_matches_torch_adam():
     assert not torch.equal(ours[0].weight, mlp((4, 16, 16, 2), torch.nn.ReLU)[0].weight)  # it did train
 
 
+@pytest.mark.parametrize("double_dqn, huber", [(False, True), (True, True), (False, False)])
+def test_dqn_burst_equals_one_update_at_a_time(double_dqn, huber):
+    """A burst draws all its minibatches at once and (plain DQN) all targets in one pass: the weights it
+    leaves are those of minibatches drawn one by one, each trained with autograd and torch's own clip."""
+    config = DqnConfig(batch_size=16, gradient_steps=6, learning_starts=10_000, double_dqn=double_dqn, huber=huber,
+                       max_grad_norm=0.5, learning_rate=1e-2, seed=4)
+    fast, ref = DqnAgent(OBS4, gym.spaces.Discrete(3), config), DqnAgent(OBS4, gym.spaces.Discrete(3), config)
+    rng = np.random.default_rng(1)
+    for _ in range(200):
+        e = Experience(rng.normal(size=4), int(rng.integers(3)), float(rng.normal()), rng.normal(size=4),
+                       EpisodeStatus.TERMINATED if rng.random() < 0.2 else EpisodeStatus.RUNNING)
+        fast.observe(e)
+        ref.observe(e)
+    fast._sync_target()
+    ref._sync_target()
+    fast._update_burst(6)
+    loss_fn = torch.nn.functional.smooth_l1_loss if huber else torch.nn.functional.mse_loss
+    losses = []
+    for _ in range(6):  # the update as written before bursts: one draw, one target pass, one step at a time
+        obs, actions, rewards, next_obs, terminated, discounts = ref.replay.sample(16)
+        target = ref.td_targets(rewards.numpy(), next_obs.numpy(), terminated.numpy())
+        loss = loss_fn(ref.q_net(obs).gather(1, actions.unsqueeze(1)).squeeze(1), target)
+        ref.q_params.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_([ref.q_params.param], 0.5)  # as before: on the one flat gradient
+        ref.optimizer.step()
+        losses.append(loss.item())
+    assert torch.equal(fast.q_params.param, ref.q_params.param)
+    assert not torch.equal(fast.q_params.param, fast.target_params)  # it did train
+    assert fast._episode_losses == losses and fast._updates == 6
+    assert fast.replay.rng.random() == ref.replay.rng.random()  # the same draws were consumed
+
+
+@pytest.mark.parametrize("sizes", [(4, 64, 64, 2), (3, 5), (6, 32, 16, 8, 3)])
+@pytest.mark.parametrize("huber", [True, False])
+def test_hand_written_q_backward_equals_autograd_bit_for_bit(sizes, huber):
+    from ecs_rl.algorithms.common import FlatParameters, mlp
+    from ecs_rl.algorithms.mlp_backward import q_regression_backward
+
+    torch.manual_seed(1)
+    net = mlp(sizes, torch.nn.ReLU)
+    flat = FlatParameters(net)
+    obs, actions, targets = torch.randn(50, sizes[0]), torch.randint(0, sizes[-1], (50, 1)), torch.randn(50) * 3
+    loss_fn = torch.nn.functional.smooth_l1_loss if huber else torch.nn.functional.mse_loss
+    flat.zero_grad()
+    expected_loss = loss_fn(net(obs).gather(1, actions).squeeze(1), targets)
+    expected_loss.backward()
+    expected = flat.param.grad.clone()
+    flat.param.grad.fill_(7.0)  # stale values are overwritten, not added to
+    loss = q_regression_backward(net, obs, actions, targets, huber=huber)
+    assert torch.equal(flat.param.grad, expected) and torch.equal(loss, expected_loss)
+    assert (expected != 0).sum() > len(expected) // 4  # a real gradient, not zeros on both sides
+    if len(sizes) > 2:
+        with pytest.raises(ValueError, match="needs an Mlp with relu activations"):
+            q_regression_backward(mlp(sizes, torch.nn.Tanh), obs, actions, targets)
+
+
+@pytest.mark.parametrize("n, clip", [(256, 0.2), (37, 0.05), (64, 0.5)])
+def test_hand_written_ppo_backward_equals_autograd_bit_for_bit(n, clip):
+    from ecs_rl.algorithms.mlp_backward import ppo_backward
+
+    agent = PpoAgent(OBS4, gym.spaces.Discrete(3), PpoConfig(seed=n))
+    torch.manual_seed(n)
+    with torch.no_grad():  # away from the orthogonal init, so ratios leave the clip range
+        agent.params.param.add_(torch.randn_like(agent.params.param) * 0.3)
+    obs, actions, returns = torch.randn(n, 4), torch.randint(0, 3, (n,)).float(), torch.randn(n)
+    with torch.no_grad():
+        old = agent.net.log_prob_entropy(obs, actions)[0] + torch.randn(n) * 0.1
+    adv = torch.randn(n)
+    adv[:3] = 0.0  # ties between the clipped and unclipped terms
+    logp, entropy = agent.net.log_prob_entropy(obs, actions)
+    ratio = (logp - old).exp()
+    pg = -torch.min(ratio * adv, ratio.clamp(1 - clip, 1 + clip) * adv).mean()
+    v = ((agent.net.value(obs) - returns) ** 2).mean()
+    agent.params.zero_grad()
+    (pg + 0.5 * v).backward()
+    expected = agent.params.param.grad.clone()
+    agent.params.param.grad.fill_(7.0)  # stale values are overwritten, not added to
+    pg_loss, v_loss, entropy_mean, log_ratio, ratio_out = ppo_backward(
+        agent.net.actor, agent.net.critic, obs, actions, old, adv, returns, clip, 0.5)
+    assert torch.equal(agent.params.param.grad, expected)
+    assert torch.equal(pg_loss, pg) and torch.equal(v_loss, v) and torch.equal(entropy_mean, entropy.mean())
+    assert torch.equal(ratio_out, ratio) and torch.equal(log_ratio, logp - old)
+    assert ((ratio - 1).abs() > clip).any() or clip == 0.5  # the clipped branch is exercised
+    assert (expected != 0).sum() > len(expected) // 2
+
+
 def test_ppo_keeps_its_own_copy_of_observations_the_caller_reuses():
     agent = PpoAgent(OBS4, gym.spaces.Discrete(2), PpoConfig(n_steps=100))
     obs = np.ones((2, 4), dtype=np.float32)

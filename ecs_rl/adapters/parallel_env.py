@@ -6,6 +6,7 @@ from typing import Any, Callable
 
 import esper
 import gymnasium as gym
+import numpy as np
 
 from .world import OwnedWorld, in_world, own_copy
 
@@ -21,15 +22,29 @@ class ParallelWorldEnv(ParallelEnv):
     ``reset(seed=s)`` seeds agent ``i`` with ``s + i``; observations are read once every agent is reset.
     Each agent has its own copies of the given spaces (the same object on every call, as PettingZoo asks),
     so seeding one agent's space, or another env's, never moves its random stream.
+
+    Action masks follow PettingZoo's classic environments: when the world's agent entities carry an
+    ``ActionMask`` (or ``action_masks=True``), each observation is a dict ``{"observation": obs,
+    "action_mask": int8 array, 1 = legal}`` and the observation space a ``Dict`` of the two.
     """
 
     metadata = {"name": "ecs_rl_world_v0", "render_modes": []}
 
     def __init__(self, factory, reset: Callable[[int, "int | None"], None], observation_space: gym.Space,
-                 action_space: gym.Space, num_agents: int, *, dt: float = 1 / 50) -> None:
+                 action_space: gym.Space, num_agents: int, *, dt: float = 1 / 50,
+                 action_masks: bool | None = None) -> None:
         self._world = OwnedWorld(factory, num_agents, "parallel")
         self.possible_agents = [f"agent_{i}" for i in range(num_agents)]
         self._entity = dict(zip(self.possible_agents, self._world.entities))
+        with in_world(self._world.name):
+            self._masked = self._world.masked if action_masks is None else bool(action_masks)
+        if self._masked:
+            if not isinstance(action_space, gym.spaces.Discrete):
+                self._world.close()
+                raise TypeError(f"action masks need a Discrete action space, got {action_space!r}")
+            observation_space = gym.spaces.Dict({
+                "observation": observation_space,
+                "action_mask": gym.spaces.Box(0, 1, (int(action_space.n),), dtype=np.int8)})
         self._obs_spaces = {a: own_copy(observation_space) for a in self.possible_agents}
         self._act_spaces = {a: own_copy(action_space) for a in self.possible_agents}
         self._reset_hook, self._dt = reset, dt
@@ -47,8 +62,15 @@ class ParallelWorldEnv(ParallelEnv):
         with in_world(self._world.name):
             for i, agent in enumerate(self.agents):
                 self._world.start_episode(self._reset_hook, self._entity[agent], None if seed is None else seed + i)
-            obs = {a: self._world.observation(self._entity[a]) for a in self.agents}  # after every reset
+            obs = {a: self._observe(a, self._world.observation(self._entity[a])) for a in self.agents}  # after resets
         return obs, {a: {} for a in self.agents}
+
+    def _observe(self, agent: str, obs: Any) -> Any:
+        """The agent's observation, with its action mask in PettingZoo's classic form when masked."""
+        if not self._masked:
+            return obs
+        mask = self._world.action_mask(self._entity[agent], self._act_spaces[agent])
+        return {"observation": obs, "action_mask": mask.astype(np.int8)}
 
     def step(self, actions: dict[str, Any]):
         unknown = set(actions) - set(self.agents)
@@ -61,7 +83,7 @@ class ParallelWorldEnv(ParallelEnv):
                 self._world.components(self._entity[agent])[1].value = actions[agent]
             esper.process(self._dt)
             results = {a: self._world.collect(self._entity[a]) for a in self.agents}
-        obs = {a: r[0] for a, r in results.items()}
+            obs = {a: self._observe(a, r[0]) for a, r in results.items()}
         rewards = {a: r[1] for a, r in results.items()}
         terminations = {a: r[2] for a, r in results.items()}
         truncations = {a: r[3] for a, r in results.items()}

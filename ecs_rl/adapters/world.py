@@ -10,7 +10,9 @@ from typing import Any, Iterator
 import esper
 import gymnasium as gym
 
-from ..ecs.components import Action, Agent, Done, Observation, Reward
+import numpy as np
+
+from ..ecs.components import Action, ActionMask, Agent, Done, Observation, Reward
 
 _names = itertools.count()
 
@@ -61,6 +63,24 @@ class OwnedWorld:
     def observation(self, entity: int) -> Any:
         """A copy of the entity's current observation."""
         return esper.component_for_entity(entity, Observation).value.copy()
+
+    @property
+    def masked(self) -> bool:
+        """Whether the factory gave its agent entities an ``ActionMask``."""
+        return any(esper.has_component(e, ActionMask) for e in self.entities)
+
+    def action_mask(self, entity: int, space: gym.Space) -> np.ndarray:
+        """A copy of the entity's ``ActionMask`` (all True without one), checked against ``space``."""
+        if not isinstance(space, gym.spaces.Discrete):
+            raise TypeError(f"action masks need a Discrete action space, got {space!r}")
+        mask = esper.try_component(entity, ActionMask)
+        if mask is None:
+            return np.ones(int(space.n), dtype=bool)
+        value = mask.value
+        if not isinstance(value, np.ndarray) or value.dtype != np.bool_ or value.shape != (int(space.n),):
+            raise ValueError(f"entity {entity}: ActionMask must be a bool numpy array of shape ({int(space.n)},), "
+                             f"got {value!r}")
+        return value.copy()
 
     def collect(self, entity: int) -> tuple[Any, float, bool, bool]:
         """Observation copy, reward (then zeroed), terminated, truncated of one entity after a tick."""

@@ -6,6 +6,8 @@ current esper world), each adapter in an esper world of its own. A step sets ``A
 Game processors should leave entities whose ``Done`` flags are set alone until they are reset.
 Observations are read after every reset of the call (a reset may change what other entities see), and
 each env holds its own copies of the spaces it is given, so seeding one env's spaces leaves others alone.
+Action masks (the entities' ``ActionMask``, Discrete actions) are offered the way sb3-contrib's
+``MaskablePPO`` reads them: ``env.action_masks()``, True = legal.
 """
 
 from __future__ import annotations
@@ -56,6 +58,11 @@ class WorldEnv(gym.Env):
             esper.process(self._dt)
             obs, reward, terminated, truncated = self._world.collect(self._entity)
         return obs, reward, terminated, truncated, {}
+
+    def action_masks(self) -> np.ndarray:
+        """The legal actions now, a bool array of shape ``(n,)`` (all True if the entity has no ``ActionMask``)."""
+        with in_world(self._world.name):
+            return self._world.action_mask(self._entity, self.action_space)
 
     def render(self) -> np.ndarray | None:
         if self.render_mode != "rgb_array":
@@ -140,6 +147,12 @@ class WorldVectorEnv(VectorEnv):
         if next_step:
             self._autoreset = terminated | truncated
         return obs, rewards, terminated, truncated, infos
+
+    def action_masks(self) -> np.ndarray:
+        """The legal actions now, a bool array of shape ``(num_envs, n)`` (rows of entities without an
+        ``ActionMask`` all True)."""
+        with in_world(self._world.name):
+            return np.stack([self._world.action_mask(e, self.single_action_space) for e in self._world.entities])
 
     def close_extras(self, **kwargs: Any) -> None:
         self._world.close()

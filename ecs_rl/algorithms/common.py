@@ -85,8 +85,10 @@ class FlatParameters:
         self.param.grad.zero_()
 
     def clip_grad_norm(self, max_norm: float | None) -> None:
+        """``nn.utils.clip_grad_norm_``'s arithmetic on the one gradient tensor: one norm, one multiply."""
         if max_norm is not None:
-            nn.utils.clip_grad_norm_([self.param], max_norm)
+            grad = self.param.grad
+            grad.mul_(torch.clamp(max_norm / (torch.linalg.vector_norm(grad) + 1e-6), max=1.0))
 
 
 def seeded_module(seed: int, build) -> nn.Module:
@@ -183,6 +185,29 @@ def box_dim(space: gym.Space, what: str) -> int:
     if not isinstance(space, gym.spaces.Box):
         raise TypeError(f"{what} must be a gymnasium Box space, got {space!r}")
     return int(np.prod(space.shape))
+
+
+def legal_masks(masks: Any, n_rows: int, space: gym.Space) -> np.ndarray:
+    """Action masks as an ``(n_rows, n)`` bool array for a ``Discrete(n)`` space (True = legal); other
+    shapes and dtypes, a non-Discrete space, and a row with no legal action are refused clearly."""
+    if not isinstance(space, gym.spaces.Discrete):
+        raise TypeError(f"action masks need a Discrete action space, got {space!r}")
+    masks = np.asarray(masks)
+    n = int(space.n)
+    if masks.dtype != np.bool_ or masks.shape != (n_rows, n):
+        raise ValueError(f"masks must be a bool array of shape ({n_rows}, {n}), got dtype {masks.dtype} "
+                         f"shape {masks.shape}")
+    legal = masks.any(axis=1)
+    if not legal.all():
+        raise ValueError(f"masks row {int(np.flatnonzero(~legal)[0])} allows no action (all False)")
+    return masks
+
+
+def sample_legal(rng: np.random.Generator, masks: np.ndarray) -> np.ndarray:
+    """One uniformly random legal action index per row of ``masks`` (the argmax of uniform scores over legal ones)."""
+    scores = rng.random(masks.shape)
+    scores[~masks] = -1.0
+    return scores.argmax(axis=1)
 
 
 def action_space_to_dict(space: gym.Space) -> dict[str, Any]:

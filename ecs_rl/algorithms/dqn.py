@@ -9,6 +9,10 @@ The update, for a minibatch of transitions (s, a, r, s', terminated) sampled fro
 A *truncated* transition (time limit, entity removed) keeps ``terminated = 0``: its target
 bootstraps from the true final observation s'. A *terminated* one does not. A transition spanning
 k ticks (a decision period; its reward already discounted within the span) bootstraps with gamma^k.
+
+Action masks (Discrete only): a masked action is never chosen, greedy or exploring (epsilon draws a
+uniformly random *legal* action), and the max over a' runs over the legal actions of s' only, so the
+replay keeps each transition's next mask (a terminal s' needs none: it is stored all-legal).
 """
 
 from __future__ import annotations
@@ -21,7 +25,6 @@ from typing import TYPE_CHECKING, Any, Sequence
 import gymnasium as gym
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from ..core.types import ActMode, Experience
@@ -29,9 +32,10 @@ from ..core.types import ActMode, Experience
 if TYPE_CHECKING:
     from .policy import GreedyPolicy
 from .common import (
-    CheckpointError, FlatParameters, action_space_to_dict, box_dim, check_shapes, load_checkpoint, FlatAdam, mlp,
-    numpy_rng_state, save_checkpoint, seeded_module, set_numpy_rng_state,
+    CheckpointError, FlatParameters, action_space_to_dict, box_dim, check_shapes, legal_masks, load_checkpoint,
+    FlatAdam, mlp, numpy_rng_state, sample_legal, save_checkpoint, seeded_module, set_numpy_rng_state,
 )
+from .mlp_backward import q_regression_backward
 
 
 @dataclass
@@ -90,11 +94,14 @@ class ReplayBuffer:
     ``[obs, next_obs, action, reward, terminated, discount]`` (discount = gamma ** ticks).
 
     One row per transition makes a minibatch one fancy-indexing operation; sampling draws indices
-    from the buffer's own RNG.
+    from the buffer's own RNG. The next states' action masks live in a bool array beside the rows,
+    made on the first masked transition (a game without masks never pays for it).
     """
 
-    def __init__(self, capacity: int, obs_dim: int, seed: int, gamma: float = 0.99) -> None:
+    def __init__(self, capacity: int, obs_dim: int, seed: int, gamma: float = 0.99, n_actions: int = 0) -> None:
         self.capacity = capacity
+        self.n_actions = n_actions
+        self.next_masks: np.ndarray | None = None
         self.gamma = gamma  # the discount of one-tick rows read from checkpoints without the column
         self.obs_dim = obs_dim
         self.rows = np.zeros((capacity, 2 * obs_dim + 4), dtype=np.float32)
@@ -103,11 +110,15 @@ class ReplayBuffer:
         self.rng = np.random.default_rng(seed)
 
     def add(self, obs: np.ndarray, action: int, reward: float, next_obs: np.ndarray, terminated: bool,
-            discount: float) -> None:
+            discount: float, next_mask: np.ndarray | None = None) -> None:
         d, row = self.obs_dim, self.rows[self.pos]
         row[:d] = obs
         row[d:2 * d] = next_obs
         row[2 * d:] = (action, reward, terminated, discount)
+        if next_mask is not None or self.next_masks is not None:
+            if self.next_masks is None:
+                self.next_masks = np.ones((self.capacity, self.n_actions), dtype=bool)
+            self.next_masks[self.pos] = True if next_mask is None or terminated else next_mask
         self.pos = (self.pos + 1) % self.capacity
         self.size = min(self.size + 1, self.capacity)
 
@@ -119,22 +130,30 @@ class ReplayBuffer:
     def next_obs(self) -> np.ndarray:
         return self.rows[: self.size, self.obs_dim:2 * self.obs_dim]
 
-    def sample(self, n: int) -> tuple[torch.Tensor, ...]:
-        """``(obs, actions, rewards, next_obs, terminated, discounts)`` for ``n`` transitions drawn uniformly."""
+    def sample(self, n: int, with_masks: bool = False) -> tuple[torch.Tensor, ...]:
+        """``(obs, actions, rewards, next_obs, terminated, discounts)`` for ``n`` transitions drawn uniformly;
+        ``with_masks`` adds ``next_masks`` (None while no transition had a mask)."""
         d = self.obs_dim
-        batch = torch.from_numpy(self.rows[self.rng.integers(0, self.size, size=n)])
-        return (batch[:, :d], batch[:, 2 * d].long(), batch[:, 2 * d + 1], batch[:, d:2 * d], batch[:, 2 * d + 2],
-                batch[:, 2 * d + 3])
+        index = self.rng.integers(0, self.size, size=n)
+        batch = torch.from_numpy(self.rows[index])
+        sample = (batch[:, :d], batch[:, 2 * d].long(), batch[:, 2 * d + 1], batch[:, d:2 * d], batch[:, 2 * d + 2],
+                  batch[:, 2 * d + 3])
+        if not with_masks:
+            return sample
+        return (*sample, None if self.next_masks is None else torch.from_numpy(self.next_masks[index]))
 
     def state(self, with_contents: bool) -> dict[str, Any]:
         state: dict[str, Any] = {"rng": numpy_rng_state(self.rng), "pos": self.pos, "size": self.size}
         if with_contents:
             state["rows"] = torch.from_numpy(self.rows[: self.size].copy())
+            if self.next_masks is not None:
+                state["next_masks"] = torch.from_numpy(self.next_masks[: self.size].copy())
         return state
 
     def load_state(self, state: dict[str, Any]) -> None:
         set_numpy_rng_state(self.rng, state["rng"])
         rows = state.get("rows")
+        self.next_masks = None
         if rows is None:  # saved without contents: start refilling from empty
             self.pos = self.size = 0
             return
@@ -143,6 +162,9 @@ class ReplayBuffer:
         if rows.shape[1] == self.rows.shape[1] - 1:  # saved before the discount column: one-tick transitions
             rows = np.concatenate([rows, np.full((len(rows), 1), self.gamma, dtype=np.float32)], axis=1)
         self.rows[:size] = rows
+        if state.get("next_masks") is not None:
+            self.next_masks = np.ones((self.capacity, self.n_actions), dtype=bool)
+            self.next_masks[:size] = state["next_masks"].numpy()
         self.pos, self.size = int(state["pos"]), size
 
 
@@ -169,7 +191,7 @@ class DqnAgent:
         self.optimizer = FlatAdam(self.q_params.param, config.learning_rate)
         seeds = np.random.SeedSequence(config.seed).spawn(2)
         self.explore_rng = np.random.default_rng(seeds[0])
-        self.replay = ReplayBuffer(config.buffer_size, self.obs_dim, seeds[1], config.gamma)
+        self.replay = ReplayBuffer(config.buffer_size, self.obs_dim, seeds[1], config.gamma, self.n_actions)
         self._steps = 0
         self._updates = 0
         self._episode_losses: list[float] = []
@@ -194,7 +216,12 @@ class DqnAgent:
         fraction = min(1.0, self._steps / c.epsilon_decay_steps)
         return c.epsilon_start + fraction * (c.epsilon_end - c.epsilon_start)
 
-    def act(self, obs: Any, mode: ActMode = ActMode.EXPLORE, agent_id: int = 0) -> int:
+    def act(self, obs: Any, mode: ActMode = ActMode.EXPLORE, agent_id: int = 0, mask: np.ndarray | None = None) -> int:
+        """Epsilon-greedy in explore mode, greedy in exploit mode; ``mask`` (bool, True = legal) limits both."""
+        if mask is not None:
+            masks = np.asarray(mask).reshape(1, -1)
+            return int(self.act_batch(np.asarray(obs, dtype=np.float32).reshape(1, self.obs_dim), mode, [agent_id],
+                                      masks)[0])
         if mode is ActMode.EXPLORE and self.explore_rng.random() < self.epsilon:
             return int(self.explore_rng.integers(self.n_actions)) + self._action_start
         with torch.inference_mode():
@@ -202,20 +229,32 @@ class DqnAgent:
         return int(q.argmax()) + self._action_start
 
     def act_batch(
-        self, obs_batch: np.ndarray, mode: ActMode = ActMode.EXPLORE, agent_ids: Sequence[int] | None = None
+        self, obs_batch: np.ndarray, mode: ActMode = ActMode.EXPLORE, agent_ids: Sequence[int] | None = None,
+        masks: np.ndarray | None = None,
     ) -> np.ndarray:
-        """One forward pass for the whole batch; in explore mode each row explores with probability epsilon."""
+        """One forward pass for the whole batch; in explore mode each row explores with probability epsilon.
+
+        ``masks``: an ``(n, n_actions)`` bool array, True = legal; masked actions are never returned."""
         obs_batch = np.asarray(obs_batch, dtype=np.float32).reshape(-1, self.obs_dim)
         n = len(obs_batch)
-        explore = np.zeros(n, dtype=bool)
+        if masks is not None:
+            masks = legal_masks(masks, n, self.action_space)
+        n_explore = 0
         if mode is ActMode.EXPLORE:
             explore = self.explore_rng.random(n) < self.epsilon
-            random_actions = self.explore_rng.integers(self.n_actions, size=n)
-            if explore.all():  # no row needs the network
+            if masks is None:
+                random_actions = self.explore_rng.integers(self.n_actions, size=n)
+            else:
+                random_actions = sample_legal(self.explore_rng, masks)
+            n_explore = np.count_nonzero(explore)
+            if n_explore == n:  # no row needs the network
                 return random_actions + self._action_start
         with torch.inference_mode():
-            actions = self.q_net(torch.from_numpy(obs_batch)).argmax(dim=1).numpy()
-        if explore.any():
+            q = self.q_net(torch.from_numpy(obs_batch))
+            if masks is not None:
+                q = q.masked_fill(~torch.from_numpy(masks), -torch.inf)
+            actions = q.argmax(dim=1).numpy()
+        if n_explore:
             actions = np.where(explore, random_actions, actions)
         return actions + self._action_start
 
@@ -231,27 +270,61 @@ class DqnAgent:
             np.asarray(experience.next_obs, dtype=np.float32).reshape(self.obs_dim),
             experience.terminated,  # truncated transitions bootstrap: stored as not terminated
             c.gamma ** experience.ticks,
+            None if experience.next_mask is None else self._next_mask(experience),
         )
         self._steps += 1
         if self._steps > c.learning_starts and self._steps % c.train_freq == 0 and self.replay.size >= c.batch_size:
-            for _ in range(c.gradient_steps):
-                self._update()
+            self._update_burst(c.gradient_steps)
         if self._steps % c.target_update_interval == 0:
             self._sync_target()
 
-    def _update(self) -> None:
+    def _next_mask(self, experience: Experience) -> np.ndarray:
+        mask = np.asarray(experience.next_mask)
+        if mask.dtype != np.bool_ or mask.shape != (self.n_actions,):
+            raise ValueError(f"next_mask of agent {experience.agent_id} must be a bool array of shape "
+                             f"({self.n_actions},), got dtype {mask.dtype} shape {mask.shape}")
+        if not experience.terminated and not mask.any():
+            raise ValueError(f"next_mask of agent {experience.agent_id} allows no action at a state that is not "
+                             "terminal")
+        return mask
+
+    def _update_burst(self, n_updates: int) -> None:
+        """``n_updates`` gradient steps, each on its own minibatch, as one burst.
+
+        Nothing is added to the replay buffer and the target network does not change during a burst
+        (it syncs between bursts), so the minibatches' indices are drawn in one call (the same draws
+        as one call per minibatch) and the targets of all of them come from one target-network pass.
+        Double DQN picks a* with the online network, which changes every step: its targets are
+        computed per minibatch.
+        """
         c = self.config
-        obs, actions, rewards, next_obs, terminated, discounts = self.replay.sample(c.batch_size)
-        target = self._bootstrap_targets(rewards, next_obs, terminated, discounts)
-        q = self.q_net(obs).gather(1, actions.unsqueeze(1)).squeeze(1)
-        loss = F.smooth_l1_loss(q, target) if c.huber else F.mse_loss(q, target)
-        self.q_params.zero_grad()
-        loss.backward()
+        batch = self.replay.sample(c.batch_size * n_updates, with_masks=True)
+        obs, actions, rewards, next_obs, terminated, discounts, next_masks = batch
+        obs, next_obs, actions = obs.contiguous(), next_obs.contiguous(), actions.unsqueeze(1)
+        targets = None if c.double_dqn else self._bootstrap_targets(rewards, next_obs, terminated, discounts,
+                                                                      next_masks)
+        losses = []
+        for start in range(0, len(obs), c.batch_size):
+            mb = slice(start, start + c.batch_size)
+            target = targets[mb] if targets is not None else \
+                self._bootstrap_targets(rewards[mb], next_obs[mb], terminated[mb], discounts[mb],
+                                        None if next_masks is None else next_masks[mb])
+            losses.append(self._gradient_step(obs[mb], actions[mb], target))
+        self._updates += n_updates
+        losses = torch.stack(losses).tolist()
+        self._last_loss = losses[-1]
+        self._episode_losses.extend(losses)
+
+    def _gradient_step(self, obs: torch.Tensor, actions: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """One Adam step on huber(Q(s, a) - y) (or the squared error); returns the loss.
+
+        The gradient is the one ``loss.backward()`` gives, bit for bit, written out in mlp_backward.py.
+        """
+        c = self.config
+        loss = q_regression_backward(self.q_net, obs, actions, target, huber=c.huber)
         self.q_params.clip_grad_norm(c.max_grad_norm)
         self.optimizer.step()
-        self._updates += 1
-        self._last_loss = loss.item()
-        self._episode_losses.append(self._last_loss)
+        return loss
 
     def _sync_target(self) -> None:
         """theta_target <- tau * theta + (1 - tau) * theta_target (tau = 1: hard copy)."""
@@ -261,26 +334,36 @@ class DqnAgent:
             self.target_params.lerp_(self.q_params.param.data, self.config.tau)
 
     def _bootstrap_targets(self, rewards: torch.Tensor, next_obs: torch.Tensor, terminated: torch.Tensor,
-                           discounts: torch.Tensor) -> torch.Tensor:
+                           discounts: torch.Tensor, next_masks: torch.Tensor | None = None) -> torch.Tensor:
         """y = r + gamma^k * (1 - terminated) * Q_target(s', a*), a* by the target net (or the online net:
-        double DQN); ``discounts`` holds gamma^k per transition (k ticks spanned)."""
+        double DQN) among the legal actions of s' (``next_masks``; terminal rows are stored all-legal);
+        ``discounts`` holds gamma^k per transition (k ticks spanned)."""
         with torch.no_grad():
             next_q_target = self.target_net(next_obs)
+            illegal = None if next_masks is None else ~next_masks
             if self.config.double_dqn:
-                best_next = self.q_net(next_obs).argmax(dim=1, keepdim=True)
+                next_q = self.q_net(next_obs)
+                if illegal is not None:
+                    next_q = next_q.masked_fill(illegal, -torch.inf)
+                best_next = next_q.argmax(dim=1, keepdim=True)
                 next_value = next_q_target.gather(1, best_next).squeeze(1)
             else:
+                if illegal is not None:
+                    next_q_target = next_q_target.masked_fill(illegal, -torch.inf)
                 next_value = next_q_target.max(dim=1).values
             return rewards + discounts * (1.0 - terminated) * next_value
 
-    def td_targets(self, rewards, next_obs, terminated, ticks=None) -> torch.Tensor:
-        """The targets ``_update`` trains towards, for given transitions (for inspection and tests)."""
+    def td_targets(self, rewards, next_obs, terminated, ticks=None, next_masks=None) -> torch.Tensor:
+        """The targets ``_update_burst`` trains towards, for given transitions (for inspection and tests)."""
         ticks = np.ones(len(rewards)) if ticks is None else np.asarray(ticks)
+        if next_masks is not None:  # stored as in the replay: a terminal row all-legal
+            next_masks = np.asarray(next_masks, dtype=bool) | np.asarray(terminated, dtype=bool)[:, None]
         return self._bootstrap_targets(
             torch.as_tensor(np.asarray(rewards, dtype=np.float32)),
             torch.as_tensor(np.asarray(next_obs, dtype=np.float32).reshape(-1, self.obs_dim)),
             torch.as_tensor(np.asarray(terminated, dtype=np.float32)),
             torch.as_tensor((self.config.gamma ** ticks).astype(np.float32)),
+            None if next_masks is None else torch.from_numpy(next_masks),
         )
 
     # -- episode extras -----------------------------------------------------------------------

@@ -15,11 +15,14 @@ from torch import nn
 
 from ..core.run import RunError, TrainingRun
 from ..core.types import ActMode
-from .common import CheckpointError, action_space_from_dict, load_checkpoint, mlp
+from .common import CheckpointError, action_space_from_dict, legal_masks, load_checkpoint, mlp
 
 
 class GreedyPolicy:
-    """Acts greedily with a frozen network: argmax for Discrete actions, the mean (clipped) for Box."""
+    """Acts greedily with a frozen network: argmax for Discrete actions, the mean (clipped) for Box.
+
+    ``masks`` (Discrete only; bool, True = legal) restricts the argmax to legal actions: Q-values for a
+    DQN network, logits for a PPO actor, so the masked argmax is the most likely legal action."""
 
     def __init__(self, network: nn.Module, obs_dim: int, action_space: gym.Space) -> None:
         self.network = copy.deepcopy(network).eval().requires_grad_(False)
@@ -77,16 +80,22 @@ class GreedyPolicy:
         return 0
 
     def act_batch(
-        self, obs_batch: np.ndarray, mode: ActMode = ActMode.EXPLOIT, agent_ids: Sequence[int] | None = None
+        self, obs_batch: np.ndarray, mode: ActMode = ActMode.EXPLOIT, agent_ids: Sequence[int] | None = None,
+        masks: np.ndarray | None = None,
     ) -> np.ndarray:
         obs = torch.from_numpy(np.asarray(obs_batch, dtype=np.float32).reshape(-1, self.obs_dim))
+        if masks is not None:
+            masks = legal_masks(masks, len(obs), self.action_space)
         with torch.inference_mode():
             out = self.network(obs).numpy()
         if self.continuous:
             space = self.action_space
             return np.clip(out.reshape(len(out), *space.shape), space.low, space.high).astype(space.dtype)
+        if masks is not None:
+            out = np.where(masks, out, -np.inf)
         return out.argmax(axis=1) + int(self.action_space.start)
 
-    def act(self, obs: Any, mode: ActMode = ActMode.EXPLOIT, agent_id: int = 0) -> Any:
-        action = self.act_batch(np.asarray(obs, dtype=np.float32).reshape(1, self.obs_dim))[0]
+    def act(self, obs: Any, mode: ActMode = ActMode.EXPLOIT, agent_id: int = 0, mask: np.ndarray | None = None) -> Any:
+        masks = None if mask is None else np.asarray(mask).reshape(1, -1)
+        action = self.act_batch(np.asarray(obs, dtype=np.float32).reshape(1, self.obs_dim), masks=masks)[0]
         return action if self.continuous else int(action)

@@ -17,6 +17,11 @@ many entities can interleave freely. A truncated episode bootstraps: its last re
 ``gamma * V(final observation)`` added, as if the episode went on. A transition spanning k ticks
 (a decision period) discounts with gamma^k in place of gamma, in the TD error and in GAE's decay.
 
+Action masks (Discrete only): masked logits are set to the lowest float before the softmax, so a
+masked action has probability 0 and is never sampled; each rollout row keeps the mask it was
+sampled under, and the update's log pi(a|s) and entropy use that same mask (the ratio compares
+two policies over the same legal actions).
+
 Agents come and go: ``forget(agent_id)`` closes that agent's segment (bootstrapped from its last
 observation unless it ended) and it waits in the rollout for the next update; an update is due once
 the rollout holds ``n_steps`` transitions per *live* agent, so departed agents never stall it.
@@ -39,9 +44,10 @@ from ..core.types import ActMode, Experience
 if TYPE_CHECKING:
     from .policy import GreedyPolicy
 from .common import (
-    CheckpointError, FlatParameters, action_space_to_dict, box_dim, check_shapes, load_checkpoint, FlatAdam, mlp,
-    numpy_rng_state, save_checkpoint, seeded_module, set_numpy_rng_state,
+    CheckpointError, FlatParameters, action_space_to_dict, box_dim, check_shapes, legal_masks, load_checkpoint,
+    FlatAdam, mlp, numpy_rng_state, save_checkpoint, seeded_module, set_numpy_rng_state,
 )
+from .mlp_backward import ppo_backward
 
 _LOG_2PI = math.log(2.0 * math.pi)
 
@@ -106,10 +112,11 @@ class ActorCritic(nn.Module):
     def value(self, obs: torch.Tensor) -> torch.Tensor:
         return self.critic(obs).squeeze(-1)
 
-    def log_prob_entropy(self, obs: torch.Tensor, actions: torch.Tensor,
-                         with_entropy_grad: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
-        """log pi(a|s) and the policy's entropy at s (kept out of the autograd graph if not trained on)."""
-        out = self.actor(obs)
+    def log_prob_entropy(self, obs: torch.Tensor, actions: torch.Tensor, with_entropy_grad: bool = True,
+                         masks: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """log pi(a|s) and the policy's entropy at s (kept out of the autograd graph if not trained on),
+        under the action ``masks`` (bool, True = legal) when given."""
+        out = self.logits(obs, masks)
         if self.continuous:
             log_std = self.log_std.expand_as(out)
             logp = (-0.5 * ((actions - out) / log_std.exp()) ** 2 - log_std - 0.5 * _LOG_2PI).sum(-1)
@@ -122,9 +129,17 @@ class ActorCritic(nn.Module):
                 entropy = -(log_probs.exp() * log_probs).sum(-1)
         return logp, entropy
 
-    def sample(self, obs: torch.Tensor, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-        """Draw actions (raw, unclipped) and their log-probs with the agent's own numpy RNG."""
+    def logits(self, obs: torch.Tensor, masks: torch.Tensor | None = None) -> torch.Tensor:
+        """The actor's output; masked actions' logits set to the lowest float (probability 0, finite entropy)."""
         out = self.actor(obs)
+        if masks is not None:
+            out = out.masked_fill(~masks, torch.finfo(out.dtype).min)
+        return out
+
+    def sample(self, obs: torch.Tensor, rng: np.random.Generator,
+               masks: torch.Tensor | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Draw actions (raw, unclipped) and their log-probs with the agent's own numpy RNG."""
+        out = self.logits(obs, masks)
         if self.continuous:
             log_std = self.log_std.numpy()
             noise = rng.standard_normal(out.shape, dtype=np.float32)
@@ -134,24 +149,29 @@ class ActorCritic(nn.Module):
             log_probs = torch.log_softmax(out, dim=-1).numpy()
             # inverse-CDF sampling: the first action whose cumulative probability exceeds u
             u = rng.random((len(log_probs), 1), dtype=np.float32)
-            actions = np.minimum((u > np.cumsum(np.exp(log_probs), axis=1)).sum(axis=1), log_probs.shape[1] - 1)
+            cdf = np.cumsum(np.exp(log_probs), axis=1)
+            if masks is not None:  # u in (0, 1] and a cdf ending at exactly 1: the first action whose cdf
+                cdf /= cdf[:, -1:]  # reaches u has probability > 0, whatever the rounding
+                u = 1.0 - u
+            actions = np.minimum((u > cdf).sum(axis=1), log_probs.shape[1] - 1)
             logp = log_probs[np.arange(len(actions)), actions]
         return actions, logp
 
-    def greedy(self, obs: torch.Tensor) -> torch.Tensor:
-        out = self.actor(obs)
+    def greedy(self, obs: torch.Tensor, masks: torch.Tensor | None = None) -> torch.Tensor:
+        out = self.logits(obs, masks)
         return out if self.continuous else out.argmax(dim=-1)
 
 
 class _Segment:
     """One agent's transitions in the current rollout."""
 
-    __slots__ = ("obs", "actions", "logps", "rewards", "dones", "discounts", "last_next_obs")
+    __slots__ = ("obs", "actions", "logps", "masks", "rewards", "dones", "discounts", "last_next_obs")
 
     def __init__(self) -> None:
         self.obs: list[np.ndarray] = []
         self.actions: list[np.ndarray] = []
         self.logps: list[float] = []
+        self.masks: list[np.ndarray | None] = []  # the action mask each action was sampled under (None: all legal)
         self.rewards: list[float] = []
         self.dones: list[bool] = []
         self.discounts: list[float] = []  # gamma ** ticks of each transition
@@ -183,7 +203,7 @@ class PpoAgent:
         self.shuffle_rng = np.random.default_rng(seeds[1])
         self._steps = 0
         self._updates = 0
-        self._pending: dict[int, tuple[np.ndarray, np.ndarray, float]] = {}
+        self._pending: dict[int, tuple[np.ndarray, np.ndarray, float, np.ndarray | None]] = {}
         self._segments: dict[int, _Segment] = {}  # live agents' segments
         self._closed: list[_Segment] = []  # segments of agents that left, waiting for the update
         self._rollout_len = 0
@@ -199,27 +219,38 @@ class PpoAgent:
 
     # -- acting -------------------------------------------------------------------------------
 
-    def act(self, obs: Any, mode: ActMode = ActMode.EXPLORE, agent_id: int = 0) -> Any:
-        action = self.act_batch(np.asarray(obs, dtype=np.float32).reshape(1, self.obs_dim), mode, [agent_id])[0]
+    def act(self, obs: Any, mode: ActMode = ActMode.EXPLORE, agent_id: int = 0, mask: np.ndarray | None = None) -> Any:
+        masks = None if mask is None else np.asarray(mask).reshape(1, -1)
+        action = self.act_batch(np.asarray(obs, dtype=np.float32).reshape(1, self.obs_dim), mode, [agent_id],
+                                masks)[0]
         return action if self.continuous else int(action)
 
     def act_batch(
-        self, obs_batch: np.ndarray, mode: ActMode = ActMode.EXPLORE, agent_ids: Sequence[int] | None = None
+        self, obs_batch: np.ndarray, mode: ActMode = ActMode.EXPLORE, agent_ids: Sequence[int] | None = None,
+        masks: np.ndarray | None = None,
     ) -> np.ndarray:
-        """One forward pass for all rows; in explore mode each row's decision is remembered under its agent id."""
+        """One forward pass for all rows; in explore mode each row's decision is remembered under its agent id.
+
+        ``masks``: an ``(n, n_actions)`` bool array, True = legal (Discrete only); masked actions are never
+        returned, and each row's mask is kept with its decision for the update."""
         # a private copy: the rows are kept until their transitions arrive, and callers reuse their arrays
         obs_batch = np.array(obs_batch, dtype=np.float32).reshape(-1, self.obs_dim)
         obs_t = torch.from_numpy(obs_batch)
+        masks_t = None
+        if masks is not None:
+            masks = legal_masks(masks, len(obs_batch), self.action_space).copy()
+            masks_t = torch.from_numpy(masks)
         with torch.inference_mode():
             if mode is ActMode.EXPLOIT:
-                actions = self.net.greedy(obs_t).numpy()
+                actions = self.net.greedy(obs_t, masks_t).numpy()
                 return self._to_env(actions)
-            actions, logps = self.net.sample(obs_t, self.sample_rng)
+            actions, logps = self.net.sample(obs_t, self.sample_rng, masks_t)
         ids = range(len(obs_batch)) if agent_ids is None else agent_ids
         if len(ids) != len(obs_batch):
             raise ValueError(f"agent_ids has {len(ids)} ids for {len(obs_batch)} observations")
         for row, agent_id in enumerate(ids):
-            self._pending[int(agent_id)] = (obs_batch[row], actions[row], float(logps[row]))
+            self._pending[int(agent_id)] = (obs_batch[row], actions[row], float(logps[row]),
+                                            None if masks is None else masks[row])
         return self._to_env(actions)
 
     def _to_env(self, actions: np.ndarray) -> np.ndarray:
@@ -237,7 +268,7 @@ class PpoAgent:
         pending = self._pending.pop(agent_id, None)
         if pending is None:
             raise RuntimeError(f"PPO got a transition for agent {agent_id} without an explore-mode act for it")
-        obs, action, logp = pending
+        obs, action, logp, mask = pending
         reward = float(experience.reward)
         discount = self.config.gamma ** experience.ticks
         if experience.truncated:  # cut short, not finished: bootstrap from the true final observation
@@ -250,6 +281,7 @@ class PpoAgent:
         seg.obs.append(obs)
         seg.actions.append(action)
         seg.logps.append(logp)
+        seg.masks.append(mask)
         seg.rewards.append(reward)
         seg.dones.append(experience.done)
         seg.discounts.append(discount)
@@ -282,7 +314,7 @@ class PpoAgent:
         since the rollout's actions were chosen, so these are the values the policy had then.
         """
         c = self.config
-        segs = [*self._closed, *(s for s in self._segments.values() if s.rewards)]
+        segs = self._rollout()
         open_segs = [s for s in segs if not s.dones[-1]]
         obs = np.stack([o for s in segs for o in s.obs])
         with torch.inference_mode():
@@ -310,12 +342,26 @@ class PpoAgent:
         adv = np.concatenate(all_adv)
         return obs, actions, logps, adv, adv + np.concatenate(all_vals)
 
+    def _rollout(self) -> list[_Segment]:
+        """The rollout's segments, in the order of its rows: departed agents' first, then live ones'."""
+        return [*self._closed, *(s for s in self._segments.values() if s.rewards)]
+
+    def _rollout_masks(self) -> np.ndarray | None:
+        """Every row's action mask (rows sampled without one: all legal), or None if no row had one."""
+        segs = self._rollout()
+        if all(m is None for s in segs for m in s.masks):
+            return None
+        legal = np.ones(self.action_dim, dtype=bool)
+        return np.stack([legal if m is None else m for s in segs for m in s.masks])
+
     def _progress_remaining(self) -> float:
         c = self.config
         return max(0.0, 1.0 - self._steps / c.anneal_steps) if c.anneal_steps else 1.0
 
     def _update(self) -> None:
         c = self.config
+        masks = self._rollout_masks()
+        masks = None if masks is None else torch.from_numpy(masks)
         obs, actions, old_logps, advantages, returns = (torch.from_numpy(x) for x in self._advantages())
         self._segments.clear()
         self._closed.clear()
@@ -326,28 +372,24 @@ class PpoAgent:
         self.optimizer.lr = lr
         n = len(obs)
         whole = c.batch_size >= n  # one minibatch holds the whole rollout: shuffling it changes nothing
+        if whole and c.normalize_advantage and n > 1:  # the same minibatch every epoch: normalise it once
+            advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
         figures = []  # per minibatch: policy loss, value loss, entropy, approx KL, clip fraction
         for _ in range(c.n_epochs):
             order = None if whole else torch.from_numpy(self.shuffle_rng.permutation(n))
             for start in range(0, n, c.batch_size):
                 if whole:
                     mb_obs, mb_actions, mb_old, adv, mb_returns = obs, actions, old_logps, advantages, returns
+                    mb_masks = masks
                 else:
                     mb = order[start:start + c.batch_size]
                     mb_obs, mb_actions, mb_old, adv, mb_returns = (
                         obs[mb], actions[mb], old_logps[mb], advantages[mb], returns[mb])
-                logp, entropy = self.net.log_prob_entropy(mb_obs, mb_actions, with_entropy_grad=c.ent_coef != 0.0)
-                value = self.net.value(mb_obs)
-                if c.normalize_advantage and len(adv) > 1:
-                    adv = (adv - adv.mean()) / (adv.std() + 1e-8)
-                log_ratio = logp - mb_old
-                ratio = log_ratio.exp()
-                pg_loss = -torch.min(ratio * adv, ratio.clamp(1.0 - clip, 1.0 + clip) * adv).mean()
-                v_loss = ((value - mb_returns) ** 2).mean()
-                entropy_mean = entropy.mean()
-                loss = pg_loss + c.vf_coef * v_loss - c.ent_coef * entropy_mean
-                self.params.zero_grad()
-                loss.backward()
+                    mb_masks = None if masks is None else masks[mb]
+                    if c.normalize_advantage and len(adv) > 1:
+                        adv = (adv - adv.mean()) / (adv.std() + 1e-8)
+                pg_loss, v_loss, entropy_mean, log_ratio, ratio = self._loss_backward(
+                    mb_obs, mb_actions, mb_old, adv, mb_returns, clip, mb_masks)
                 self.params.clip_grad_norm(c.max_grad_norm)
                 self.optimizer.step()
                 with torch.no_grad():
@@ -356,6 +398,33 @@ class PpoAgent:
         self._updates += 1
         means = torch.stack(figures).mean(dim=0).tolist()
         self._last_update = dict(zip(self._EXTRAS, means), learning_rate=lr)
+
+    def _loss_backward(self, obs: torch.Tensor, actions: torch.Tensor, old_logps: torch.Tensor,
+                       adv: torch.Tensor, returns: torch.Tensor, clip: float,
+                       masks: torch.Tensor | None = None) -> tuple[torch.Tensor, ...]:
+        """The gradient of L on one minibatch (under the rows' action ``masks``), written into the parameters'
+        ``.grad``.
+
+        Returns ``(pg_loss, v_loss, entropy_mean, log_ratio, ratio)``, out of the autograd graph.
+        Categorical actions without an entropy bonus take the backward pass written out in
+        mlp_backward.py (bit-identical to autograd's, and faster); anything else in the loss (an
+        entropy bonus, Gaussian actions) goes through autograd.
+        """
+        c = self.config
+        if not self.continuous and c.ent_coef == 0.0:
+            return ppo_backward(self.net.actor, self.net.critic, obs, actions, old_logps, adv, returns, clip,
+                                c.vf_coef, masks)
+        logp, entropy = self.net.log_prob_entropy(obs, actions, with_entropy_grad=c.ent_coef != 0.0, masks=masks)
+        value = self.net.value(obs)
+        log_ratio = logp - old_logps
+        ratio = log_ratio.exp()
+        pg_loss = -torch.min(ratio * adv, ratio.clamp(1.0 - clip, 1.0 + clip) * adv).mean()
+        v_loss = ((value - returns) ** 2).mean()
+        entropy_mean = entropy.mean()
+        loss = pg_loss + c.vf_coef * v_loss - c.ent_coef * entropy_mean
+        self.params.zero_grad()
+        loss.backward()
+        return pg_loss.detach(), v_loss.detach(), entropy_mean.detach(), log_ratio.detach(), ratio.detach()
 
     # -- episode extras -----------------------------------------------------------------------
 
@@ -386,7 +455,7 @@ class PpoAgent:
                 "agent_id": agent_id,
                 "obs": torch.from_numpy(np.stack(s.obs)) if s.obs else torch.zeros(0, self.obs_dim),
                 "actions": torch.from_numpy(np.stack(s.actions)) if s.actions else torch.zeros(0),
-                "logps": list(s.logps), "rewards": list(s.rewards),
+                "logps": list(s.logps), "rewards": list(s.rewards), "masks": _masks_to_tensor(s.masks),
                 "dones": list(s.dones), "discounts": list(s.discounts),
                 "last_next_obs": None if s.last_next_obs is None else torch.from_numpy(s.last_next_obs.copy()),
             }
@@ -395,8 +464,8 @@ class PpoAgent:
         closed = [segment(None, s) for s in self._closed]
         pending = [
             {"agent_id": k, "obs": torch.from_numpy(o.copy()), "action": torch.from_numpy(np.asarray(a).copy()),
-             "logp": lp}
-            for k, (o, a, lp) in self._pending.items()
+             "logp": lp, "mask": None if m is None else torch.from_numpy(m.copy())}
+            for k, (o, a, lp, m) in self._pending.items()
         ]
         save_checkpoint(path, self.algorithm, {
             "config": config,
@@ -429,7 +498,8 @@ class PpoAgent:
             self._segments = {int(s["agent_id"]): self._load_segment(s) for s in data["segments"]}
             self._closed = [self._load_segment(s) for s in data.get("closed", [])]
             self._pending = {
-                int(p["agent_id"]): (p["obs"].numpy(), p["action"].numpy(), float(p["logp"]))
+                int(p["agent_id"]): (p["obs"].numpy(), p["action"].numpy(), float(p["logp"]),
+                                     None if p.get("mask") is None else p["mask"].numpy())
                 for p in data["pending"]
             }
         except (KeyError, RuntimeError, TypeError, ValueError, AttributeError) as exc:
@@ -441,6 +511,9 @@ class PpoAgent:
         seg.obs = list(s["obs"].numpy())
         seg.actions = list(s["actions"].numpy())
         seg.logps = [float(x) for x in s["logps"]]
+        masks = s.get("masks")
+        seg.masks = [None] * len(seg.logps) if masks is None else [
+            None if bool(row.all()) else row.numpy() for row in masks]
         seg.rewards, seg.dones = [float(x) for x in s["rewards"]], [bool(x) for x in s["dones"]]
         seg.discounts = [float(x) for x in s.get("discounts", [self.config.gamma] * len(seg.rewards))]
         seg.last_next_obs = None if s["last_next_obs"] is None else s["last_next_obs"].numpy()
@@ -451,3 +524,12 @@ class PpoAgent:
         from .policy import GreedyPolicy
 
         return GreedyPolicy(self.net.actor, self.obs_dim, self.action_space)
+
+
+def _masks_to_tensor(masks: list[np.ndarray | None]) -> torch.Tensor | None:
+    """A segment's masks for a checkpoint (rows without one stored all-legal), or None if no row had one."""
+    present = [m for m in masks if m is not None]
+    if not present:
+        return None
+    legal = np.ones_like(present[0])
+    return torch.from_numpy(np.stack([legal if m is None else m for m in masks]))

@@ -40,6 +40,11 @@ class LearningAgent(Protocol):
         self, obs_batch: np.ndarray, mode: ActMode = ActMode.EXPLORE, agent_ids: Sequence[int] | None = None
     ) -> np.ndarray: ...
 
+    # Optional, for games with action masks (Discrete actions): act(..., mask=None) and
+    #   act_batch(..., masks=None) taking a bool array of legal actions ((n_actions,) / (n, n_actions),
+    #   True = legal) and never returning a masked action; Experience.next_mask holds the legal actions at
+    #   next_obs. An agent without the argument runs only in games without masks.
+
     def observe(self, experience: Experience) -> None: ...
 
     def episode_extras(self) -> dict[str, float]: ...
@@ -79,13 +84,21 @@ class RandomAgent:
     def total_steps(self) -> int:
         return self._steps
 
-    def act(self, obs: Any, mode: ActMode = ActMode.EXPLORE, agent_id: int = 0) -> Any:
+    def act(self, obs: Any, mode: ActMode = ActMode.EXPLORE, agent_id: int = 0, mask: np.ndarray | None = None) -> Any:
+        if mask is not None:
+            return self.act_batch(np.zeros((1, 1)), mode, [agent_id], np.asarray(mask).reshape(1, -1))[0]
         return self.action_space.sample()
 
     def act_batch(
-        self, obs_batch: np.ndarray, mode: ActMode = ActMode.EXPLORE, agent_ids: Sequence[int] | None = None
+        self, obs_batch: np.ndarray, mode: ActMode = ActMode.EXPLORE, agent_ids: Sequence[int] | None = None,
+        masks: np.ndarray | None = None,
     ) -> np.ndarray:
+        """Uniform actions; with ``masks`` ((n, n_actions) bool, Discrete only) uniform over each row's legal ones."""
         space = self.action_space
+        if masks is not None:
+            if not isinstance(space, gym.spaces.Discrete):
+                raise TypeError(f"action masks need a Discrete action space, got {space!r}")
+            return np.array([space.sample(mask=np.asarray(m, dtype=np.int8)) for m in masks], dtype=np.int64)
         if isinstance(space, gym.spaces.Discrete):  # one draw for the whole batch
             return space.np_random.integers(space.n, size=len(obs_batch)) + space.start
         return np.stack([space.sample() for _ in range(len(obs_batch))])

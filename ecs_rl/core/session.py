@@ -198,15 +198,21 @@ class TrainingSession:
 
     # -- acting and observing -----------------------------------------------------------------
 
-    def act(self, obs: Any, mode: ActMode = ActMode.EXPLORE, agent_id: int = 0) -> Any:
-        """The agent's action for one observation."""
-        return self._agent.act(obs, mode, agent_id)
+    def act(self, obs: Any, mode: ActMode = ActMode.EXPLORE, agent_id: int = 0, mask: np.ndarray | None = None) -> Any:
+        """The agent's action for one observation (``mask``: bool array of legal actions, None = all legal)."""
+        if mask is None:
+            return self._agent.act(obs, mode, agent_id)
+        return self._agent.act(obs, mode, agent_id, mask)
 
     def act_batch(
-        self, obs_batch: np.ndarray, mode: ActMode = ActMode.EXPLORE, agent_ids: Sequence[int] | None = None
+        self, obs_batch: np.ndarray, mode: ActMode = ActMode.EXPLORE, agent_ids: Sequence[int] | None = None,
+        masks: np.ndarray | None = None,
     ) -> np.ndarray:
-        """Actions for a stacked batch of observations, in one call (one forward pass for torch agents)."""
-        return self._agent.act_batch(obs_batch, mode, agent_ids)
+        """Actions for a stacked batch of observations, in one call (one forward pass for torch agents);
+        ``masks``: an ``(n, n_actions)`` bool array of legal actions (None = all legal)."""
+        if masks is None:
+            return self._agent.act_batch(obs_batch, mode, agent_ids)
+        return self._agent.act_batch(obs_batch, mode, agent_ids, masks)
 
     def observe(self, experience: Experience) -> None:
         """Record a transition; on a step milestone save ``step_<N>`` and ``latest`` and prune."""

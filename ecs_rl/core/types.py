@@ -49,6 +49,8 @@ class Experience(Generic[Obs, Act]):
     ``ticks`` is how many world ticks the transition spans (an entity with a decision period k
     repeats its action for k ticks): its ``reward`` is already discounted within the span,
     ``sum_i gamma^i r_i``, and an agent bootstraps past it with ``gamma ** ticks``.
+    ``next_mask`` is the bool array of actions legal at ``next_obs`` (None: all legal), which a
+    bootstrapping learner maximises over.
     """
 
     obs: Obs
@@ -58,6 +60,7 @@ class Experience(Generic[Obs, Act]):
     status: EpisodeStatus = EpisodeStatus.RUNNING
     agent_id: int = 0
     ticks: int = 1
+    next_mask: Any = None
 
     @property
     def terminated(self) -> bool:

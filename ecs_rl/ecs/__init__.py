@@ -1,7 +1,7 @@
 """The esper plugin: components, events, processors, and ``install`` (one call puts training in a world)."""
 
 from .components import (
-    AGENT_COMPONENTS, Action, Agent, Done, EpisodeInfo, EpisodeTracker, Observation, ResetRequest, Reward,
+    AGENT_COMPONENTS, Action, ActionMask, Agent, Done, EpisodeInfo, EpisodeTracker, Observation, ResetRequest, Reward,
     agent_components,
 )
 from .controllers import HumanController, ScriptedController
@@ -13,9 +13,9 @@ from .policies import ComponentError
 from .runner import FixedStep, step_world
 
 __all__ = [
-    "AGENT_COMPONENTS", "Action", "Agent", "ComponentError", "Done", "EPISODE_END", "EpisodeEnd", "EpisodeInfo",
-    "EpisodeTracker", "EvalResult", "Evaluation", "FixedStep", "HELD_OUT_SEED", "HumanController", "MATCH_RESULT",
-    "MatchResult", "Observation", "Plugin", "PolicyProgress", "Priorities", "ResetRequest", "Reward",
+    "AGENT_COMPONENTS", "Action", "ActionMask", "Agent", "ComponentError", "Done", "EPISODE_END", "EpisodeEnd",
+    "EpisodeInfo", "EpisodeTracker", "EvalResult", "Evaluation", "FixedStep", "HELD_OUT_SEED", "HumanController",
+    "MATCH_RESULT", "MatchResult", "Observation", "Plugin", "PolicyProgress", "Priorities", "ResetRequest", "Reward",
     "ScriptedController", "TRAINING_DONE", "WorldError", "agent_components", "despawn", "install", "run_episodes",
     "step_world",
 ]

@@ -53,6 +53,19 @@ class Done:
 
 
 @dataclass(slots=True)
+class ActionMask:
+    """Optional: which actions are legal now, written by the game beside ``Observation`` (Discrete actions only).
+
+    ``value`` is a bool numpy array of shape ``(n,)`` for a ``Discrete(n)`` action space, True = legal,
+    with at least one legal action whenever the entity decides. The learner never picks a masked action
+    (exploring or not) and DQN bootstraps over the next state's legal actions. An agent without it has
+    every action legal.
+    """
+
+    value: np.ndarray
+
+
+@dataclass(slots=True)
 class EpisodeInfo:
     """Optional: numbers the game wants logged with the episode (e.g. food eaten)."""
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import inspect
 import math
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import gymnasium as gym
 import numpy as np
@@ -30,6 +31,9 @@ class PolicyEntry:
             raise TypeError(f"policy {name!r} must be a TrainingSession, have act_batch(), or have decide()")
         self.action_space: gym.Space | None = getattr(inner, "action_space", None)
         self.gamma = float(getattr(inner, "gamma", 1.0))  # discount within a decision period
+        space = self.action_space
+        self.n_actions = int(space.n) if isinstance(space, gym.spaces.Discrete) else None  # None: masks refused
+        self.takes_masks = _takes_masks(inner)
         obs_space = getattr(inner, "observation_space", None)
         self.obs_shape: tuple[int, ...] | None = tuple(obs_space.shape) if obs_space is not None else None
         self.obs_dtype = np.dtype(obs_space.dtype) if obs_space is not None and obs_space.dtype is not None else None
@@ -41,8 +45,42 @@ class PolicyEntry:
     def learns(self) -> bool:
         return self.session is not None
 
-    def act_batch(self, obs: np.ndarray, mode: ActMode, ids: Sequence[int]) -> np.ndarray:
-        return self.policy.act_batch(obs, mode, ids)
+    def act_batch(self, obs: np.ndarray, mode: ActMode, ids: Sequence[int],
+                  masks: np.ndarray | None = None) -> np.ndarray:
+        if masks is None:
+            return self.policy.act_batch(obs, mode, ids)
+        return self.policy.act_batch(obs, mode, ids, masks)
+
+    def stack_masks(self, masks: Mapping[int, Any], entities: list[int], what: str = "",
+                    terminal: Sequence[bool] | None = None) -> np.ndarray | None:
+        """The batch's ``ActionMask`` values as one ``(n, n_actions)`` bool array (entities without one: all
+        legal), or None when none of them has one. Wrong types and shapes, and a mask with no legal action
+        (allowed only for a ``terminal`` next state), are refused naming the entity."""
+        rows = [masks.get(e) for e in entities]
+        present = [(e, m) for e, m in zip(entities, rows) if m is not None]
+        if not present:
+            return None
+        n = self.n_actions
+        entity = present[0][0]
+        if n is None:
+            raise ComponentError(f"entity {entity}: has an ActionMask but policy {self.name!r} has action space "
+                                 f"{self.action_space}; action masks need a Discrete action space")
+        if not self.takes_masks:
+            raise ComponentError(f"entity {entity}: has an ActionMask but policy {self.name!r} "
+                                 f"({type(self.policy).__name__}) takes no masks (its act_batch has no masks argument)")
+        for e, m in present:
+            if type(m) is not np.ndarray or m.dtype != np.bool_ or m.shape != (n,):
+                raise ComponentError(f"entity {e}: ActionMask{what} must be a bool numpy array of shape ({n},) "
+                                     f"for policy {self.name!r}, got {m!r}")
+        legal = np.ones(n, dtype=bool)
+        batch = np.array([legal if m is None else m for m in rows])
+        none_legal = ~batch.any(axis=1)
+        if none_legal.any():
+            for row in np.flatnonzero(none_legal):
+                if terminal is None or not terminal[row]:
+                    raise ComponentError(f"entity {entities[row]}: ActionMask{what} allows no action (all False); "
+                                         "an agent that decides needs at least one legal action")
+        return batch
 
     def stack(self, values: list[Any], entities: list[int], what: str) -> np.ndarray:
         """Stack observations into a new batch, refusing wrong types, shapes, dtypes and non-finite values."""
@@ -82,6 +120,14 @@ class PolicyEntry:
             raise ComponentError(
                 f"entity {entity}: Action {value!r} from controller {self.name!r} is outside the action space "
                 f"{self.action_space}")
+
+
+def _takes_masks(policy: Any) -> bool:
+    """Whether ``policy.act_batch`` accepts a ``masks`` argument."""
+    try:
+        return "masks" in inspect.signature(policy.act_batch).parameters
+    except (AttributeError, TypeError, ValueError):
+        return False
 
 
 def _as_space_value(value: Any, space: gym.Space) -> Any:

@@ -15,7 +15,7 @@ import esper
 import numpy as np
 
 from ..core.types import ActMode, EpisodeStatus, Experience
-from .components import Agent, ResetRequest
+from .components import ActionMask, Agent, ResetRequest
 from .events import EpisodeEnd
 from .lifecycle import Lifecycle
 from .policies import ComponentError, PolicyEntry
@@ -63,14 +63,23 @@ class DecideProcessor(esper.Processor):
                     continue
                 rows = batches[agent.policy] = []
             rows.append((entity, comps))
+        masks = _masks() if batches else None
         for name, rows in batches.items():
             entry = self.policies[name]
-            obs_batch = entry.stack([comps[1].value for _, comps in rows], [e for e, _ in rows], "")
-            actions = entry.act_batch(obs_batch, self.act_mode, [comps[5].key for _, comps in rows])
+            entities = [e for e, _ in rows]
+            obs_batch = entry.stack([comps[1].value for _, comps in rows], entities, "")
+            mask_batch = entry.stack_masks(masks, entities) if masks else None
+            actions = entry.act_batch(obs_batch, self.act_mode, [comps[5].key for _, comps in rows], mask_batch)
             for k, (_, (_, _, action, _, _, tracker)) in enumerate(rows):
                 action.value = actions[k]
                 tracker.waiting, tracker.decision_obs = True, obs_batch[k]
                 tracker.decision_reward, tracker.ticks_since_decision = 0.0, 0
+
+
+def _masks() -> dict[int, Any] | None:
+    """Every entity's ``ActionMask`` value, read once per tick; None (no cost) in a game without masks."""
+    masked = esper.get_component(ActionMask)
+    return {e: m.value for e, m in masked} if masked else None
 
 
 def _ended_outside_the_tick(entity: int, done: Any) -> None:
@@ -149,13 +158,19 @@ class RecordProcessor(esper.Processor):
                         (entity, tracker, action.value, obs.value, status))
             if ended:
                 life.end_episode(entity, agent, tracker, TERMINATED if terminated else TRUNCATED)
+        masks = _masks() if closing else None
         for name, items in closing.items():
             entry = self.policies[name]
             if entry.session is None:
                 continue
-            next_batch = entry.stack([it[3] for it in items], [it[0] for it in items], " (next)")
+            entities = [it[0] for it in items]
+            next_batch = entry.stack([it[3] for it in items], entities, " (next)")
+            next_masks = None
+            if masks:  # the legal actions at next_obs (a terminal state may have none)
+                next_masks = entry.stack_masks(masks, entities, " (next)", [it[4] is TERMINATED for it in items])
             self.learn(entry, [Experience(tracker.decision_obs, action, tracker.decision_reward, next_batch[j], status,
-                                          tracker.key, tracker.ticks_since_decision)
+                                          tracker.key, tracker.ticks_since_decision,
+                                          None if next_masks is None else next_masks[j])
                                for j, (_, tracker, action, _, status) in enumerate(items)])
 
 
