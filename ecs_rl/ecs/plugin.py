@@ -337,8 +337,10 @@ class _Greedy:
         self.action_space = getattr(agent, "action_space", None)
         self.observation_space = getattr(agent, "observation_space", None)
 
-    def act_batch(self, obs: Any, mode: ActMode, ids: Any) -> Any:
-        return self.agent.act_batch(obs, ActMode.EXPLOIT, ids)
+    def act_batch(self, obs: Any, mode: ActMode, ids: Any, masks: Any = None) -> Any:
+        if masks is None:
+            return self.agent.act_batch(obs, ActMode.EXPLOIT, ids)
+        return self.agent.act_batch(obs, ActMode.EXPLOIT, ids, masks)
 
 
 def install(policies: Mapping[str, Any], reset: ResetHook | None = None, *, evaluation: Evaluation | None = None,
