@@ -284,6 +284,45 @@ def test_dqn_burst_equals_one_update_at_a_time(double_dqn, huber):
     assert fast.replay.rng.random() == ref.replay.rng.random()  # the same draws were consumed
 
 
+@pytest.mark.parametrize("masked", [False, True])
+def test_dqn_observe_batch_equals_one_transition_at_a_time(tmp_path, masked):
+    """Batches of any size (crossing updates, target syncs, the buffer's wrap-around and checkpoint
+    milestones) leave the replay, weights, counters and checkpoints of observing one at a time."""
+    config = DqnConfig(batch_size=8, buffer_size=50, gradient_steps=2, train_freq=3, target_update_interval=7,
+                       learning_starts=10, learning_rate=1e-2, seed=2)
+    space = gym.spaces.Discrete(3)
+    runs = [TrainingRun.create("obs", "v", root=tmp_path / name) for name in ("one", "batch")]
+    one, batch = (TrainingSession(DqnAgent(OBS4, space, config)).with_run(run).with_checkpoint_freq(25)
+                  for run in runs)
+    rng = np.random.default_rng(3)
+    experiences = []
+    for i in range(160):
+        mask = None
+        if masked and i % 3:
+            mask = rng.random(3) < 0.6
+            mask[int(rng.integers(3))] = True
+        experiences.append(Experience(rng.normal(size=4), int(rng.integers(3)), float(rng.normal()),
+                                      rng.normal(size=4),
+                                      EpisodeStatus.TERMINATED if rng.random() < 0.2 else EpisodeStatus.RUNNING,
+                                      agent_id=i % 5, ticks=1 + i % 2, next_mask=mask))
+    for e in experiences:
+        one.observe(e)
+    i = 0
+    for size in [1, 2, 9, 30, 4, 60, 54]:  # sums to 160
+        batch.observe_batch(experiences[i:i + size])
+        i += size
+    a, b = one.agent, batch.agent
+    assert one.total_steps == batch.total_steps == 160 and a.total_steps == b.total_steps == 160
+    assert np.array_equal(a.replay.rows, b.replay.rows) and (a.replay.pos, a.replay.size) == (b.replay.pos, b.replay.size)
+    assert (a.replay.next_masks is None) == (not masked)
+    if masked:
+        assert np.array_equal(a.replay.next_masks, b.replay.next_masks)
+    assert a._updates == b._updates > 0 and a._episode_losses == b._episode_losses
+    assert torch.equal(a.q_params.param, b.q_params.param) and torch.equal(a.target_params, b.target_params)
+    saved = [sorted(p.name for p in run.checkpoints_dir.glob("step_*")) for run in runs]
+    assert saved[0] == saved[1] and len(saved[0]) == 3  # the last three milestones of 25, 50, ..., 150
+
+
 @pytest.mark.parametrize("sizes", [(4, 64, 64, 2), (3, 5), (6, 32, 16, 8, 3)])
 @pytest.mark.parametrize("huber", [True, False])
 def test_hand_written_q_backward_equals_autograd_bit_for_bit(sizes, huber):

@@ -122,6 +122,24 @@ class ReplayBuffer:
         self.pos = (self.pos + 1) % self.capacity
         self.size = min(self.size + 1, self.capacity)
 
+    def add_many(self, obs: np.ndarray, actions: np.ndarray, rewards: np.ndarray, next_obs: np.ndarray,
+                 terminated: np.ndarray, discounts: np.ndarray, next_masks: np.ndarray | None = None) -> None:
+        """``add`` for ``len(obs)`` transitions in order (at most ``capacity``): the same rows, one write."""
+        n, d = len(obs), self.obs_dim
+        index = (self.pos + np.arange(n)) % self.capacity
+        rows = np.empty((n, self.rows.shape[1]), dtype=np.float32)
+        rows[:, :d], rows[:, d:2 * d] = obs, next_obs
+        rows[:, 2 * d], rows[:, 2 * d + 1], rows[:, 2 * d + 2], rows[:, 2 * d + 3] = actions, rewards, terminated, discounts
+        self.rows[index] = rows
+        if next_masks is not None or self.next_masks is not None:
+            if self.next_masks is None:
+                self.next_masks = np.ones((self.capacity, self.n_actions), dtype=bool)
+            masks = np.ones((n, self.n_actions), dtype=bool) if next_masks is None else next_masks.copy()
+            masks[np.asarray(terminated, dtype=bool)] = True
+            self.next_masks[index] = masks
+        self.pos = int((self.pos + n) % self.capacity)
+        self.size = min(self.size + n, self.capacity)
+
     @property
     def terminated(self) -> np.ndarray:
         return self.rows[: self.size, 2 * self.obs_dim + 2]
@@ -277,6 +295,39 @@ class DqnAgent:
             self._update_burst(c.gradient_steps)
         if self._steps % c.target_update_interval == 0:
             self._sync_target()
+
+    def observe_batch(self, experiences: Sequence[Experience]) -> None:
+        """``observe`` each transition in order, in fewer, larger writes: the rows up to the next step that
+        updates or syncs the target are stored at once, so updates see exactly the buffer they would see
+        one transition at a time (same draws, same weights)."""
+        c, i, n = self.config, 0, len(experiences)
+        while i < n:
+            # the next step (1-based count) at which observe() would update or sync: the chunk ends there
+            k = min(n - i, c.train_freq - self._steps % c.train_freq,
+                    c.target_update_interval - self._steps % c.target_update_interval, self.replay.capacity)
+            chunk = experiences[i:i + k]
+            masks = [e.next_mask for e in chunk]
+            next_masks = None
+            if any(m is not None for m in masks):
+                next_masks = np.ones((k, self.n_actions), dtype=bool)
+                for j, e in enumerate(chunk):
+                    if e.next_mask is not None:
+                        next_masks[j] = self._next_mask(e)
+            self.replay.add_many(
+                np.asarray([e.obs for e in chunk], dtype=np.float32).reshape(k, self.obs_dim),
+                np.fromiter((int(e.action) for e in chunk), dtype=np.int64, count=k) - self._action_start,
+                np.fromiter((float(e.reward) for e in chunk), dtype=np.float64, count=k),
+                np.asarray([e.next_obs for e in chunk], dtype=np.float32).reshape(k, self.obs_dim),
+                np.fromiter((e.terminated for e in chunk), dtype=bool, count=k),
+                np.fromiter((c.gamma ** e.ticks for e in chunk), dtype=np.float64, count=k),
+                next_masks,
+            )
+            self._steps += k
+            i += k
+            if self._steps > c.learning_starts and self._steps % c.train_freq == 0 and self.replay.size >= c.batch_size:
+                self._update_burst(c.gradient_steps)
+            if self._steps % c.target_update_interval == 0:
+                self._sync_target()
 
     def _next_mask(self, experience: Experience) -> np.ndarray:
         mask = np.asarray(experience.next_mask)

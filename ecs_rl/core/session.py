@@ -228,6 +228,32 @@ class TrainingSession:
                   and time.monotonic() - self._last_checkpoint >= self._checkpoint_seconds):
                 self.save_latest()
 
+    def observe_batch(self, experiences: Sequence[Experience]) -> None:
+        """``observe`` each transition in order; an agent with ``observe_batch`` takes them in one call per
+        stretch between checkpoint milestones (a milestone saves the state of exactly that step)."""
+        batch = getattr(self._agent, "observe_batch", None)
+        if not callable(batch):
+            for experience in experiences:
+                self.observe(experience)
+            return
+        for experience in experiences:
+            reward = experience.reward
+            if not isinstance(reward, (int, float, np.number)) or not math.isfinite(reward):
+                raise ValueError(f"reward of agent {experience.agent_id} must be a finite number, got {reward!r}")
+        i, n = 0, len(experiences)
+        while i < n:
+            k = min(n - i, self._checkpoint_freq - self._total_steps % self._checkpoint_freq) \
+                if self._run is not None else n - i
+            batch(experiences[i:i + k])
+            self._total_steps += k
+            i += k
+            if self._run is not None:
+                if self._total_steps % self._checkpoint_freq == 0:
+                    self.save_checkpoint()
+                elif (self._checkpoint_seconds is not None
+                      and time.monotonic() - self._last_checkpoint >= self._checkpoint_seconds):
+                    self.save_latest()
+
     def forget(self, agent_id: int) -> None:
         """An actor is gone (entity deleted): agents that keep per-actor state drop it (optional hook)."""
         forget = getattr(self._agent, "forget", None)

@@ -176,11 +176,11 @@ class Plugin:
             n = min(n, session.max_steps - session.total_steps)
         if self.max_steps is not None:
             n = min(n, self.max_steps - self.steps)
-        observe, i = session.observe, 0
+        i = 0
         while i < n:
             upto = n if self.evaluation is None else min(n, i + max(0, entry.next_eval - session.total_steps))
-            for k in range(i, upto):
-                observe(experiences[k])
+            if upto > i:
+                session.observe_batch(experiences[i:upto])
             self.steps += upto - i
             i = upto
             if self.evaluation is not None and session.total_steps >= entry.next_eval:
