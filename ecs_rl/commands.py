@@ -45,12 +45,40 @@ def _load_game(spec: Any, where: str = "") -> Game:
 
 def _build(game: Game, n: int, seed: int | None, what: str, human: bool = False) -> Any:
     """The game's world in the current esper world; a bad agent count or seed is the user's one-line error."""
+    world = esper.current_world
     try:
-        return game.make_world(n, seed, human=human)
+        built = game.make_world(n, seed, human=human)
     except (TypeError, ValueError) as exc:
         raise CommandError(f"{what}: {exc}") from None
     except Exception as exc:  # the game's own code failed while building: one line naming the game and error
         raise CommandError(f"{what}: game {game.name}: build({n}, {seed}) failed: {type(exc).__name__}: {exc}") from None
+    if esper.current_world != world:
+        raise CommandError(f"game {game.name}: build({n}, {seed}) switched esper's world from {world!r} to "
+                           f"{esper.current_world!r}; build must create its entities in the current world")
+    if not any(agent.policy in game.learning_policies for _, agent in esper.get_component(Agent)):
+        raise CommandError(f"game {game.name}: build({n}, {seed}) created no agent entity of policy "
+                           f"{' or '.join(map(repr, game.learning_policies))} (an entity with Agent(policy=...))")
+    return built
+
+
+#: ``train`` stops with an error when no agent of a learning policy has lived for this many ticks
+STALL_TICKS = 1_024
+
+
+class _Stall:
+    """Counts ticks with no live agent of a learning policy (every agent died and none respawned)."""
+
+    def __init__(self, policies) -> None:
+        self.policies, self.ticks = set(policies), 0
+
+    def check(self, ticks: int) -> None:
+        if any(agent.policy in self.policies for _, agent in esper.get_component(Agent)):
+            self.ticks = 0
+            return
+        self.ticks += ticks
+        if self.ticks >= STALL_TICKS:
+            raise CommandError(f"no agent of policy {' or '.join(map(repr, sorted(self.policies)))} has been alive "
+                               f"for {self.ticks:,} ticks: every agent ended and the game spawned none")
 
 
 def _make_agent(game: Game, algo: str, config: Any, policy: str | None = None):
@@ -286,9 +314,10 @@ def _train_headless(session: TrainingSession, plugin: Plugin, solved, progress: 
 
     with tqdm(total=session.max_steps, initial=session.total_steps, unit="step", disable=not progress or None,
               dynamic_ncols=True, mininterval=0.5) as bar:
-        seen = session.total_steps
+        seen, stall = session.total_steps, _Stall(n for n, e in plugin.policies.items() if e.session is session)
         while not plugin.done and not solved():
             step_world(solved, plugin=plugin, max_ticks=64)  # a stop request ends the loop at a tick boundary
+            stall.check(64)
             bar.update(session.total_steps - seen)
             seen = session.total_steps
             mean = session.stats_summary().get("mean_reward", math.nan)
@@ -492,9 +521,10 @@ def _train_teams_headless(sessions: dict[str, TrainingSession], budgets: dict[st
 
     with tqdm(total=sum(budgets.values()), initial=counted(), unit="step", disable=not progress or None,
               dynamic_ncols=True, mininterval=0.5) as bar:
-        seen = counted()
+        seen, stall = counted(), _Stall(sessions)
         while not plugin.done and not stopping():
             step_world(stopping, plugin=plugin, max_ticks=64)
+            stall.check(64)
             bar.update(counted() - seen)
             seen = counted()
             parts = []

@@ -208,7 +208,10 @@ class Game:
             raise ValueError(f"game {self.name!r} has no {algo!r} preset{whose}")
         from .algorithms import DqnConfig, PpoConfig
 
-        return {"dqn": DqnConfig, "ppo": PpoConfig}[algo](seed=seed)
+        if algo == "dqn":  # exploration scaled to a short budget: epsilon decays over a third of it
+            return DqnConfig(seed=seed, epsilon_decay_steps=max(1, min(10_000, steps // 3)),
+                             learning_starts=min(1_000, steps // 10))
+        return PpoConfig(seed=seed)
 
 
 def _plain_draw(surface: Any, human: int | None = None) -> None:
@@ -269,6 +272,8 @@ def load_game(spec: str) -> Game:
     registered = registered_games()
     target_spec = registered.get(canonical, canonical)
     target, _, attr = target_spec.rpartition(":")
+    if not target:
+        raise GameSpecError(f"game {spec!r}: no module or file before ':'")
     if _is_file_spec(target):
         module = _import_file(spec, Path(target))
         where = target

@@ -141,6 +141,11 @@ def make_game():
     ("game.py:bad_build", "--envs 1: game bad: build(1, 0) failed: KeyError: 'lane'"),
     ("no_such_module_xyz:make_game", "game 'no_such_module_xyz:make_game': no module named 'no_such_module_xyz'"),
     ("pong", "unknown game 'pong'; known games: cartpole, foragers, hunt"),
+    (":make_game", "game ':make_game': no module or file before ':'"),
+    ("game.py:no_agents", "game empty: build(1, 0) created no agent entity of policy 'p' (an entity with "
+                          "Agent(policy=...))"),
+    ("game.py:own_world", "game level: build(1, 0) switched esper's world from 'ecs-rl:train' to 'level1'; "
+                          "build must create its entities in the current world"),
 ])
 def test_a_bad_game_spec_is_one_line_and_exit_2(tmp_path, monkeypatch, capsys, spec, message):
     (tmp_path / "game.py").write_text("from ecs_rl import Game\n\ndef not_a_game():\n    return 3\n\n"
@@ -149,7 +154,15 @@ def test_a_bad_game_spec_is_one_line_and_exit_2(tmp_path, monkeypatch, capsys, s
                                       "def bad_build():\n    import gymnasium as gym\n"
                                       "    space = gym.spaces.Discrete(2)\n"
                                       "    return Game(name='bad', policies={'p': (space, space)}, "
-                                      "build=lambda n, seed: {}['lane'], reset=print)\n")
+                                      "build=lambda n, seed: {}['lane'], reset=print)\n\n"
+                                      "def no_agents():\n    import gymnasium as gym\n"
+                                      "    space = gym.spaces.Discrete(2)\n"
+                                      "    return Game(name='empty', policies={'p': (space, space)}, "
+                                      "build=lambda n, seed: None, reset=print)\n\n"
+                                      "def own_world():\n    import esper, gymnasium as gym\n"
+                                      "    space = gym.spaces.Discrete(2)\n"
+                                      "    return Game(name='level', policies={'p': (space, space)}, "
+                                      "build=lambda n, seed: esper.switch_world('level1'), reset=print)\n")
     (tmp_path / "broken.py").write_text("x = 1 / 0\n")
     monkeypatch.chdir(tmp_path)
     before = sorted(p.name for p in tmp_path.iterdir())
@@ -158,6 +171,43 @@ def test_a_bad_game_spec_is_one_line_and_exit_2(tmp_path, monkeypatch, capsys, s
     expected = message.format(tmp=tmp_path.resolve())
     assert err.startswith(f"ecs-rl train: error: {expected}") and err.count("\n") == 1, err
     assert sorted(p.name for p in tmp_path.iterdir() if p.name != "__pycache__") == before  # no run made
+
+
+EXTINCT = """
+import esper, gymnasium as gym, numpy as np
+from ecs_rl import Game
+from ecs_rl.ecs import Done, Reward, agent_components
+
+class Life:
+    ticks = 0
+
+class AgeProcessor(esper.Processor):
+    def process(self, *args):
+        for e, (life, done) in esper.get_components(Life, Done):
+            life.ticks += 1
+            done.terminated = life.ticks >= 3  # every agent dies at its third tick and nothing respawns
+
+def build(n, seed):
+    esper.add_processor(AgeProcessor())
+    for _ in range(n):
+        esper.create_entity(*agent_components("p", np.zeros(1, np.float32)), Life())
+
+def make_game():
+    space = gym.spaces.Discrete(2)
+    return Game(name="extinct", policies={"p": (gym.spaces.Box(0, 1, (1,)), space)}, build=build, reset=None,
+                envs=2, eval_freq=10_000)
+"""
+
+
+def test_training_a_world_whose_agents_all_died_stops_with_one_line(tmp_path, monkeypatch, capsys):
+    (tmp_path / "extinct.py").write_text(EXTINCT)
+    monkeypatch.chdir(tmp_path)
+    assert main(["train", "extinct.py", "--steps", "1000", "--root", str(tmp_path / "runs")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("ecs-rl train: error: no agent of policy 'p' has been alive for 1,024 ticks: every agent "
+                          "ended and the game spawned none") and err.count("\n") == 1, err
+    run = next((tmp_path / "runs" / "extinct").glob("dqn/*"))
+    assert len(TrainingRun.resume(run).read_train_episodes()) == 2  # what was played is logged
 
 
 def test_a_bad_spec_in_a_subprocess_shows_no_traceback(tmp_path):
