@@ -50,8 +50,13 @@ def plot_runs(runs: list[TrainingRun], out: str | Path, window: int = 20) -> Pat
             xs = sorted(by_step)
             ax.plot(xs, [np.mean(by_step[x]) for x in xs], linestyle="none", marker="D", markersize=7,
                     markerfacecolor=colour, markeredgecolor="black", label=f"{label} greedy eval")
-    ax.set_xlabel("environment steps")
-    ax.set_ylabel("episode reward")
+    return _finish(plt, fig, ax, out, "environment steps", "episode reward")
+
+
+def _finish(plt, fig, ax, out: str | Path, xlabel: str, ylabel: str) -> Path:
+    """Label, grid and legend the axes, save the figure as ``out`` and close it."""
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="best")
     fig.tight_layout()
@@ -89,13 +94,5 @@ def plot_ratings(runs: list[TrainingRun], out: str | Path) -> Path:
                     markerfacecolor="white", markeredgecolor=colour, markersize=7,
                     label=f"{label}: snapshots (final ratings)")
     ax.axhline(1200.0, color="grey", linewidth=0.8, linestyle=":")
-    ax.set_xlabel("steps of the policy")
-    ax.set_ylabel("Elo rating")
     ax.set_title("Self-play ratings")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="best")
-    fig.tight_layout()
-    out = Path(out)
-    fig.savefig(out, dpi=110)
-    plt.close(fig)
-    return out
+    return _finish(plt, fig, ax, out, "steps of the policy", "Elo rating")

@@ -220,7 +220,12 @@ class TrainingSession:
         if not isinstance(reward, (int, float, np.number)) or not math.isfinite(reward):
             raise ValueError(f"reward of agent {experience.agent_id} must be a finite number, got {reward!r}")
         self._agent.observe(experience)
-        self._total_steps += 1
+        self._counted(1)
+
+    def _counted(self, n: int) -> None:
+        """``n`` more transitions observed: on a step milestone save ``step_<N>`` and ``latest`` and prune,
+        or ``latest`` when ``checkpoint_seconds`` passed."""
+        self._total_steps += n
         if self._run is not None:
             if self._total_steps % self._checkpoint_freq == 0:
                 self.save_checkpoint()
@@ -245,14 +250,8 @@ class TrainingSession:
             k = min(n - i, self._checkpoint_freq - self._total_steps % self._checkpoint_freq) \
                 if self._run is not None else n - i
             batch(experiences[i:i + k])
-            self._total_steps += k
+            self._counted(k)
             i += k
-            if self._run is not None:
-                if self._total_steps % self._checkpoint_freq == 0:
-                    self.save_checkpoint()
-                elif (self._checkpoint_seconds is not None
-                      and time.monotonic() - self._last_checkpoint >= self._checkpoint_seconds):
-                    self.save_latest()
 
     def forget(self, agent_id: int) -> None:
         """An actor is gone (entity deleted): agents that keep per-actor state drop it (optional hook)."""
