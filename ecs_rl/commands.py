@@ -604,11 +604,23 @@ def _evaluate_teams(run_dir: TrainingRun, game: Game, worlds: int | None, seed: 
     """Each team's greedy score with the game's own scoring function, over ``worlds`` worlds from ``seed`` on;
     with ``baseline`` also a random team in its place against the other trained teams, on the same worlds."""
     score = game.scorer
-    if render or score is None:
-        raise CommandError(f"{game.name} is scored over stretches of play, not episodes, so there is nothing to "
-                           f"show here: see the teams with 'ecs-rl watch {run_dir.path}'" if render else
-                           f"game {game.name} declares no scoring function for its teams")
+    if render:
+        raise CommandError(f"{game.name}'s teams are evaluated headless: see them play with "
+                           f"'ecs-rl watch {run_dir.path}'")
     policies, checkpoints = _team_policies(run_dir, game)
+    if score is None:  # no scoring function of its own: each team's episodes, the other teams greedy
+        n = worlds or game.eval_episodes
+        for p in policies:
+            others = {q: policy for q, policy in policies.items() if q != p}
+            trained = evaluate_policy(game, policies[p], n, seed=seed, name=p, others=others)
+            print(report_for(trained.records, f"Evaluation of team {p} ({checkpoints[p]}, greedy; the other "
+                                              f"teams greedy)"))
+            if baseline:
+                print()
+                print(report_for(evaluate_policy(game, "random", n, seed=seed, name=p, others=others).records,
+                                 f"Team {p} as a random policy, same episodes"))
+            print()
+        return 0
     n = run_dir.read_config().get("envs") or game.envs_for()
     worlds = worlds or game.score_worlds
     seeds = list(range(seed, seed + worlds))

@@ -25,7 +25,7 @@ def evaluate(world: Game | Callable[[int, "int | None"], Any], policy: Any, epis
     its own (deleted after); after ``max_ticks`` ticks (default: the game's ``eval_max_ticks``, else 10 000)
     the episodes still running are recorded as truncated with extra ``unfinished`` = 1 and counted
     (``result.unfinished``). ``others``: policies for the game's other agents (a multi-policy game's other
-    learners; a game's scripted controllers are added on their own). Returns the policy's ``EvalResult``
+    learners, ``"random"`` for a random one; a game's scripted controllers are added on their own). Returns the policy's ``EvalResult``
     (``records``, ``mean_reward``, ``unfinished``, ``seed``, ``ticks``).
     """
     if isinstance(episodes, bool) or not isinstance(episodes, int) or episodes < 1:
@@ -39,7 +39,9 @@ def evaluate(world: Game | Callable[[int, "int | None"], Any], policy: Any, epis
             raise ValueError(f"evaluate(): game {world.name!r} also needs policies for {', '.join(missing)} "
                              f"(others={{...}})")
         factory, reset = world.eval_factory, world.reset
-        others = {**world.extra_controllers(), **others}
+        others = {**world.extra_controllers(),
+                  **{p: RandomAgent(world.spaces(p)[1], seed=seed + 1 + k) if isinstance(o, str) and o == "random"
+                     else o for k, (p, o) in enumerate(others.items())}}
         max_ticks = world.eval_max_ticks if max_ticks is None else max_ticks
     elif callable(world):
         if name is None:

@@ -210,6 +210,33 @@ def test_training_a_world_whose_agents_all_died_stops_with_one_line(tmp_path, mo
     assert len(TrainingRun.resume(run).read_train_episodes()) == 2  # what was played is logged
 
 
+TEAMS = TINY_GAME.replace('agent_components("guesser"', 'agent_components("red" if i % 2 else "blue"') + """
+
+def make_teams():
+    box, two = gym.spaces.Box(0, 1, (1,)), gym.spaces.Discrete(2)
+    return Game(name="teams", policies={"red": (box, two), "blue": (box, two)}, build=build, reset=reset, envs=4,
+                eval_episodes=4, eval_freq=10_000)
+"""
+
+
+def test_a_team_game_without_a_scorer_evaluates_each_team_by_episodes(tmp_path, monkeypatch, capsys):
+    (tmp_path / "teams.py").write_text(TEAMS)
+    monkeypatch.chdir(tmp_path)
+    assert main(["train", "teams.py:make_teams", "--steps", "1500", "--root", "runs"]) == 0
+    capsys.readouterr()
+    run = next((tmp_path / "runs" / "teams").glob("red/*"))
+    assert main(["eval", str(run), "--baseline", "--episodes", "6"]) == 0
+    out = capsys.readouterr().out
+    assert "Evaluation of team red" in out and "Evaluation of team blue" in out and "as a random policy" in out
+    trained, random = mean_rewards(out)[0::2], mean_rewards(out)[1::2]
+    assert len(trained) == len(random) == 2
+    assert all(t > r + 1.0 for t, r in zip(trained, random)), out  # a guess of the shown target: 5 vs about 2.5
+    game = load_game(str(tmp_path / "teams.py:make_teams"))
+    rewards = [ecs_rl.evaluate(game, "random", 6, seed=3, name="red", others={"blue": "random"}).mean_reward
+               for _ in range(2)]
+    assert rewards[0] == rewards[1] < 4.0  # random partners accepted by name, reproducibly
+
+
 def test_a_bad_spec_in_a_subprocess_shows_no_traceback(tmp_path):
     (tmp_path / "broken.py").write_text("import nothing_by_this_name\n")
     done = ecs_rl_cli("train", "broken.py:make_game", cwd=tmp_path)
