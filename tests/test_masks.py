@@ -281,6 +281,15 @@ def test_a_policy_that_cannot_take_masks_or_box_actions_is_refused_naming_the_en
     plugin = install({"cartpole": box}, reset=cartpole.reset)
     with pytest.raises(ComponentError, match=f"entity {entity}: has an ActionMask .* Discrete action space"):
         step_world(1, plugin=plugin)
+    plugin.uninstall()
+
+    class NoSpace:  # takes masks but never says its action space
+        def act_batch(self, obs, mode, ids, masks=None):
+            return np.zeros(len(obs), dtype=np.int64)
+
+    plugin = install({"cartpole": NoSpace()}, reset=cartpole.reset)
+    with pytest.raises(ComponentError, match=f"entity {entity}: .* policy 'cartpole' has no action_space attribute"):
+        step_world(1, plugin=plugin)
 
 
 def test_a_random_agent_and_a_terminal_state_without_legal_actions(world):

@@ -62,12 +62,14 @@ class PolicyEntry:
             return None
         n = self.n_actions
         entity = present[0][0]
-        if n is None:
-            raise ComponentError(f"entity {entity}: has an ActionMask but policy {self.name!r} has action space "
-                                 f"{self.action_space}; action masks need a Discrete action space")
         if not self.takes_masks:
             raise ComponentError(f"entity {entity}: has an ActionMask but policy {self.name!r} "
                                  f"({type(self.policy).__name__}) takes no masks (its act_batch has no masks argument)")
+        if n is None:
+            raise ComponentError(f"entity {entity}: has an ActionMask but policy {self.name!r} has "
+                                 + (f"action space {self.action_space}; action masks need a Discrete action space"
+                                    if self.action_space is not None else
+                                    "no action_space attribute; a masked policy must say its Discrete action space"))
         for e, m in present:
             if type(m) is not np.ndarray or m.dtype != np.bool_ or m.shape != (n,):
                 raise ComponentError(f"entity {e}: ActionMask{what} must be a bool numpy array of shape ({n},) "
