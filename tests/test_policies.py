@@ -188,6 +188,19 @@ def test_a_death_by_immediate_deletion_reaches_the_learner(world, tmp_path):
     assert session.total_episodes == 1 and session.total_steps == 5
 
 
+def test_a_death_by_immediate_deletion_mid_decision_period_closes_that_decision(world, tmp_path):
+    run_dir = TrainingRun.create("walk", "period", root=tmp_path)
+    session = recording().with_run(run_dir)
+    entity = spawn("walk", limit=100, decision_period=3)
+    esper.add_processor(Killer(entity, 7), -10)  # decisions at ticks 1, 4 and 7; it dies at tick 7
+    install({"walk": session}, reset=reset)
+    step_world(9)
+    assert [e.ticks for e in session.agent.experiences] == [3, 3, 1]
+    assert session.agent.experiences[-1].status == TERMINATED
+    (row,) = run_dir.read_train_episodes()
+    assert row["length"] == 7 and row["extras"]["decisions"] == 3
+
+
 # -- evaluation of population worlds -----------------------------------------------------------------
 
 class Refill(esper.Processor):

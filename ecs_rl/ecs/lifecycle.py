@@ -176,12 +176,13 @@ class Lifecycle:
         tracker.decision_reward += r * entry.gamma ** k
         tracker.ticks_since_decision = k + 1
         tracker.waiting = False
+        tracker.decisions += 1  # the decision in flight closes here, as the record processor closes one
         status = EpisodeStatus.TERMINATED if done.terminated else EpisodeStatus.TRUNCATED
         if self.learning and self.learn is not None and entry.session is not None and tracker.decision_obs is not None:
             final = entry.stack([obs.value], [entity], " (next)")[0]
             self.learn(entry, [Experience(tracker.decision_obs, action.value, tracker.decision_reward, final, status,
                                           tracker.key, tracker.ticks_since_decision)])
-        extras = {} if done.terminated else {"entity_removed": 1.0}
+        extras = _units({} if done.terminated else {"entity_removed": 1.0}, agent, tracker)
         self.dispatch(EpisodeEnd(entity, agent.policy, self.local_id(entity, agent), status, tracker.total_reward,
                                  tracker.length, extras))
         tracker.needs_reset = True
