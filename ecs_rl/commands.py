@@ -300,13 +300,21 @@ def train(game_name: str | None, algo: str | None, steps: int | None, envs: int 
         return 128 + int(stop.signal)
     wall = time.perf_counter() - started
     print(session.eval_report(session.total_episodes))
-    if plugin.eval_history:
-        print("greedy evaluations (step: mean reward): "
-              + ", ".join(f"{r.step:,}: {r.mean_reward:.1f}" for r in plugin.eval_history))
+    evals = _eval_means(run_dir)
+    if evals:
+        print("greedy evaluations (step: mean reward): " + ", ".join(f"{step:,}: {m:.1f}" for step, m in evals))
     if solved():
         print(f"solved at step {plugin.eval_history[-1].step:,} in {wall:.1f}s")
     print(f"run: {run_dir.path}")
     return 0
+
+
+def _eval_means(run_dir: TrainingRun) -> list[tuple[int, float]]:
+    """Every greedy evaluation in the run's log, earlier processes' included (a resumed run): (step, mean)."""
+    by_step: dict[int, list[float]] = {}
+    for row in run_dir.read_eval_episodes():
+        by_step.setdefault(int(row["step"]), []).append(float(row["total_reward"]))
+    return [(step, sum(r) / len(r)) for step, r in sorted(by_step.items())]
 
 
 def _train_headless(session: TrainingSession, plugin: Plugin, solved, progress: bool) -> None:
@@ -488,10 +496,10 @@ def _train_teams(game: Game, algo: str | None, steps: int | None, envs: int | No
     wall = time.perf_counter() - started
     for p, session in sessions.items():
         print(session.eval_report(session.total_episodes, title=f"Training report: {p}"))
-        evals = [r for r in plugin.eval_history if r.policy == p]
+        evals = _eval_means(runs[p])
         if evals:
             print(f"{p} greedy evaluations (step: mean episode reward): "
-                  + ", ".join(f"{r.step:,}: {r.mean_reward:.2f}" for r in evals))
+                  + ", ".join(f"{step:,}: {m:.2f}" for step, m in evals))
     print("trained " + ", ".join(f"{p} {s.total_steps:,} steps / {s.total_episodes:,} episodes"
                                  for p, s in sessions.items()) + f" in {wall:.1f}s")
     if selfplay:

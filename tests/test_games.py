@@ -68,6 +68,8 @@ def test_a_game_file_outside_the_package_trains_evaluates_watches_and_resumes(tm
     resumed = ecs_rl_cli("train", "--resume", run, "--steps", 3500, "--full", cwd=elsewhere)
     assert resumed.returncode == 0, resumed.stderr
     assert "resuming" in resumed.stdout
+    assert re.search(r"greedy evaluations \(step: mean reward\): 1,000: .*, 2,000: .*, 3,000: ", resumed.stdout), \
+        resumed.stdout  # the run's whole story, not only this process's part
     assert json.loads((run / "metadata.json").read_text())["total_steps"] >= 3500
 
 
