@@ -40,7 +40,9 @@ def _load_game(spec: Any, where: str = "") -> Game:
     try:
         return load_game(spec)
     except GameSpecError as exc:
-        raise CommandError(f"{where}: {exc}" if where else str(exc)) from None
+        if not where:
+            raise CommandError(str(exc)) from None
+        raise CommandError(f"{where}: {exc} (if the game moved, point the \"game\" entry there)") from None
 
 
 def _build(game: Game, n: int, seed: int | None, what: str, human: bool = False) -> Any:

@@ -239,6 +239,23 @@ def test_a_team_game_without_a_scorer_evaluates_each_team_by_episodes(tmp_path, 
     assert rewards[0] == rewards[1] < 4.0  # random partners accepted by name, reproducibly
 
 
+def test_a_run_whose_game_file_moved_says_where_to_point_it(tmp_path, monkeypatch, capsys):
+    (tmp_path / "tiny.py").write_text(TINY_GAME)
+    monkeypatch.chdir(tmp_path)
+    assert main(["train", "tiny.py", "--steps", "300", "--root", "runs"]) == 0
+    run = next((tmp_path / "runs" / "tiny").glob("dqn/*"))
+    (tmp_path / "games").mkdir()
+    (tmp_path / "tiny.py").rename(tmp_path / "games" / "tiny.py")
+    capsys.readouterr()
+    assert main(["eval", str(run), "--episodes", "2"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"no file {tmp_path.resolve()}/tiny.py" in err
+    assert err.rstrip().endswith('(if the game moved, point the "game" entry there)'), err
+    config = json.loads((run / "config.json").read_text())
+    (run / "config.json").write_text(json.dumps({**config, "game": str(tmp_path / "games" / "tiny.py")}))
+    assert main(["eval", str(run), "--episodes", "2"]) == 0
+
+
 def test_a_bad_spec_in_a_subprocess_shows_no_traceback(tmp_path):
     (tmp_path / "broken.py").write_text("import nothing_by_this_name\n")
     done = ecs_rl_cli("train", "broken.py:make_game", cwd=tmp_path)
