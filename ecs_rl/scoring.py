@@ -47,6 +47,10 @@ def evaluate(world: Game | Callable[[int, "int | None"], Any], policy: Any, epis
         if name is None:
             raise ValueError("evaluate(factory, ...) needs name=: the policy name its agents carry")
         factory, reset = world, None
+        named = [p for p, o in others.items() if isinstance(o, str)]
+        if named:
+            raise ValueError(f"evaluate(factory, ...): others[{named[0]!r}] is a string; with a factory give a policy "
+                             "object (e.g. RandomAgent(action_space)): only a Game knows its policies' spaces")
     else:
         raise TypeError(f"evaluate(): world must be an ecs_rl.Game or a factory(n, seed), got {world!r}")
     if isinstance(policy, str):

@@ -201,6 +201,49 @@ def test_a_death_by_immediate_deletion_mid_decision_period_closes_that_decision(
     assert row["length"] == 7 and row["extras"]["decisions"] == 3
 
 
+@pytest.mark.parametrize("immediate", [True, False])
+def test_a_deletion_between_ticks_mid_decision_period_adds_no_step(world, tmp_path, immediate):
+    """Deleted after the record processor ran (outside esper.process): the episode closes as it stood, no tick
+    that was never played is added, and the decision in flight is dropped rather than learned from."""
+    run_dir = TrainingRun.create("walk", "between", root=tmp_path)
+    session = recording().with_run(run_dir)
+    entity = spawn("walk", limit=100, decision_period=3)
+    install({"walk": session}, reset=reset)
+    step_world(5)  # decisions at ticks 1 and 4: the second is in flight
+    esper.delete_entity(entity, immediate=immediate)
+    step_world(1)
+    assert [e.ticks for e in session.agent.experiences] == [3]
+    (row,) = run_dir.read_train_episodes()
+    assert (row["length"], row["status"], row["extras"]["decisions"]) == (5, "truncated", 1)
+
+
+def test_an_immediate_deletion_keeps_the_action_mask_of_its_last_step(world):
+    from ecs_rl import RandomAgent
+    from ecs_rl.ecs import ActionMask
+
+    class MaskedRecording(RecordingAgent):  # keeps its transitions, takes masks
+        def act_batch(self, obs_batch, mode=None, agent_ids=None, masks=None):
+            return RandomAgent.act_batch(self, obs_batch, mode, agent_ids, masks)
+
+    session = TrainingSession(MaskedRecording())
+    entity = spawn("walk", limit=100)
+    esper.add_component(entity, ActionMask(np.array([True, False])))
+
+    class Leave(esper.Processor):  # leaves (not a death) at tick 3, deleted at once
+        tick = 0
+
+        def process(self, *args, **kwargs):
+            self.tick += 1
+            if self.tick == 3:
+                esper.delete_entity(entity, immediate=True)
+
+    esper.add_processor(Leave(), -10)
+    install({"walk": session}, reset=reset)
+    step_world(4)
+    last = session.agent.experiences[-1]
+    assert last.status == EpisodeStatus.TRUNCATED and last.next_mask.tolist() == [True, False]
+
+
 # -- evaluation of population worlds -----------------------------------------------------------------
 
 class Refill(esper.Processor):

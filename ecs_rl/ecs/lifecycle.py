@@ -15,7 +15,7 @@ The contract, one line each:
 
 from __future__ import annotations
 
-from typing import Callable, Mapping
+from typing import Any, Callable, Mapping
 
 import esper
 import numpy as np
@@ -61,6 +61,8 @@ class Lifecycle:
         self.offsets: dict[str, int] = {}
         self.known: dict[int, tuple[Agent, EpisodeTracker]] = {}
         self.parts: dict[int, tuple] = {}  # entity -> its agent components (read after an immediate delete)
+        self.in_tick = False  # between the decide and record processors: a deletion now is a step's end
+        self.tick_masks: dict[int, Any] | None = None  # this tick's ActionMask values, read at decide
         self.owners: dict[tuple[str, int], int] = {}  # (policy, key) -> the entity using that id
         self.pending_resets: list[int] = []
         self._last_rows: object = None
@@ -149,8 +151,9 @@ class Lifecycle:
         key = tracker.key
         if self.owners.get((agent.policy, key)) == entity:
             del self.owners[(agent.policy, key)]
-        if tracker.waiting and not tracker.needs_reset and parts is not None and not esper.entity_exists(entity):
-            self._last_step(entity, parts)  # deleted with immediate=True: its last step still counts
+        if tracker.waiting and not tracker.needs_reset and parts is not None and self.in_tick \
+                and not esper.entity_exists(entity):
+            self._last_step(entity, parts)  # deleted with immediate=True during the tick: its last step counts
         elif tracker.length > 0 and not tracker.needs_reset:  # mid-episode and not yet recorded: truncated
             self.dispatch(EpisodeEnd(entity, agent.policy, self.local_id(entity, agent), EpisodeStatus.TRUNCATED,
                                      tracker.total_reward, tracker.length,
@@ -180,8 +183,11 @@ class Lifecycle:
         status = EpisodeStatus.TERMINATED if done.terminated else EpisodeStatus.TRUNCATED
         if self.learning and self.learn is not None and entry.session is not None and tracker.decision_obs is not None:
             final = entry.stack([obs.value], [entity], " (next)")[0]
+            mask = (self.tick_masks or {}).get(entity)  # its ActionMask went with it: the one it decided under
+            next_mask = None if mask is None or done.terminated else \
+                entry.stack_masks({entity: mask}, [entity], " (next)", [False])[0]
             self.learn(entry, [Experience(tracker.decision_obs, action.value, tracker.decision_reward, final, status,
-                                          tracker.key, tracker.ticks_since_decision)])
+                                          tracker.key, tracker.ticks_since_decision, next_mask)])
         extras = _units({} if done.terminated else {"entity_removed": 1.0}, agent, tracker)
         self.dispatch(EpisodeEnd(entity, agent.policy, self.local_id(entity, agent), status, tracker.total_reward,
                                  tracker.length, extras))

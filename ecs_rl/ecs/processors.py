@@ -48,7 +48,9 @@ class DecideProcessor(esper.Processor):
         life.check_world()
         batches: dict[str, list[tuple[int, tuple]]] = {}
         dying = _dying() or _NOTHING
-        for entity, comps in life.rows():
+        rows = life.rows()  # agents deleted since the last tick close here, with no step of their own
+        life.in_tick = True
+        for entity, comps in rows:
             agent, observation, action, _, done, tracker = comps
             if tracker.waiting or tracker.needs_reset:
                 continue
@@ -63,7 +65,7 @@ class DecideProcessor(esper.Processor):
                     continue
                 rows = batches[agent.policy] = []
             rows.append((entity, comps))
-        masks = _masks() if batches else None
+        masks = life.tick_masks = _masks() if batches else None
         for name, rows in batches.items():
             entry = self.policies[name]
             entities = [e for e, _ in rows]
@@ -128,7 +130,8 @@ class RecordProcessor(esper.Processor):
     def process(self, *args: Any, **kwargs: Any) -> None:
         life = self.life
         life.check_world()
-        rows = life.rows()
+        rows = life.rows()  # agents deleted (immediate=True) by the game's processors this tick: last step counts
+        life.in_tick = False
         requests = esper.get_component(ResetRequest)  # manual resets cut this tick's episode
         requested = {e for e, _ in requests} if requests else None
         closing: dict[str, list[tuple]] = {}
