@@ -136,8 +136,12 @@ class SnapshotPool:
             pool._read()
         return pool
 
-    def _read(self) -> None:
-        path = self.index_path
+    def checkpoint_index(self, step: int) -> Path:
+        """The index as it stood when the policy's session saved its checkpoint of ``step``."""
+        return self.directory / f"index@{int(step)}.json"
+
+    def _read(self, path: Path | None = None) -> None:
+        path = path or self.index_path
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -163,11 +167,11 @@ class SnapshotPool:
             if not (self.directory / snap.file).is_file():
                 raise SelfPlayError(f"{path} lists snapshot {snap.file}, which is missing from {self.directory}")
 
-    def write(self, settings: Mapping[str, Any], rng_state: Mapping[str, Any] | None) -> None:
-        """Write the index atomically (ratings, snapshots, settings, draw RNG)."""
+    def write(self, settings: Mapping[str, Any], rng_state: Mapping[str, Any] | None, path: Path | None = None) -> None:
+        """Write the index atomically (ratings, snapshots, settings, draw RNG), to ``path`` or ``index.json``."""
         self.directory.mkdir(parents=True, exist_ok=True)
         self.settings = dict(settings)
-        atomic_write_json(self.index_path, {
+        atomic_write_json(path or self.index_path, {
             "policy": self.policy, "settings": self.settings, "current": self.current.to_json(),
             "results": self.results,
             "snapshots": [{"step": s.step, "file": s.file, **s.rating.to_json()} for s in self.snapshots],
@@ -284,6 +288,11 @@ class SelfPlay:
         self.sessions = dict(sessions)
         self.runs = dict(runs)
         self.pools = {p: SnapshotPool.open(runs[p], p, load) for p in sessions}
+        for p, session in sessions.items():  # resumed: the ratings as of the checkpoint the session restarts from
+            at = self.pools[p].checkpoint_index(session.total_steps)
+            if session.total_steps > 0 and at.is_file():
+                self.pools[p]._read(at)
+            session.on_checkpoint(lambda step, p=p: self._checkpointed(p, step))
         stored = next((pool.settings for pool in self.pools.values() if pool.settings), None)
         if config is None:
             known = {f.name for f in fields(SelfPlayConfig)}
@@ -435,6 +444,18 @@ class SelfPlay:
             pool.write({**settings, "every": self.every[p]}, self.opponents[p].rng.bit_generator.state)
         self._dirty = False
         self._last_write = time.monotonic()
+
+    def _checkpointed(self, p: str, step: int) -> None:
+        """Session ``p`` saved a checkpoint of ``step``: keep its pool's index as of now beside it, and drop the
+        copies of checkpoints the run no longer has (the newest is kept: it goes with ``latest``)."""
+        pool = self.pools[p]
+        pool.write({**asdict(self.config), "every": self.every[p]}, self.opponents[p].rng.bit_generator.state,
+                   pool.checkpoint_index(step))
+        run = self.runs[p]
+        for old in pool.directory.glob("index@*.json"):
+            k = old.stem.partition("@")[2]
+            if k.isdigit() and int(k) != step and not run.checkpoint_path(int(k)).exists():
+                old.unlink(missing_ok=True)
 
     def close(self) -> None:
         """Take the snapshots due (a budget reached on the last tick) and write the indexes."""

@@ -291,3 +291,26 @@ def test_plot_ratings_draws_both_teams_and_names_a_run_without_self_play(self_pl
     assert capsys.readouterr().err == (f"ecs-rl plot: error: {prey} has no self-play snapshots "
                                        f"(no snapshots/index.json)\n")
     assert not (tmp_path / "no.png").exists()
+
+
+def test_a_run_resumed_after_a_kill_takes_the_ratings_of_its_checkpoint(self_play_run, tmp_path):
+    """A kill leaves index.json ahead of latest.pt (it is written every 30 s and at snapshots): a resume takes
+    the copy saved with the checkpoint it restarts from, not the ratings of steps it will play again."""
+    import shutil
+
+    root = tmp_path / "runs"
+    shutil.copytree(self_play_run, root)
+    runs = team_runs(root)
+    saved = {}
+    for team, run in runs.items():
+        step = read(run / "metadata.json")["total_steps"]
+        saved[team] = read(run / "snapshots" / f"index@{step}.json")  # written with its latest checkpoint
+        assert saved[team]["current"] == read(run / "snapshots" / "index.json")["current"]  # a clean stop
+        ahead = read(run / "snapshots" / "index.json")  # what a kill after more games would leave behind
+        ahead["current"] = {"rating": 9999.0, "games": ahead["current"]["games"] + 500}
+        (run / "snapshots" / "index.json").write_text(json.dumps(ahead))
+    assert main(["train", "--resume", str(runs["prey"]), "--steps", "900"]) == 0
+    for team, run in runs.items():
+        after = read(run / "snapshots" / "index.json")
+        assert after["current"]["rating"] < 2000.0  # went on from the checkpoint's 1 1xx-1 3xx, not 9999
+        assert saved[team]["current"]["games"] <= after["current"]["games"] < saved[team]["current"]["games"] + 500

@@ -12,7 +12,7 @@ import json
 import math
 import time
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -70,6 +70,7 @@ class TrainingSession:
         self._run: TrainingRun | None = None
         self._stats = StatsTracker.default()
         self._max_steps: int | None = None
+        self._checkpoint_hooks: list[Callable[[int], Any]] = []
         self._checkpoint_freq = 10_000
         self._keep = 3
         self._total_steps = 0
@@ -474,10 +475,18 @@ class TrainingSession:
             raise RunError(f"checkpoint {path} holds a session state that is not a mapping")
         return dict(state) if state is not None else {}
 
+    def on_checkpoint(self, fn: Callable[[int], Any]) -> Callable[[int], Any]:
+        """Call ``fn(step)`` after every checkpoint this session saves (``latest`` or ``step_<N>``): state kept
+        beside the run (self-play ratings, say) can be saved as of the step a resume would restart from."""
+        self._checkpoint_hooks.append(fn)
+        return fn
+
     def _checkpoint_saved(self) -> None:
         self._last_checkpoint = time.monotonic()
         self._checkpoint_step = self._total_steps
         self._write_metadata(force=True)
+        for fn in self._checkpoint_hooks:
+            fn(self._total_steps)
 
     def _write_metadata(self, force: bool) -> None:
         now = time.monotonic()
