@@ -15,7 +15,9 @@ from ecs_rl import ActMode, EpisodeStatus, Experience, RandomAgent, TrainingSess
 from ecs_rl.adapters import WorldEnv, WorldVectorEnv
 from ecs_rl.adapters.parallel_env import ParallelWorldEnv
 from ecs_rl.algorithms import DqnAgent, DqnConfig, GreedyPolicy, PpoAgent, PpoConfig, configure_torch
-from ecs_rl.ecs import ActionMask, ComponentError, Done, install, run_episodes, step_world
+from ecs_rl.ecs import (
+    Action, ActionMask, ComponentError, Done, Observation, agent_components, install, run_episodes, step_world,
+)
 from ecs_rl.worlds import cartpole, maze
 
 OBS4 = gym.spaces.Box(-1.0, 1.0, (4,), dtype=np.float32)
@@ -397,3 +399,40 @@ def test_masked_maze_walkers_learn_faster_than_unmasked_ones(seed):
     masked, plain = train_and_evaluate(True, seed), train_and_evaluate(False, seed)
     assert np.mean(masked) > np.mean(plain) + 0.8, (masked, plain)
     assert max(masked) > 0.8  # masked walkers reach the goal from (almost) every start
+
+
+def test_a_held_action_the_game_makes_illegal_within_a_decision_period_is_decided_again(world):
+    """decision_period=2 in a corridor whose walls move with the agent: a held move that became illegal is
+    never executed; its decision closes early (a running transition of one tick) and the agent decides again."""
+    from walk_world import RecordingAgent
+
+    class Masked(RecordingAgent):
+        def act_batch(self, obs_batch, mode=None, agent_ids=None, masks=None):
+            return RandomAgent.act_batch(self, obs_batch, mode, agent_ids, masks)
+
+    def legal(x):
+        return np.array([x > 0, x < 3])
+
+    class Corridor(esper.Processor):
+        moves = illegal = 0
+
+        def process(self, *args, **kwargs):
+            for _, (pos, action, mask, obs) in esper.get_components(list, Action, ActionMask, Observation):
+                Corridor.moves += 1
+                Corridor.illegal += not mask.value[int(action.value)]
+                pos[0] = min(3, max(0, pos[0] + (1 if int(action.value) else -1)))
+                mask.value, obs.value = legal(pos[0]), np.array([pos[0] / 3, 0.0], np.float32)
+
+    for _ in range(4):
+        entity = esper.create_entity(*agent_components("walk", np.array([1 / 3, 0.0], np.float32),
+                                                       decision_period=2), [1])
+        esper.add_component(entity, ActionMask(legal(1)))
+    esper.add_processor(Corridor(), priority=0)
+    session = TrainingSession(Masked(seed=3))
+    install({"walk": session}, reset=lambda entity, seed: None)
+    step_world(500)
+    assert Corridor.moves == 2000 and Corridor.illegal == 0
+    ticks = [e.ticks for e in session.agent.experiences]
+    assert ticks.count(1) > 50 and ticks.count(2) > 50  # early closes beside whole periods
+    early = [e for e in session.agent.experiences if e.ticks == 1]
+    assert all(e.status == EpisodeStatus.RUNNING and not e.next_mask[int(e.action)] for e in early)

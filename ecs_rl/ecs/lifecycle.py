@@ -193,6 +193,26 @@ class Lifecycle:
                                  tracker.length, extras))
         tracker.needs_reset = True
 
+    def held_illegal(self, entity: int, comps: tuple, mask: Any) -> bool:
+        """Within a decision period, is the held action illegal under the entity's ``ActionMask`` now? Then
+        the decision closes early (a running transition of the ticks so far) and the agent decides again."""
+        agent, obs, action, _, done, tracker = comps
+        entry = self.entry(agent.policy, entity)
+        space = entry.action_space
+        if mask is None or entry.per_entity or entry.n_actions is None or done.terminated or done.truncated:
+            return False
+        index = int(action.value) - int(space.start)
+        if type(mask) is not np.ndarray or mask.shape != (entry.n_actions,) or mask[index] or not mask.any():
+            return False  # still legal (a malformed or empty mask is refused when the agent decides)
+        tracker.waiting = False
+        tracker.decisions += 1
+        if self.learning and self.learn is not None and entry.session is not None and tracker.decision_obs is not None:
+            nxt = entry.stack([obs.value], [entity], " (next)")[0]
+            self.learn(entry, [Experience(tracker.decision_obs, action.value, tracker.decision_reward, nxt,
+                                          EpisodeStatus.RUNNING, tracker.key, tracker.ticks_since_decision,
+                                          mask.astype(bool))])
+        return True
+
     @staticmethod
     def local_id(entity: int, agent: Agent) -> int:
         return entity if agent.agent_id is None else agent.agent_id

@@ -50,10 +50,14 @@ class DecideProcessor(esper.Processor):
         dying = _dying() or _NOTHING
         rows = life.rows()  # agents deleted since the last tick close here, with no step of their own
         life.in_tick = True
+        masks = life.tick_masks = _masks()
         for entity, comps in rows:
             agent, observation, action, _, done, tracker = comps
-            if tracker.waiting or tracker.needs_reset:
+            if tracker.needs_reset:
                 continue
+            if tracker.waiting:  # within a decision period: the held action, unless the game made it illegal
+                if masks is None or not life.held_illegal(entity, comps, masks.get(entity)):
+                    continue
             if done.terminated or done.truncated or entity in dying:
                 _ended_outside_the_tick(entity, done)
                 continue
@@ -65,7 +69,6 @@ class DecideProcessor(esper.Processor):
                     continue
                 rows = batches[agent.policy] = []
             rows.append((entity, comps))
-        masks = life.tick_masks = _masks() if batches else None
         for name, rows in batches.items():
             entry = self.policies[name]
             entities = [e for e, _ in rows]
