@@ -7,6 +7,8 @@ import numpy as np
 import pytest
 import torch
 
+from ppo_reference import autograd_ppo
+
 from ecs_rl import ActMode, EpisodeStatus, Experience, TrainingRun, TrainingSession
 from ecs_rl.algorithms import CheckpointError, DqnAgent, DqnConfig, GreedyPolicy, PpoAgent, PpoConfig
 
@@ -360,13 +362,7 @@ def test_hand_written_ppo_backward_equals_autograd_bit_for_bit(n, clip):
         old = agent.net.log_prob_entropy(obs, actions)[0] + torch.randn(n) * 0.1
     adv = torch.randn(n)
     adv[:3] = 0.0  # ties between the clipped and unclipped terms
-    logp, entropy = agent.net.log_prob_entropy(obs, actions)
-    ratio = (logp - old).exp()
-    pg = -torch.min(ratio * adv, ratio.clamp(1 - clip, 1 + clip) * adv).mean()
-    v = ((agent.net.value(obs) - returns) ** 2).mean()
-    agent.params.zero_grad()
-    (pg + 0.5 * v).backward()
-    expected = agent.params.param.grad.clone()
+    logp, entropy, ratio, pg, v, expected = autograd_ppo(agent, obs, actions, old, adv, returns, clip)
     agent.params.param.grad.fill_(7.0)  # stale values are overwritten, not added to
     pg_loss, v_loss, entropy_mean, log_ratio, ratio_out = ppo_backward(
         agent.net.actor, agent.net.critic, obs, actions, old, adv, returns, clip, 0.5)

@@ -23,11 +23,11 @@ from ecs_rl.cli import main
 from ecs_rl.ecs import Agent, step_world
 from ecs_rl.render import hunt as hunt_draw
 from ecs_rl.worlds import hunt
+from run_files import TEAMS, read, team_runs
 
 REPO = Path(__file__).resolve().parent.parent
 ENV = {**os.environ, "SDL_VIDEODRIVER": "dummy", "SDL_AUDIODRIVER": "dummy",
        "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)}
-TEAMS = ("prey", "predator")
 
 
 def cli(*args):
@@ -43,17 +43,6 @@ def torch_settings_restored():
     before = torch_settings()
     yield
     configure_torch(before.num_threads, before.flush_denormal)
-
-
-def read(path: Path) -> dict:
-    return json.loads(path.read_text())
-
-
-def team_runs(root: Path) -> dict[str, Path]:
-    runs = {}
-    for team in TEAMS:
-        (runs[team],) = root.glob(f"hunt/{team}/*")
-    return runs
 
 
 def snapshot(root: Path) -> dict:

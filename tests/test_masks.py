@@ -11,6 +11,8 @@ import torch
 from gymnasium.utils.env_checker import check_env
 from pettingzoo.test import parallel_api_test
 
+from ppo_reference import autograd_ppo
+
 from ecs_rl import ActMode, EpisodeStatus, Experience, RandomAgent, TrainingSession
 from ecs_rl.adapters import WorldEnv, WorldVectorEnv
 from ecs_rl.adapters.parallel_env import ParallelWorldEnv
@@ -179,13 +181,7 @@ def test_hand_written_ppo_backward_under_masks_equals_autograd_bit_for_bit():
     actions = torch.multinomial(masks.float(), 1).squeeze(1).float()  # legal actions
     with torch.no_grad():
         old = agent.net.log_prob_entropy(obs, actions, masks=masks)[0] + torch.randn(n) * 0.1
-    logp, entropy = agent.net.log_prob_entropy(obs, actions, masks=masks)
-    ratio = (logp - old).exp()
-    pg = -torch.min(ratio * adv, ratio.clamp(1 - clip, 1 + clip) * adv).mean()
-    v = ((agent.net.value(obs) - returns) ** 2).mean()
-    agent.params.zero_grad()
-    (pg + 0.5 * v).backward()
-    expected = agent.params.param.grad.clone()
+    _, entropy, _, pg, _, expected = autograd_ppo(agent, obs, actions, old, adv, returns, clip, masks)
     pg_loss, _, entropy_mean, _, _ = ppo_backward(agent.net.actor, agent.net.critic, obs, actions, old, adv, returns,
                                                   clip, 0.5, masks)
     assert torch.equal(agent.params.param.grad, expected)

@@ -3,7 +3,6 @@ and ``ecs-rl train hunt --self-play``: snapshots in the runs, ghosts that play t
 logged per episode and carry across resume."""
 
 import json
-from pathlib import Path
 
 import esper
 import numpy as np
@@ -16,8 +15,8 @@ from ecs_rl.core.ratings import Rating, elo_update, expected_score, play
 from ecs_rl.ecs import MATCH_RESULT, ScriptedController, step_world
 from ecs_rl.selfplay import SelfPlayConfig, SelfPlayError, Snapshot, SnapshotPool
 from ecs_rl.worlds import hunt
+from run_files import TEAMS, read, team_runs
 
-TEAMS = ("prey", "predator")
 
 
 @pytest.fixture(autouse=True)
@@ -190,17 +189,6 @@ def test_each_team_is_split_between_learners_and_ghosts_that_play_its_snapshots(
 
 
 # -- ecs-rl train hunt --self-play ----------------------------------------------------------------
-
-def read(path: Path) -> dict:
-    return json.loads(path.read_text())
-
-
-def team_runs(root: Path) -> dict[str, Path]:
-    runs = {}
-    for team in TEAMS:
-        (runs[team],) = root.glob(f"hunt/{team}/*")
-    return runs
-
 
 @pytest.fixture(scope="module")
 def self_play_run(tmp_path_factory):

@@ -193,7 +193,7 @@ class Lifecycle:
                                  tracker.length, extras))
         tracker.needs_reset = True
 
-    def held_illegal(self, entity: int, comps: tuple, mask: Any) -> bool:
+    def close_held_if_illegal(self, entity: int, comps: tuple, mask: Any) -> bool:
         """Within a decision period, is the held action illegal under the entity's ``ActionMask`` now? Then
         the decision closes early (a running transition of the ticks so far) and the agent decides again."""
         agent, obs, action, _, done, tracker = comps

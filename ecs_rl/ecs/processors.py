@@ -56,7 +56,7 @@ class DecideProcessor(esper.Processor):
             if tracker.needs_reset:
                 continue
             if tracker.waiting:  # within a decision period: the held action, unless the game made it illegal
-                if masks is None or not life.held_illegal(entity, comps, masks.get(entity)):
+                if masks is None or not life.close_held_if_illegal(entity, comps, masks.get(entity)):
                     continue
             if done.terminated or done.truncated or entity in dying:
                 _ended_outside_the_tick(entity, done)
