@@ -1,4 +1,4 @@
-"""The ``ecs-rl`` command: train, eval, watch, play, plot and runs."""
+"""The ``ecs-rl`` command: train, eval, watch, play, export, plot and runs."""
 
 from __future__ import annotations
 
@@ -121,6 +121,13 @@ def _cmd_play(args: argparse.Namespace) -> int:
     return play(args.game, args.run, args.max_frames, args.screenshot, args.seed)
 
 
+def _cmd_export(args: argparse.Namespace) -> int:
+    from .commands import export
+
+    _configure_torch()
+    return export(args.run, args.output, args.checkpoint)
+
+
 def _cmd_plot(args: argparse.Namespace) -> int:
     from .plot import plot_ratings, plot_runs
 
@@ -197,6 +204,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-frames", type=_positive, help="close after N frames")
     p.add_argument("--screenshot", metavar="PNG", help="save the last frame")
     p.set_defaults(handler=_cmd_play)
+
+    p = sub.add_parser("export", help="a run's greedy policy as a small file a game loads without torch")
+    p.add_argument("run", help="a run (or version / name) directory, or a checkpoint file")
+    p.add_argument("-o", "--output", required=True, metavar="FILE",
+                   help="FILE.npz (numpy weights + JSON header) or FILE.onnx (needs ecs-rl[onnx])")
+    p.add_argument("--checkpoint", metavar="best|latest|NAME|PATH",
+                   help="which checkpoint of the run (default: best, else latest)")
+    p.set_defaults(handler=_cmd_export)
 
     p = sub.add_parser("plot", help="episode reward against steps for one or more runs")
     p.add_argument("runs", nargs="+")

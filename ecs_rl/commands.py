@@ -783,9 +783,64 @@ def _show(game: Game, plugin: Plugin, title: str, max_frames: int | None, screen
     return 0
 
 
+def export(path: str, output: str, checkpoint: str | None = None) -> int:
+    """Write a run's greedy policy (best.pt, else latest.pt; or ``checkpoint``) to ``output`` (.npz or .onnx)."""
+    out = Path(output)
+    if not out.parent.is_dir():
+        raise CommandError(f"argument -o/--output: directory {out.parent} does not exist")
+    if out.is_dir():
+        raise CommandError(f"argument -o/--output: {out} is a directory")
+    from .algorithms.export import ExportError, check_target, describe, export_policy
+
+    try:
+        check_target(out)
+    except ExportError as exc:
+        raise CommandError(f"argument -o/--output: {exc}") from None
+    source = _export_source(Path(path), checkpoint)
+    policy = _load_policy(source)
+    try:
+        checked = export_policy(policy, out)
+    except ExportError as exc:
+        raise CommandError(str(exc)) from None
+    header, _ = describe(policy)
+    arch = header["architecture"]
+    print(f"exported {source} to {out} ({header['algorithm']} {arch['activation']} MLP {arch['sizes']}, "
+          f"{out.stat().st_size:,} bytes; the checkpoint: {source.stat().st_size:,} bytes"
+          + ("; same actions as the checkpoint's network on 1,000 random observations" if checked else "")
+          + f"); load it with ecs_rl.inference.load_policy"
+          f"({str(out)!r})")
+    return 0
+
+
+def _export_source(path: Path, checkpoint: str | None) -> Path:
+    """The checkpoint to export: ``path`` itself if it is a file, else the run's ``checkpoint`` (a name in its
+    checkpoints/ such as best, latest or step_5000, or a file), by default best.pt, else latest.pt."""
+    if path.is_file():
+        if checkpoint is not None:
+            raise CommandError(f"{path} is a checkpoint file already; --checkpoint names one of a run directory")
+        return path
+    try:
+        run_dir = TrainingRun.find(path)
+    except RunError as exc:
+        raise CommandError(str(exc)) from None
+    folder = run_dir / "checkpoints"
+    if checkpoint is None:
+        for name in ("best", "latest"):
+            if (folder / f"{name}.pt").is_file():
+                return folder / f"{name}.pt"
+        raise CommandError(f"{run_dir} has no best.pt or latest.pt checkpoint yet")
+    if (folder / f"{checkpoint}.pt").is_file():
+        return folder / f"{checkpoint}.pt"
+    if Path(checkpoint).is_file():
+        return Path(checkpoint)
+    held = sorted(p.stem for p in folder.glob("*.pt")) if folder.is_dir() else []
+    raise CommandError(f"argument --checkpoint: {run_dir} has no checkpoint {checkpoint!r} and no such file exists;"
+                       f" its checkpoints: {', '.join(held) or 'none yet'}")
+
+
 def random_baseline(game: Game, episodes: int, seed: int) -> list[EpisodeRecord]:
     """Episodes of a random policy in the game's evaluation setting (for comparisons)."""
     return _episodes(game, RandomAgent(game.spaces(game.policy)[1], seed=seed), episodes, seed)
 
 
-__all__ = ["CommandError", "evaluate", "play", "random_baseline", "report_for", "train", "watch"]
+__all__ = ["CommandError", "evaluate", "export", "play", "random_baseline", "report_for", "train", "watch"]

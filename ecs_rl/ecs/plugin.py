@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import os
 import time
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
@@ -37,7 +38,8 @@ class Priorities:
 class Plugin:
     """The installed plugin: its policies, its processors, and the world it lives in.
 
-    ``learning=False`` acts greedily and records episodes without training (evaluation, ``watch``);
+    ``learning=False`` acts greedily and records episodes without training (evaluation, ``watch``, a shipped
+    game); a policy may be given as the path of an exported ``.npz`` / ``.onnx`` file;
     ``on_end="delete"`` deletes an entity whose episode ended instead of calling the reset hook.
 
     Budgets: each session learns until its own ``with_max_steps`` budget, exactly (transitions past it
@@ -59,7 +61,7 @@ class Plugin:
             raise TypeError(f"reset must be the game's reset hook reset(entity, seed), got {reset!r}")
         if max_steps is not None and (isinstance(max_steps, bool) or not isinstance(max_steps, int) or max_steps < 0):
             raise ValueError(f"max_steps must be an integer >= 0 (or None), got {max_steps!r}")
-        self.policies = {name: PolicyEntry(name, p) for name, p in policies.items()}
+        self.policies = {name: PolicyEntry(name, _exported(name, p)) for name, p in policies.items()}
         self._learners = {name: e for name, e in self.policies.items() if e.session is not None}
         self._frozen: dict[str, str] = {}  # policy -> why it does not learn: "frozen" or "budget"
         self.max_steps = max_steps
@@ -344,17 +346,35 @@ class _Greedy:
 
 
 def install(policies: Mapping[str, Any], reset: ResetHook | None = None, *, evaluation: Evaluation | None = None,
-            priorities: Priorities = Priorities(), on_end: str = "reset", max_steps: int | None = None) -> Plugin:
+            priorities: Priorities = Priorities(), on_end: str = "reset", max_steps: int | None = None,
+            learning: bool = True) -> Plugin:
     """Install training into the current esper world.
 
     ``policies`` maps the names used in ``Agent(policy=...)`` to a ``TrainingSession`` (learns), anything
-    with ``act_batch`` (a frozen policy: acts greedily), or a controller with ``decide(obs, entity)``.
+    with ``act_batch`` (a frozen policy: acts greedily), a controller with ``decide(obs, entity)``, or the
+    path of an exported policy file (``.npz`` / ``.onnx``, read with :func:`ecs_rl.inference.load_policy`).
     ``reset(entity, seed)`` is the game's hook that starts a fresh episode on an entity; with
     ``on_end="delete"`` ended entities are deleted instead (the game spawns new ones) and no hook is needed.
     Each session stops learning at its own ``with_max_steps`` budget; ``max_steps`` caps all of them together.
+
+    ``learning=False`` installs inference only, for a shipped game: every policy acts greedily, nothing
+    learns, no run directory is written; episodes are counted in ``plugin.policies[name].stats``. With
+    exported files it runs on numpy and esper alone (torch need not be installed).
     """
-    return Plugin(policies, reset, evaluation=evaluation, priorities=priorities, on_end=on_end,
+    return Plugin(policies, reset, evaluation=evaluation, priorities=priorities, learning=learning, on_end=on_end,
                   max_steps=max_steps).install()
+
+
+def _exported(name: str, policy: Any) -> Any:
+    """A policy given as the path of an exported file, loaded; anything else as it is."""
+    if not isinstance(policy, (str, os.PathLike)):
+        return policy
+    from ..inference import PolicyFileError, load_policy
+
+    try:
+        return load_policy(policy)
+    except PolicyFileError as exc:
+        raise PolicyFileError(f"policy {name!r}: {exc}") from None
 
 
 def run_episodes(factory: WorldFactory, policies: Mapping[str, Any], episodes: int, *, seed: int | None,
