@@ -235,3 +235,24 @@ def test_importing_ecs_rl_inference_imports_numpy_but_neither_torch_esper_pygame
     loaded = set(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split())
     assert "numpy" in loaded and "ecs_rl.inference" in loaded
     assert not loaded & {"torch", "esper", "pygame", "onnxruntime", "onnx", "ecs_rl.algorithms", "ecs_rl.ecs"}
+
+
+def test_the_shipped_game_demo_plays_an_exported_policy_in_a_window_without_torch(tmp_path):
+    from pathlib import Path
+
+    demo = Path(__file__).resolve().parents[1] / "demos" / "shipped_game.py"
+    export_policy(make_policy("dqn", obs_space=cartpole.observation_space, actions=cartpole.action_space, seed=2),
+                  tmp_path / "cartpole.npz")
+    blocker = TORCH_FREE.split("\nimport json")[0]  # the NoTorch finder, and the check that it blocks
+    code = (blocker + "\nimport runpy\nsys.argv = [sys.argv[1], *sys.argv[2:]]\n"
+            "runpy.run_path(sys.argv[0], run_name='__main__')")
+    proc = subprocess.run([sys.executable, "-c", code, str(demo), str(tmp_path / "cartpole.npz"), "--carts", "2",
+                           "--max-frames", "90", "--screenshot", str(tmp_path / "shot.png")],
+                          capture_output=True, text=True, timeout=120,
+                          env={**__import__("os").environ, "SDL_VIDEODRIVER": "dummy", "SDL_AUDIODRIVER": "dummy"})
+    assert proc.returncode == 0, proc.stderr
+    assert "heavy modules imported: none" in proc.stdout and "episodes ended" in proc.stdout
+    assert (tmp_path / "shot.png").stat().st_size > 1_000
+    bad = subprocess.run([sys.executable, str(demo), str(tmp_path / "missing.npz")], capture_output=True, text=True,
+                         timeout=60)
+    assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "missing.npz does not exist" in bad.stderr
