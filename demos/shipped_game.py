@@ -12,13 +12,18 @@ heavy modules the process imported (torch is not among them, whether or not it i
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
-import esper
+# a game's main sets the process's threads, as ecs-rl's commands set torch's: numpy's BLAS on one thread
+# (read when numpy is first imported), which a busy CPU needs for large batches (README, "Ship it")
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
-from ecs_rl.ecs import FixedStep, install
-from ecs_rl.inference import PolicyFileError, load_policy
-from ecs_rl.worlds import cartpole
+import esper  # noqa: E402
+
+from ecs_rl.ecs import FixedStep, install  # noqa: E402
+from ecs_rl.inference import PolicyFileError, load_policy  # noqa: E402
+from ecs_rl.worlds import cartpole  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
