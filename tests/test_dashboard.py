@@ -106,6 +106,7 @@ def test_the_api_follows_a_run_being_trained(live):
     assert newer["rows"] == read_jsonl(log)[n:newer["next"]]
 
     assert train.wait(timeout=180) == 0, (root.parent / "train.out").read_text()[-2000:]
+    wait_for(lambda: client.get("/api/runs")[1]["runs"][0]["training"] is False, timeout=10)  # its pid is gone
     seen, after = newer["next"], newer["next"]
     while True:
         more = client.lines(run_id, after)
@@ -174,7 +175,7 @@ def test_the_page_draws_the_run_in_a_real_browser(live, tmp_path):
     assert train.wait(timeout=180) == 0
     run_id = client.get("/api/runs")[1]["runs"][0]["id"]
     rows = read_jsonl(root / run_id / "train_episodes.jsonl")
-    url = f"http://127.0.0.1:{client.port}/#runs={run_id.replace('/', '%2F')}"
+    url = f"http://127.0.0.1:{client.port}/?inked#runs={run_id.replace('/', '%2F')}"
     dom = subprocess.run([browser, *CHROMIUM_FLAGS, f"--user-data-dir={tmp_path}", "--virtual-time-budget=8000",
                           "--dump-dom", url], capture_output=True, text=True, timeout=120).stdout
     charts = {}

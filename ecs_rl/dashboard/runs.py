@@ -18,7 +18,7 @@ from typing import Any
 from ..core.files import read_jsonl_from
 from ..core.run import CONFIG, EVAL_LOG, LOCK, METADATA, TRAIN_LOG, RunError, TrainingRun
 
-#: a run whose metadata.json or train log changed this recently (seconds) is marked as training
+#: a run whose lock names no pid is marked as training if its metadata.json or train log changed this recently
 FRESH_SECONDS = 30.0
 #: logs a client can read: the URL's last part -> the file in the run directory
 LOGS = {"episodes": TRAIN_LOG, "evals": EVAL_LOG}
@@ -33,14 +33,15 @@ def _mtime(path: Path) -> float | None:
         return None
 
 
-def _holder_alive(lock: Path) -> bool:
-    """Whether the pid written in a run's ``.lock`` (by the process training in it) is a live process."""
+def _holder_alive(lock: Path) -> bool | None:
+    """Whether the pid that the process training in a run wrote into its ``.lock`` is alive (the pid stays
+    there after training ends); None when the lock names no pid."""
     try:
         pid = int(lock.read_text(encoding="ascii", errors="replace").strip() or 0)
     except (OSError, ValueError):
-        return False
+        return None
     if pid <= 0:
-        return False
+        return None
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -53,8 +54,11 @@ def _holder_alive(lock: Path) -> bool:
 def describe(root: Path, path: Path, meta: dict[str, Any] | RunError, now: float) -> dict[str, Any]:
     """One row of the runs table (what ``ecs-rl runs`` prints, plus algorithm and the training marker)."""
     run_id = path.relative_to(root).as_posix()
-    changed = max((t for t in (_mtime(path / METADATA), _mtime(path / TRAIN_LOG)) if t is not None), default=None)
-    training = _holder_alive(path / LOCK) or (changed is not None and now - changed < FRESH_SECONDS)
+    training = _holder_alive(path / LOCK)
+    if training is None:  # no pid to ask (a run written elsewhere): fresh files say it is training
+        changed = max((t for t in (_mtime(path / METADATA), _mtime(path / TRAIN_LOG)) if t is not None),
+                      default=None)
+        training = changed is not None and now - changed < FRESH_SECONDS
     if isinstance(meta, RunError):
         return {"id": run_id, "name": path.parent.parent.name, "version": path.parent.name, "run_id": path.name,
                 "error": str(meta), "training": training}

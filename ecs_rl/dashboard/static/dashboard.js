@@ -1,9 +1,11 @@
 // The ecs-rl dashboard page: lists the runs, polls the ticked runs' logs for new lines, draws uPlot charts.
-// The ticked runs are kept in the address (#runs=id,id); with none given, runs that are training are shown.
+// The ticked runs are kept in the address (#runs=id,id). Without #runs the page follows training: it ticks
+// every run that is training when it lists the runs (runs started later too), until a box is clicked.
 "use strict";
 
 const POLL_MS = 2000;      // new log lines of the ticked runs
-const LIST_MS = 5000;      // the runs table
+const LIST_MS = 2000;      // the runs table
+const INKED = new URLSearchParams(location.search).has("inked");  // count the runs' pixels (for tests)
 const COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2"];
 
 const state = {
@@ -13,6 +15,7 @@ const state = {
   colors: new Map(),       // id -> colour, kept while the page is open
   charts: new Map(),       // chart key -> {box, plot, signature}
   listed: false,
+  follow: false,           // no #runs in the address: tick runs as they start training
   dirty: false,
   busy: false,
 };
@@ -54,7 +57,7 @@ function writeHash() {
 function setSelected(ids) {
   state.selected = ids;
   for (const id of [...state.data.keys()]) if (!ids.includes(id)) state.data.delete(id);
-  writeHash();
+  if (!state.follow) writeHash();
   state.dirty = true;
 }
 
@@ -72,12 +75,16 @@ async function refreshRuns() {
   state.runs = new Map(body.runs.map((r) => [r.id, r]));
   if (!state.listed) {
     state.listed = true;
-    let wanted = selectionFromHash();
-    if (wanted === null) {
-      wanted = body.runs.filter((r) => r.training && !r.error).map((r) => r.id);
-      if (!wanted.length && body.runs.length) wanted = [body.runs[body.runs.length - 1].id];
+    const wanted = selectionFromHash();
+    state.follow = wanted === null;
+    if (wanted !== null) setSelected(wanted.filter((id) => state.runs.has(id)));
+    else if (!body.runs.some((r) => r.training) && body.runs.length) {
+      setSelected([body.runs[body.runs.length - 1].id]);  // nothing training: the last run listed
     }
-    setSelected(wanted.filter((id) => state.runs.has(id)));
+  }
+  if (state.follow) {
+    const started = body.runs.filter((r) => r.training && !r.error && !state.selected.includes(r.id));
+    if (started.length) setSelected([...state.selected, ...started.map((r) => r.id)]);
   }
   const gone = state.selected.filter((id) => !state.runs.has(id));
   if (gone.length) {
@@ -99,6 +106,7 @@ function renderTable() {
     box.disabled = Boolean(run.error);
     box.dataset.run = run.id;
     box.addEventListener("change", () => {
+      state.follow = false;
       setSelected(box.checked ? [...state.selected, run.id] : state.selected.filter((id) => id !== run.id));
       renderTable();
       tick();
@@ -259,7 +267,8 @@ function chartSpecs() {
 
 function rgb(hex) { return [1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16)); }
 
-// Pixels of the canvas in one of the runs' colours: the lines the chart drew (axes and grid are grey).
+// Pixels of the canvas in one of the runs' colours: the lines the chart drew (axes and grid are grey);
+// with ?inked in the address, written into the chart's data-inked after every draw.
 function inked(plot, ids) {
   const canvas = plot.ctx.canvas;
   const pixels = plot.ctx.getImageData(0, 0, canvas.width, canvas.height).data;
@@ -272,6 +281,15 @@ function inked(plot, ids) {
     }
   }
   return count;
+}
+
+// A run's name in legends: its id without the parts every ticked run shares (its run directory at least).
+function shortName(id) {
+  const parts = id.split("/");
+  const others = state.selected.map((x) => x.split("/"));
+  let k = 0;
+  while (k < parts.length - 1 && others.every((o) => o[k] === parts[k])) k++;
+  return parts.slice(k).join("/");
 }
 
 function draw() {
@@ -289,7 +307,7 @@ function draw() {
       for (const [, label] of t.parts) {
         const color = colorOf(t.id);
         const faint = label === "raw";
-        series.push({ label: `${t.id} ${label}`, stroke: faint ? color + "55" : color, width: faint ? 1 : 2,
+        series.push({ label: `${shortName(t.id)} ${label}`, stroke: faint ? color + "55" : color, width: faint ? 1 : 2,
                       spanGaps: true, points: { show: Boolean(spec.points) } });
       }
     }
@@ -311,7 +329,7 @@ function draw() {
         width, height: 260, series, legend: { live: false },
         scales: { x: { time: false } },
         axes: [{ label: "steps" }, {}],
-        hooks: { draw: [(u) => { box.dataset.inked = inked(u, ids); }] },
+        hooks: { draw: INKED ? [(u) => { box.dataset.inked = inked(u, ids); }] : [] },
       };
       chart = { box, signature, plot: new uPlot(opts, data, box) };
       state.charts.set(spec.key, chart);
@@ -331,7 +349,7 @@ function draw() {
 $("#smooth").addEventListener("change", () => draw());
 window.addEventListener("hashchange", () => {
   const wanted = selectionFromHash();
-  if (wanted) { setSelected(wanted.filter((id) => state.runs.has(id))); renderTable(); tick(); }
+  if (wanted) { state.follow = false; setSelected(wanted.filter((id) => state.runs.has(id))); renderTable(); tick(); }
 });
 refreshRuns().then(tick);
 setInterval(tick, POLL_MS);
