@@ -18,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
 
+from ..core.run import RunError
 from .runs import LOGS, MAX_LINES, RunsIndex
 
 STATIC = Path(__file__).parent / "static"
@@ -67,6 +68,8 @@ def create_app(root: str | os.PathLike[str], allowed_hosts: list[str] | None = N
             return _error(400, f"after must be >= 0 and limit within 1..{MAX_LINES}")
         try:
             found = index.lines(run_id, log, after, limit)
+        except RunError as exc:  # the root vanished
+            return _error(503, str(exc))
         except ValueError as exc:  # a corrupt line: named by file and byte offset
             return _error(422, str(exc))
         except OSError as exc:
