@@ -1,12 +1,13 @@
 """Does watching a run slow it down? Training speed with and without the dashboard page open, side by side.
 
-    python benchmarks/dashboard_load.py                 # ~3 min: 3 rounds of 30 000 CartPole steps per arm
+    python benchmarks/dashboard_load.py                 # ~4-7 min: 3 rounds of 30 000 CartPole steps per arm
     python benchmarks/dashboard_load.py --rounds 1 --steps 10000      # a quick look
 
 One ``ecs-rl dashboard`` server runs throughout. Each round trains ``ecs-rl train cartpole`` twice, in
 alternating order: once with no page open, once with the page open in headless chromium (it follows the run
 as soon as it is listed, polling its logs every 2 s). Reported per arm: training steps/s (the run's own
-report), and the CPU seconds the server and the browser used while the run trained.
+report), steps per CPU-second of the training process (less sensitive to other work on a shared machine),
+and the CPU seconds the server and the browser used while the run trained.
 
 Then the cost of one poll against log length: the server answers ``after=N`` from a byte offset it
 remembered, so a client that is up to date costs the same on a 1 000-line log as on a 200 000-line one.
@@ -58,12 +59,20 @@ def session_pids(sid: int) -> list[int]:
     return pids
 
 
-def train(root: Path, name: str, steps: int) -> float:
-    out = subprocess.run([ECS_RL, "train", "cartpole", "--steps", str(steps), "--full", "--eval-freq",
-                          str(steps // 2), "--root", str(root), "--name", name], capture_output=True, text=True)
-    if out.returncode != 0:
-        raise SystemExit(out.stdout + out.stderr)
-    return float(re.search(r"steps/sec\s+([\d,]+)", out.stdout).group(1).replace(",", ""))
+def train(root: Path, name: str, steps: int) -> tuple[float, float]:
+    """Train a CartPole run: its steps/s (its own report) and its steps per CPU-second (start-up included)."""
+    with tempfile.TemporaryFile("w+") as out:
+        proc = subprocess.Popen([ECS_RL, "train", "cartpole", "--steps", str(steps), "--full", "--eval-freq",
+                                 str(steps // 2), "--root", str(root), "--name", name], stdout=out,
+                                stderr=subprocess.STDOUT, text=True)
+        _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        text = out.read()
+    if proc.returncode != 0:
+        raise SystemExit(text)
+    speed = float(re.search(r"steps/sec\s+([\d,]+)", text).group(1).replace(",", ""))
+    return speed, steps / (usage.ru_utime + usage.ru_stime)
 
 
 def poll_cost(port: int, root: Path, server_pid: int) -> list[tuple[int, float, float]]:
@@ -120,30 +129,35 @@ def main() -> None:
                                                     "--remote-debugging-port=0", f"http://127.0.0.1:{port}/"],
                                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                                    start_new_session=True)
-                        time.sleep(3)  # the browser is up and the page loaded before training starts
+                    time.sleep(3)  # the browser is up and the page loaded before training starts (both arms wait)
                     server_cpu = cpu_seconds([server.pid])
                     browser_cpu = cpu_seconds(session_pids(browser.pid)) if browser else 0.0
                     wall = time.perf_counter()
-                    speed = train(root, f"{arm.replace(' ', '-')}-{r}", args.steps)
+                    speed, per_cpu = train(root, f"{arm.replace(' ', '-')}-{r}", args.steps)
                     wall = time.perf_counter() - wall
                     server_cpu = cpu_seconds([server.pid]) - server_cpu
                     if browser:
                         browser_cpu = cpu_seconds(session_pids(browser.pid)) - browser_cpu
                         os.killpg(browser.pid, signal.SIGTERM)
                         browser.wait()
-                    rows[arm].append((speed, server_cpu, browser_cpu, wall))
-                    print(f"round {r} {arm:9s}: {speed:7,.0f} steps/s   server CPU {server_cpu:5.2f} s   "
-                          f"browser CPU {browser_cpu:5.2f} s   over {wall:5.1f} s of training", flush=True)
+                    rows[arm].append((speed, server_cpu, browser_cpu, wall, per_cpu))
+                    print(f"round {r} {arm:9s}: {speed:7,.0f} steps/s ({per_cpu:5,.0f} per CPU-s)   server CPU "
+                          f"{server_cpu:5.2f} s   browser CPU {browser_cpu:5.2f} s   over {wall:5.1f} s of training",
+                          flush=True)
             costs = poll_cost(port, root, server.pid)
         finally:
             server.terminate()
             server.wait()
-    base = statistics.median(s for s, *_ in rows["no page"])
-    page = statistics.median(s for s, *_ in rows["page open"])
-    wall = sum(w for *_, w in rows["page open"])
+    base = statistics.median(r[0] for r in rows["no page"])
+    page = statistics.median(r[0] for r in rows["page open"])
+    base_cpu = statistics.median(r[4] for r in rows["no page"])
+    page_cpu = statistics.median(r[4] for r in rows["page open"])
+    wall = sum(r[3] for r in rows["page open"])
     print(f"\nmedian steps/s: no page {base:,.0f}, page open {page:,.0f} (ratio {page / base:.3f})")
-    print(f"server CPU with the page open: {sum(c for _, c, _, _ in rows['page open']) / wall:.1%} of one core; "
-          f"browser: {sum(b for *_, b, _ in rows['page open']) / wall:.1%}")
+    print(f"median steps per CPU-second of training: no page {base_cpu:,.0f}, page open {page_cpu:,.0f} "
+          f"(ratio {page_cpu / base_cpu:.3f})")
+    print(f"server CPU with the page open: {sum(r[1] for r in rows['page open']) / wall:.1%} of one core; "
+          f"browser: {sum(r[2] for r in rows['page open']) / wall:.1%}")
     for n, ms, cpu in costs:
         print(f"one poll of an up-to-date client, {n:,}-line log: {ms:.2f} ms, server CPU {cpu:.2f} ms")
 
