@@ -1,4 +1,4 @@
-"""The ``ecs-rl`` command: train, eval, watch, play, export, plot and runs."""
+"""The ``ecs-rl`` command: train, eval, watch, play, export, plot, runs and dashboard."""
 
 from __future__ import annotations
 
@@ -79,6 +79,32 @@ def _cmd_runs(args: argparse.Namespace) -> int:
     return 0
 
 
+def _port(text: str) -> int:
+    value = _whole_at_least(0)(text)
+    if value > 65535:
+        raise argparse.ArgumentTypeError(f"must be a port number 0..65535, got {value}")
+    return value
+
+
+def _cmd_dashboard(args: argparse.Namespace) -> int:
+    root = Path(args.root)
+    if not root.is_dir():
+        raise CliError(f"--root {root} does not exist or is not a directory")
+    try:
+        import starlette  # noqa: F401
+        import uvicorn  # noqa: F401
+    except ImportError as exc:
+        raise CliError(f"the dashboard needs ecs-rl[dashboard] ({exc.name} is missing): "
+                       "pip install 'ecs-rl[dashboard]'") from None
+    from .dashboard import serve
+
+    try:
+        serve(root, args.host, args.port)
+    except OSError as exc:
+        raise CliError(str(exc)) from None
+    return 0
+
+
 def _configure_torch() -> None:
     """Commands that run torch networks set its process-wide CPU settings once, at their start."""
     from .algorithms import configure_torch
@@ -96,7 +122,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     return train(args.game, args.algo, args.steps, args.envs, args.seed, args.render, args.name, args.version,
                  args.resume, args.root, args.eval_freq, args.full, args.max_frames,
                  checkpoint_every=args.checkpoint_every, checkpoint_seconds=args.checkpoint_seconds,
-                 self_play=args.self_play)
+                 self_play=args.self_play, tensorboard=args.tensorboard)
 
 
 def _cmd_eval(args: argparse.Namespace) -> int:
@@ -174,6 +200,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="also save latest.pt every T seconds (60): a kill loses at most that much")
     p.add_argument("--self-play", action="store_true", help="hunt: each team also plays past snapshots of the "
                    "other (runs/.../snapshots/), with Elo ratings; a resumed self-play run keeps it")
+    p.add_argument("--tensorboard", action="store_true", help="also write TensorBoard scalars in the run directory "
+                   "(tensorboard --logdir runs); needs ecs-rl[tensorboard]")
     p.add_argument("--max-frames", type=_positive, help=argparse.SUPPRESS)
     p.set_defaults(handler=_cmd_train)
 
@@ -223,6 +251,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("runs", help="list training runs and their progress")
     p.add_argument("--root", default="runs", help="directory holding <name>/<version>/<run> (default: runs)")
     p.set_defaults(handler=_cmd_runs)
+
+    p = sub.add_parser("dashboard", help="a local web page of the runs, with live charts")
+    p.add_argument("--root", default="runs", help="directory holding <name>/<version>/<run> (default: runs)")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine "
+                   "only; 0.0.0.0 shows the runs to the network and prints a warning)")
+    p.add_argument("--port", type=_port, default=8765, help="default 8765; 0: a free port")
+    p.set_defaults(handler=_cmd_dashboard)
     return parser
 
 

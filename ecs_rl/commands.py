@@ -207,16 +207,18 @@ def _resume_config(resume: str, game_name: str | None, algo: str | None, envs: i
 def train(game_name: str | None, algo: str | None, steps: int | None, envs: int | None, seed: int | None,
           render: bool, name: str | None, version: str | None, resume: str | None, root: str, eval_freq: int | None,
           full: bool, max_frames: int | None = None, progress: bool = True, checkpoint_every: int | None = None,
-          checkpoint_seconds: float = 60.0, self_play: bool = False) -> int:
+          checkpoint_seconds: float = 60.0, self_play: bool = False, tensorboard: bool = False) -> int:
     """``ecs-rl train``: one run of one learning policy; a game with several learning policies trains them all
     at once, one run each (see :func:`_train_teams`)."""
+    if tensorboard:
+        _check_tensorboard()
     new_cfg = None
     if resume:
         run_dir, cfg, game, algo = _resume_config(resume, game_name, algo, envs, seed, name, version)
         if game.multi:
             return _train_teams(game, algo, steps, envs, seed, render, name, (run_dir, cfg), root, eval_freq,
                                 max_frames, progress, checkpoint_every, checkpoint_seconds, version=version,
-                                self_play=self_play)
+                                self_play=self_play, tensorboard=tensorboard)
         if self_play:
             raise CommandError(f"--self-play needs a game with two learning policies; {game.name} has one")
         envs, seed = cfg["envs"], cfg["seed"]
@@ -236,7 +238,8 @@ def train(game_name: str | None, algo: str | None, steps: int | None, envs: int 
         game = _load_game(game_name)
         if game.multi:
             return _train_teams(game, algo, steps, envs, seed, render, name, None, root, eval_freq, max_frames,
-                                progress, checkpoint_every, checkpoint_seconds, version=version, self_play=self_play)
+                                progress, checkpoint_every, checkpoint_seconds, version=version, self_play=self_play,
+                                tensorboard=tensorboard)
         if self_play:
             raise CommandError(f"--self-play needs a game with two learning policies; {game.name} has one")
         algo = algo or game.default_algo
@@ -271,6 +274,8 @@ def train(game_name: str | None, algo: str | None, steps: int | None, envs: int 
         raise CommandError(str(exc)) from None
     for note in session.resume_notes:
         print(f"resume: {note}")
+    if tensorboard:
+        _attach_tensorboard(session, run_dir)
     if resume:
         print(f"resuming {run_dir.path} at step {session.total_steps:,} (episode {session.total_episodes:,})")
     plugin = game.install({game.policy: session},
@@ -309,6 +314,21 @@ def train(game_name: str | None, algo: str | None, steps: int | None, envs: int 
         print(f"solved at step {plugin.eval_history[-1].step:,} in {wall:.1f}s")
     print(f"run: {run_dir.path}")
     return 0
+
+
+def _check_tensorboard() -> None:
+    import importlib.util
+
+    if importlib.util.find_spec("tensorboard") is None:
+        raise CommandError("--tensorboard needs the tensorboard package: pip install 'ecs-rl[tensorboard]'")
+
+
+def _attach_tensorboard(session: TrainingSession, run: TrainingRun) -> None:
+    """``--tensorboard``: scalars in the run directory; a resumed run's steps after its checkpoint are replaced."""
+    from .core.tensorboard import TensorBoardLogger
+
+    session.with_logger(TensorBoardLogger(run.path, purge_step=session.total_steps if run.resumed else None))
+    print(f"tensorboard: scalars in {run.path} (tensorboard --logdir {run.path.parent.parent.parent})")
 
 
 def _eval_means(run_dir: TrainingRun) -> list[tuple[int, float]]:
@@ -383,7 +403,7 @@ def _team_runs(run_dir: TrainingRun, cfg: dict, game: Game) -> dict[str, Trainin
 def _train_teams(game: Game, algo: str | None, steps: int | None, envs: int | None, seed: int | None, render: bool,
                  name: str | None, resumed: tuple[TrainingRun, dict] | None, root: str, eval_freq: int | None,
                  max_frames: int | None, progress: bool, checkpoint_every: int | None, checkpoint_seconds: float,
-                 version: str | None = None, self_play: bool = False) -> int:
+                 version: str | None = None, self_play: bool = False, tensorboard: bool = False) -> int:
     """Train every learning policy of ``game`` at once in one world: one session and one run per policy,
     ``<root>/<name>/<policy>/<timestamp>/``. ``steps`` is each policy's budget (decisions of its agents); a
     policy that reaches it stops learning and plays greedily until every policy is done."""
@@ -461,6 +481,8 @@ def _train_teams(game: Game, algo: str | None, steps: int | None, envs: int | No
     for p, session in sessions.items():
         for note in session.resume_notes:
             print(f"resume ({p}): {note}")
+        if tensorboard:
+            _attach_tensorboard(session, runs[p])
         if resumed is not None:
             print(f"resuming {runs[p].path} at step {session.total_steps:,} (episode {session.total_episodes:,})")
     plugin = game.install({**sessions, **(selfplay.ghosts() if selfplay else {})},

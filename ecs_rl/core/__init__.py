@@ -4,10 +4,11 @@ from .agent import LearningAgent, RandomAgent
 from .run import RunError, TrainingRun
 from .session import TrainingSession
 from .stats import EvalReport, Last, Max, Mean, Min, RollingMean, StatsTracker, Std, extra
+from .tensorboard import TensorBoardLogger
 from .types import ActMode, EpisodeRecord, EpisodeStatus, Experience
 
 __all__ = [
     "ActMode", "EpisodeRecord", "EpisodeStatus", "EvalReport", "Experience", "Last", "LearningAgent",
     "Max", "Mean", "Min", "RandomAgent", "RollingMean", "RunError", "StatsTracker", "Std",
-    "TrainingRun", "TrainingSession", "extra",
+    "TensorBoardLogger", "TrainingRun", "TrainingSession", "extra",
 ]

@@ -180,6 +180,16 @@ def remove_stale_temp_files(*directories: str | os.PathLike[str]) -> list[Path]:
     return removed
 
 
+def _row(line: bytes | str, where: str) -> dict[str, Any]:
+    try:
+        row = json.loads(line)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{where}: not a JSON line ({getattr(exc, 'msg', exc)})") from None
+    if not isinstance(row, dict):
+        raise ValueError(f"{where}: expected a JSON object, got {type(row).__name__}")
+    return row
+
+
 def read_jsonl(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
     """Every JSON object in ``path``; a missing file is empty. A corrupt line raises naming file and line."""
     path = Path(path)
@@ -188,13 +198,30 @@ def read_jsonl(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     with open(path, encoding="utf-8") as fh:
         for number, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise ValueError(f"{path}:{number}: not a JSON line ({exc.msg})") from None
-            if not isinstance(row, dict):
-                raise ValueError(f"{path}:{number}: expected a JSON object, got {type(row).__name__}")
-            rows.append(row)
+            if line.strip():
+                rows.append(_row(line, f"{path}:{number}"))
     return rows
+
+
+def read_jsonl_from(path: str | os.PathLike[str], offset: int = 0,
+                    limit: int | None = None) -> tuple[list[dict[str, Any]], int]:
+    """The JSON objects of the whole lines after byte ``offset`` (at most ``limit``), and the byte offset
+    after the last line read: pass it back to read only what was appended since. A partial last line (a
+    line being written) is left for the next call; a missing file is empty. A corrupt line raises naming
+    the file and the line's byte offset."""
+    path = Path(path)
+    try:
+        fh = open(path, "rb")
+    except FileNotFoundError:
+        return [], offset
+    rows: list[dict[str, Any]] = []
+    with fh:
+        fh.seek(offset)
+        while limit is None or len(rows) < limit:
+            line = fh.readline()
+            if not line.endswith(b"\n"):  # end of file, or a line not yet written whole
+                break
+            if line.strip():
+                rows.append(_row(line, f"{path}: line at byte {offset}"))
+            offset += len(line)
+    return rows, offset

@@ -88,6 +88,7 @@ class TrainingSession:
         self.resume_notes: list[str] = []
         self._checkpoint_step: int | None = None  # the step of the newest latest this session saved or loaded
         self._opening: tuple[TrainingRun, dict[str, Any] | None, list[str]] | None = None
+        self._loggers: list[Any] = []
 
     # -- builder ------------------------------------------------------------------------------
 
@@ -197,6 +198,17 @@ class TrainingSession:
             self._replay_log_into_stats()
         return self
 
+    def with_logger(self, logger: Any) -> "TrainingSession":
+        """Also hand every episode to ``logger`` (e.g. :class:`~ecs_rl.core.tensorboard.TensorBoardLogger`):
+        ``log_episode(record, step, episode)``, ``log_eval_episode(record, step)``, ``log_eval_mean(mean, step)``
+        once per evaluation, and ``close()`` when the session closes."""
+        missing = [m for m in ("log_episode", "log_eval_episode", "log_eval_mean", "close")
+                   if not callable(getattr(logger, m, None))]
+        if missing:
+            raise TypeError(f"logger {type(logger).__name__} lacks method(s): {', '.join(missing)}")
+        self._loggers.append(logger)
+        return self
+
     # -- acting and observing -----------------------------------------------------------------
 
     def act(self, obs: Any, mode: ActMode = ActMode.EXPLORE, agent_id: int = 0, mask: np.ndarray | None = None) -> Any:
@@ -298,6 +310,8 @@ class TrainingSession:
             self._run.log_train_episode(record, self._total_steps, self._total_episodes + 1, **log_fields)
         self._total_episodes += 1
         self._stats.update(record)
+        for logger in self._loggers:
+            logger.log_episode(record, self._total_steps, self._total_episodes)
         if self._run is not None:
             self._write_metadata(force=False)
         self._agent.on_episode_start()
@@ -309,11 +323,15 @@ class TrainingSession:
         """Log an evaluation episode, tagged with the current step count."""
         if self._run is not None:
             self._run.log_eval_episode(record, self._total_steps, **log_fields)
+        for logger in self._loggers:
+            logger.log_eval_episode(record, self._total_steps)
 
     def maybe_save_best(self, mean_reward: float) -> bool:
         """Save ``best`` if ``mean_reward`` beats every earlier one; return whether it did."""
         if not isinstance(mean_reward, (int, float, np.number)) or not math.isfinite(mean_reward):
             raise ValueError(f"mean_reward must be a finite number, got {mean_reward!r}")
+        for logger in self._loggers:  # called once per evaluation, with its mean
+            logger.log_eval_mean(float(mean_reward), self._total_steps)
         if mean_reward <= self._best:
             return False
         self._best = float(mean_reward)
@@ -344,13 +362,19 @@ class TrainingSession:
         self._checkpoint_saved()
 
     def close(self) -> None:
-        """Save ``latest`` and the metadata and release the run's lock (call when training stops)."""
-        if self._run is None or not self._run.locked:
-            return
+        """Save ``latest`` and the metadata, close the loggers and release the run's lock (call when training
+        stops)."""
+        loggers, self._loggers = self._loggers, []
         try:
-            self.save_latest()
+            if self._run is None or not self._run.locked:
+                return
+            try:
+                self.save_latest()
+            finally:
+                self._run.release_lock()
         finally:
-            self._run.release_lock()
+            for logger in loggers:
+                logger.close()
 
     def __enter__(self) -> "TrainingSession":
         return self
