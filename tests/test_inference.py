@@ -1,10 +1,12 @@
 """ecs_rl.inference (the numpy side): bad files refused, torch-free loading and acting, the inference plugin."""
 
 import json
+import re
 import subprocess
 import sys
 
 import esper
+import gymnasium as gym
 import numpy as np
 import onnx
 import pytest
@@ -256,3 +258,28 @@ def test_the_shipped_game_demo_plays_an_exported_policy_in_a_window_without_torc
     bad = subprocess.run([sys.executable, str(demo), str(tmp_path / "missing.npz")], capture_output=True, text=True,
                          timeout=60)
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "missing.npz does not exist" in bad.stderr
+
+
+def test_observations_whose_rows_do_not_fit_the_policy_are_refused_not_regrouped(tmp_path):
+    """A batch whose rows hold another number of values (a file from another game) is an error, even when its
+    total size happens to be a multiple of the policy's observation size: never actions for regrouped rows."""
+    export_policy(make_policy("dqn"), tmp_path / "six.npz")  # reads 6 numbers per observation
+    policy = load_policy(tmp_path / "six.npz")
+    for batch in (np.zeros((3, 4), np.float32), np.zeros((4, 3), np.float32), np.zeros((2, 12), np.float32),
+                  np.zeros(6, np.float32)):
+        with pytest.raises(ValueError, match=re.escape(f"observations of shape {batch.shape} do not fit policy six.npz")):
+            policy.act_batch(batch)
+    with pytest.raises(ValueError, match=r"observation of shape \(12,\) does not fit policy six\.npz"):
+        policy.act(np.zeros(12, np.float32))
+    assert policy.act_batch(np.zeros((2, 2, 3), np.float32)).shape == (2,)  # rows of 6 numbers in any shape
+
+
+def test_install_names_the_entity_whose_observation_does_not_fit_an_exported_policy(world, tmp_path):
+    """Another game's file: 2 cart-poles (4 numbers each) make 8 numbers, a whole number of 2-number rows."""
+    export_policy(make_policy("dqn", obs_space=gym.spaces.Box(-1, 1, (2,), np.float32),
+                              actions=cartpole.action_space), tmp_path / "other.npz")
+    cartpole.build(2, seed=0)
+    plugin = install({"cartpole": str(tmp_path / "other.npz")}, cartpole.reset, learning=False)
+    with pytest.raises(ValueError, match=r"entity \d+: Observation has shape \(4,\) \(4 numbers\), policy "
+                                         r"'cartpole' reads 2"):
+        step_world(3, plugin=plugin)

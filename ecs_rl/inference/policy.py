@@ -58,10 +58,12 @@ class ExportedPolicy:
     def act_batch(self, obs_batch: Any, mode: Any = None, agent_ids: Sequence[int] | None = None,
                   masks: np.ndarray | None = None) -> np.ndarray:
         obs = np.asarray(obs_batch, dtype=np.float32)
-        if obs.size % self.obs_dim or obs.size == 0:
+        # one row per observation, each of obs_dim numbers (in any shape): a batch whose size is merely a
+        # multiple of obs_dim (another game's observations) is refused, never regrouped into other rows
+        if obs.ndim == 0 or len(obs) == 0 or obs.size != len(obs) * self.obs_dim:
             raise ValueError(f"observations of shape {obs.shape} do not fit policy {self.source.name} "
-                             f"(each observation has {self.obs_dim} numbers)")
-        out = self.forward(obs.reshape(-1, self.obs_dim))
+                             f"(a batch of observations of {self.obs_dim} numbers each)")
+        out = self.forward(obs.reshape(len(obs), self.obs_dim))
         s = self.spec
         if self.continuous:
             if masks is not None:
@@ -74,7 +76,11 @@ class ExportedPolicy:
 
     def act(self, obs: Any, mode: Any = None, agent_id: int = 0, mask: np.ndarray | None = None) -> Any:
         masks = None if mask is None else np.asarray(mask).reshape(1, -1)
-        action = self.act_batch(np.asarray(obs, dtype=np.float32).reshape(1, -1), masks=masks)[0]
+        obs = np.asarray(obs, dtype=np.float32)
+        if obs.size != self.obs_dim:
+            raise ValueError(f"observation of shape {obs.shape} does not fit policy {self.source.name} "
+                             f"(it reads {self.obs_dim} numbers)")
+        action = self.act_batch(obs.reshape(1, -1), masks=masks)[0]
         return action if self.continuous else int(action)
 
     def __repr__(self) -> str:
