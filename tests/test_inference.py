@@ -79,6 +79,18 @@ BAD_NPZ = {
     "action space does not fit": (lambda a, h: damaged(a, header_with(h, "action_space/n", 4)),
                                   "the network writes 5 values but action_space is Discrete(4)"),
     "no action space": (lambda a, h: damaged(a, header_with(h, "action_space", None)), "header has no 'action_space'"),
+    "algorithm not a name": (lambda a, h: damaged(a, header_with(h, "algorithm", ["dqn"])),
+                             "unknown algorithm ['dqn']"),
+    "output not a name": (lambda a, h: damaged(a, header_with(h, "output", {"q": 1})),
+                          "a dqn policy cannot output {'q': 1}"),
+    "boolean n": (lambda a, h: damaged(a, header_with(h, "action_space/n", True)),
+                  "action_space discrete needs an integer n >= 1 and start"),
+    "boolean in observation shape": (lambda a, h: damaged(a, header_with(h, "observation_space/shape", [True, 6])),
+                                     "observation_space must be a float32 box with a shape"),
+    "box without dtype": (lambda a, h: damaged(a, header_with(header_with(header_with(
+        h, "algorithm", "ppo"), "output", "mean"), "action_space", {"kind": "box", "shape": [5], "low": [0] * 5,
+                                                                     "high": [1] * 5})),
+        "action_space box needs a float dtype, got None"),
     "unknown activation": (lambda a, h: damaged(a, header_with(h, "architecture/activation", "gelu")),
                            "architecture must be an mlp with activation relu or tanh"),
 }
@@ -94,6 +106,28 @@ def test_each_bad_npz_is_refused_in_one_line_naming_the_file(good, tmp_path, cas
         load_policy(path)
     text = str(info.value)
     assert str(path) in text and message in text and "\n" not in text, text
+
+
+def test_zip_members_that_are_not_arrays_are_refused_naming_the_file(good, tmp_path):
+    """numpy hands back a member without the .npy suffix as raw bytes: refused as a bad file, not a crash."""
+    import io
+    import zipfile
+
+    _, arrays, _ = good
+    for name, members in (("raw_header", {"header": b'{"format": "ecs-rl-policy"}'}),
+                          ("raw_layer", {"layer0.weight": b"\x00" * 8})):
+        path = tmp_path / f"{name}.npz"
+        with zipfile.ZipFile(path, "w") as archive:
+            for key, value in arrays.items():
+                buffer = io.BytesIO()
+                np.save(buffer, value)
+                archive.writestr(f"{key}.npy", buffer.getvalue())
+            for key, value in members.items():
+                archive.writestr(key, value)
+        with pytest.raises(PolicyFileError) as info:
+            load_policy(path)
+        text = str(info.value)
+        assert str(path) in text and f"member {next(iter(members))!r} is not a .npy array" in text, text
 
 
 def test_the_good_file_loads(good):

@@ -153,7 +153,10 @@ def read_npz(path: str | os.PathLike[str]) -> tuple[Spec, list[tuple[np.ndarray,
         raise PolicyFileError(f"policy file {path} is not a readable .npz file ({_first_line(exc)})") from None
     except (OSError, EOFError, zipfile.BadZipFile) as exc:
         raise PolicyFileError(f"policy file {path} is not a readable .npz file ({_first_line(exc)})") from None
-    if not isinstance(arrays, dict) or "header" not in arrays:
+    for name, value in arrays.items():  # numpy hands back a member not stored as .npy as raw bytes
+        if not isinstance(value, np.ndarray):
+            raise PolicyFileError(f"policy file {path}: its member {name!r} is not a .npy array")
+    if "header" not in arrays:
         raise PolicyFileError(f"policy file {path} has no 'header' array: not an ecs-rl policy file")
     raw = arrays.pop("header")
     if raw.dtype != np.uint8 or raw.ndim != 1:
