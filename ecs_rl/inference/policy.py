@@ -14,6 +14,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from ..core.masks import legal_masks
 from .header import FORMAT, FORMAT_VERSION, PolicyFileError, Spec, check_header
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "ExportedPolicy", "NumpyPolicy", "PolicyFileError", "load_policy", "read_npz"]
@@ -85,18 +86,6 @@ class ExportedPolicy:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({str(self.source)!r}, {self.algorithm}, sizes={list(self.spec.sizes)})"
-
-
-def legal_masks(masks: Any, n_rows: int, n_actions: int) -> np.ndarray:
-    """Masks as an ``(n_rows, n_actions)`` bool array (True = legal); a row with no legal action is refused."""
-    masks = np.asarray(masks)
-    if masks.dtype != np.bool_ or masks.shape != (n_rows, n_actions):
-        raise ValueError(f"masks must be a bool array of shape ({n_rows}, {n_actions}), got dtype {masks.dtype} "
-                         f"shape {masks.shape}")
-    legal = masks.any(axis=1)
-    if not legal.all():
-        raise ValueError(f"masks row {int(np.flatnonzero(~legal)[0])} allows no action (all False)")
-    return masks
 
 
 class NumpyPolicy(ExportedPolicy):
