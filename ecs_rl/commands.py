@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import math
 import os
 import shutil
@@ -845,6 +846,7 @@ def _export_source(path: Path, checkpoint: str | None) -> Path:
         run_dir = TrainingRun.find(path)
     except RunError as exc:
         raise CommandError(str(exc)) from None
+    _refuse_team_name(path, run_dir)
     folder = run_dir / "checkpoints"
     if checkpoint is None:
         for name in ("best", "latest"):
@@ -858,6 +860,23 @@ def _export_source(path: Path, checkpoint: str | None) -> Path:
     held = sorted(p.stem for p in folder.glob("*.pt")) if folder.is_dir() else []
     raise CommandError(f"argument --checkpoint: {run_dir} has no checkpoint {checkpoint!r} and no such file exists;"
                        f" its checkpoints: {', '.join(held) or 'none yet'}")
+
+
+def _refuse_team_name(path: Path, run_dir: Path) -> None:
+    """A game's name directory whose newest run is one policy of several trained together (Hunt's prey and
+    predators) is ambiguous: one file holds one policy, so the user names it (``runs/hunt/prey``)."""
+    if path == run_dir or any(path.glob("*/metadata.json")):  # a run, or a version directory
+        return
+    try:
+        cfg = json.loads((run_dir / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return
+    partners = cfg.get("partners") if isinstance(cfg, dict) else None
+    if isinstance(partners, dict) and partners and isinstance(cfg.get("policy"), str):
+        policies = sorted([cfg["policy"], *map(str, partners)])
+        raise CommandError(f"{path} holds the runs of {len(policies)} policies trained together "
+                           f"({', '.join(policies)}) and a file holds one: export each from its own directory "
+                           f"(ecs-rl export {path / policies[0]} -o {policies[0]}.npz)")
 
 
 def random_baseline(game: Game, episodes: int, seed: int) -> list[EpisodeRecord]:

@@ -185,3 +185,26 @@ def test_cli_export_to_onnx_without_the_extra_is_a_one_line_error(trained_run, t
     assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
     assert "writing .onnx needs the onnx package: pip install 'ecs-rl[onnx]'" in proc.stderr
     assert not (tmp_path / "p.onnx").exists()
+
+
+def test_cli_export_of_a_team_game_name_asks_which_policy(trained_run, tmp_path, capsys):
+    """A name directory of a game whose policies were trained together (one run each, partners in config.json)
+    holds several policies and a file holds one: the user is asked to name it, never given one at random."""
+    import os
+    import shutil
+
+    runs = {p: TrainingRun.create("teams", p, root=tmp_path / "runs") for p in ("predator", "prey")}
+    for p, run in runs.items():
+        (other,) = set(runs) - {p}
+        run.write_config({"game": "hunt", "algo": "dqn", "policy": p,
+                          "partners": {other: os.path.relpath(runs[other].path, run.path)}})
+        shutil.copy(trained_run / "checkpoints" / "best.pt", run.path / "checkpoints" / "best.pt")
+    out = tmp_path / "team.npz"
+    assert main(["export", str(tmp_path / "runs" / "teams"), "-o", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "holds the runs of 2 policies trained together (predator, prey)" in err, err
+    assert f"ecs-rl export {tmp_path / 'runs' / 'teams' / 'predator'} -o predator.npz" in err
+    assert not out.exists()
+    for p in runs:  # each policy's own directory exports
+        assert main(["export", str(tmp_path / "runs" / "teams" / p), "-o", str(tmp_path / f"{p}.npz")]) == 0
+    assert main(["export", str(trained_run.parent.parent), "-o", str(out)]) == 0  # one policy's name directory

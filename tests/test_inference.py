@@ -1,10 +1,12 @@
 """ecs_rl.inference (the numpy side): bad files refused, torch-free loading and acting, the inference plugin."""
 
 import json
+import re
 import subprocess
 import sys
 
 import esper
+import gymnasium as gym
 import numpy as np
 import onnx
 import pytest
@@ -77,6 +79,18 @@ BAD_NPZ = {
     "action space does not fit": (lambda a, h: damaged(a, header_with(h, "action_space/n", 4)),
                                   "the network writes 5 values but action_space is Discrete(4)"),
     "no action space": (lambda a, h: damaged(a, header_with(h, "action_space", None)), "header has no 'action_space'"),
+    "algorithm not a name": (lambda a, h: damaged(a, header_with(h, "algorithm", ["dqn"])),
+                             "unknown algorithm ['dqn']"),
+    "output not a name": (lambda a, h: damaged(a, header_with(h, "output", {"q": 1})),
+                          "a dqn policy cannot output {'q': 1}"),
+    "boolean n": (lambda a, h: damaged(a, header_with(h, "action_space/n", True)),
+                  "action_space discrete needs an integer n >= 1 and start"),
+    "boolean in observation shape": (lambda a, h: damaged(a, header_with(h, "observation_space/shape", [True, 6])),
+                                     "observation_space must be a float32 box with a shape"),
+    "box without dtype": (lambda a, h: damaged(a, header_with(header_with(header_with(
+        h, "algorithm", "ppo"), "output", "mean"), "action_space", {"kind": "box", "shape": [5], "low": [0] * 5,
+                                                                     "high": [1] * 5})),
+        "action_space box needs a float dtype, got None"),
     "unknown activation": (lambda a, h: damaged(a, header_with(h, "architecture/activation", "gelu")),
                            "architecture must be an mlp with activation relu or tanh"),
 }
@@ -92,6 +106,28 @@ def test_each_bad_npz_is_refused_in_one_line_naming_the_file(good, tmp_path, cas
         load_policy(path)
     text = str(info.value)
     assert str(path) in text and message in text and "\n" not in text, text
+
+
+def test_zip_members_that_are_not_arrays_are_refused_naming_the_file(good, tmp_path):
+    """numpy hands back a member without the .npy suffix as raw bytes: refused as a bad file, not a crash."""
+    import io
+    import zipfile
+
+    _, arrays, _ = good
+    for name, members in (("raw_header", {"header": b'{"format": "ecs-rl-policy"}'}),
+                          ("raw_layer", {"layer0.weight": b"\x00" * 8})):
+        path = tmp_path / f"{name}.npz"
+        with zipfile.ZipFile(path, "w") as archive:
+            for key, value in arrays.items():
+                buffer = io.BytesIO()
+                np.save(buffer, value)
+                archive.writestr(f"{key}.npy", buffer.getvalue())
+            for key, value in members.items():
+                archive.writestr(key, value)
+        with pytest.raises(PolicyFileError) as info:
+            load_policy(path)
+        text = str(info.value)
+        assert str(path) in text and f"member {next(iter(members))!r} is not a .npy array" in text, text
 
 
 def test_the_good_file_loads(good):
@@ -256,3 +292,28 @@ def test_the_shipped_game_demo_plays_an_exported_policy_in_a_window_without_torc
     bad = subprocess.run([sys.executable, str(demo), str(tmp_path / "missing.npz")], capture_output=True, text=True,
                          timeout=60)
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "missing.npz does not exist" in bad.stderr
+
+
+def test_observations_whose_rows_do_not_fit_the_policy_are_refused_not_regrouped(tmp_path):
+    """A batch whose rows hold another number of values (a file from another game) is an error, even when its
+    total size happens to be a multiple of the policy's observation size: never actions for regrouped rows."""
+    export_policy(make_policy("dqn"), tmp_path / "six.npz")  # reads 6 numbers per observation
+    policy = load_policy(tmp_path / "six.npz")
+    for batch in (np.zeros((3, 4), np.float32), np.zeros((4, 3), np.float32), np.zeros((2, 12), np.float32),
+                  np.zeros(6, np.float32)):
+        with pytest.raises(ValueError, match=re.escape(f"observations of shape {batch.shape} do not fit policy six.npz")):
+            policy.act_batch(batch)
+    with pytest.raises(ValueError, match=r"observation of shape \(12,\) does not fit policy six\.npz"):
+        policy.act(np.zeros(12, np.float32))
+    assert policy.act_batch(np.zeros((2, 2, 3), np.float32)).shape == (2,)  # rows of 6 numbers in any shape
+
+
+def test_install_names_the_entity_whose_observation_does_not_fit_an_exported_policy(world, tmp_path):
+    """Another game's file: 2 cart-poles (4 numbers each) make 8 numbers, a whole number of 2-number rows."""
+    export_policy(make_policy("dqn", obs_space=gym.spaces.Box(-1, 1, (2,), np.float32),
+                              actions=cartpole.action_space), tmp_path / "other.npz")
+    cartpole.build(2, seed=0)
+    plugin = install({"cartpole": str(tmp_path / "other.npz")}, cartpole.reset, learning=False)
+    with pytest.raises(ValueError, match=r"entity \d+: Observation has shape \(4,\) \(4 numbers\), policy "
+                                         r"'cartpole' reads 2"):
+        step_world(3, plugin=plugin)

@@ -17,6 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..core.files import atomic_target
+from ..core.masks import legal_masks as core_legal_masks
 
 FORMAT = "ecs-rl-checkpoint"
 FORMAT_VERSION = 1
@@ -192,15 +193,7 @@ def legal_masks(masks: Any, n_rows: int, space: gym.Space) -> np.ndarray:
     shapes and dtypes, a non-Discrete space, and a row with no legal action are refused clearly."""
     if not isinstance(space, gym.spaces.Discrete):
         raise TypeError(f"action masks need a Discrete action space, got {space!r}")
-    masks = np.asarray(masks)
-    n = int(space.n)
-    if masks.dtype != np.bool_ or masks.shape != (n_rows, n):
-        raise ValueError(f"masks must be a bool array of shape ({n_rows}, {n}), got dtype {masks.dtype} "
-                         f"shape {masks.shape}")
-    legal = masks.any(axis=1)
-    if not legal.all():
-        raise ValueError(f"masks row {int(np.flatnonzero(~legal)[0])} allows no action (all False)")
-    return masks
+    return core_legal_masks(masks, n_rows, int(space.n))
 
 
 def sample_legal(rng: np.random.Generator, masks: np.ndarray) -> np.ndarray:

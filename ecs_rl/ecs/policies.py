@@ -37,6 +37,8 @@ class PolicyEntry:
         obs_space = getattr(inner, "observation_space", None)
         self.obs_shape: tuple[int, ...] | None = tuple(obs_space.shape) if obs_space is not None else None
         self.obs_dtype = np.dtype(obs_space.dtype) if obs_space is not None and obs_space.dtype is not None else None
+        obs_dim = getattr(inner, "obs_dim", None)  # a policy that knows only its input size (exported, greedy)
+        self.obs_size: int | None = obs_dim if isinstance(obs_dim, int) and self.obs_shape is None else None
         self._accepted_dtypes: set[np.dtype] = set()
         self.stats = StatsTracker.default()  # episodes of non-learning policies (HUDs, reports)
         self.next_eval = 0
@@ -105,6 +107,9 @@ class PolicyEntry:
             raise ComponentError(f"entity {entity}: Observation{what} must be a numeric numpy array for policy "
                                  f"{self.name!r}, got {value!r}")
         if self.obs_shape is None:
+            if self.obs_size is not None and value.size != self.obs_size:
+                raise ComponentError(f"entity {entity}: Observation{what} has shape {value.shape} ({value.size} "
+                                     f"numbers), policy {self.name!r} reads {self.obs_size}")
             self.obs_shape = value.shape
         elif value.shape != self.obs_shape:
             raise ComponentError(f"entity {entity}: Observation{what} has shape {value.shape}, policy {self.name!r} "

@@ -71,6 +71,10 @@ def _decode_bounds(values: Any, shape: tuple[int, ...], what: str, fail) -> np.n
     return np.array(out, dtype=np.float64).reshape(shape)
 
 
+def _positive_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
+
+
 def dumps(header: dict[str, Any]) -> str:
     return json.dumps(header, sort_keys=True, allow_nan=False)
 
@@ -90,20 +94,20 @@ def check_header(header: Any, where: str) -> Spec:
         if key not in header:
             fail(f"header has no {key!r}")
     algorithm, output = header["algorithm"], header["output"]
-    if algorithm not in OUTPUTS:
+    if not isinstance(algorithm, str) or algorithm not in OUTPUTS:
         fail(f"unknown algorithm {algorithm!r} (known: {', '.join(OUTPUTS)})")
     if output not in OUTPUTS[algorithm]:
         fail(f"a {algorithm} policy cannot output {output!r} (expected {' or '.join(OUTPUTS[algorithm])})")
     arch = header["architecture"]
     sizes = arch.get("sizes") if isinstance(arch, dict) else None
     if not (isinstance(sizes, list) and len(sizes) >= 2
-            and all(isinstance(s, int) and not isinstance(s, bool) and s >= 1 for s in sizes)):
+            and all(_positive_int(s) for s in sizes)):
         fail(f"architecture sizes must be a list of at least two positive integers, got {sizes!r}")
     if arch.get("kind") != "mlp" or arch.get("activation") not in ACTIVATIONS:
         fail(f"architecture must be an mlp with activation {' or '.join(ACTIVATIONS)}, got {arch!r}")
     obs = header["observation_space"]
     if not (isinstance(obs, dict) and obs.get("kind") == "box" and obs.get("dtype") == "float32"
-            and isinstance(obs.get("shape"), list) and all(isinstance(s, int) and s >= 1 for s in obs["shape"])):
+            and isinstance(obs.get("shape"), list) and all(_positive_int(s) for s in obs["shape"])):
         fail(f"observation_space must be a float32 box with a shape, got {obs!r}")
     obs_dim = int(np.prod(obs["shape"]))
     if sizes[0] != obs_dim:
@@ -114,7 +118,7 @@ def check_header(header: Any, where: str) -> Spec:
                   activation=arch["activation"], obs_dim=obs_dim)
     if kind == "discrete":
         n, start = act.get("n"), act.get("start", 0)
-        if not (isinstance(n, int) and n >= 1 and isinstance(start, int)):
+        if not (_positive_int(n) and isinstance(start, int) and not isinstance(start, bool)):
             fail(f"action_space discrete needs an integer n >= 1 and start, got {act!r}")
         if output == "mean":
             fail("a Discrete action space needs q_values or logits, not a mean")
@@ -123,10 +127,10 @@ def check_header(header: Any, where: str) -> Spec:
         return Spec(**common, continuous=False, n_actions=n, start=start)
     if kind == "box":
         shape = act.get("shape")
-        if not (isinstance(shape, list) and all(isinstance(s, int) and s >= 1 for s in shape)):
+        if not (isinstance(shape, list) and all(_positive_int(s) for s in shape)):
             fail(f"action_space box needs a shape, got {act!r}")
-        try:
-            dtype = np.dtype(act.get("dtype"))
+        try:  # a name such as "float32" (np.dtype(None) would be float64: a missing dtype is refused)
+            dtype = np.dtype(act["dtype"]) if isinstance(act.get("dtype"), str) else None
         except TypeError:
             dtype = None
         if dtype is None or dtype.kind != "f":

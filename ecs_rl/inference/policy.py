@@ -14,6 +14,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from ..core.masks import legal_masks
 from .header import FORMAT, FORMAT_VERSION, PolicyFileError, Spec, check_header
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "ExportedPolicy", "NumpyPolicy", "PolicyFileError", "load_policy", "read_npz"]
@@ -58,10 +59,12 @@ class ExportedPolicy:
     def act_batch(self, obs_batch: Any, mode: Any = None, agent_ids: Sequence[int] | None = None,
                   masks: np.ndarray | None = None) -> np.ndarray:
         obs = np.asarray(obs_batch, dtype=np.float32)
-        if obs.size % self.obs_dim or obs.size == 0:
+        # one row per observation, each of obs_dim numbers (in any shape): a batch whose size is merely a
+        # multiple of obs_dim (another game's observations) is refused, never regrouped into other rows
+        if obs.ndim == 0 or len(obs) == 0 or obs.size != len(obs) * self.obs_dim:
             raise ValueError(f"observations of shape {obs.shape} do not fit policy {self.source.name} "
-                             f"(each observation has {self.obs_dim} numbers)")
-        out = self.forward(obs.reshape(-1, self.obs_dim))
+                             f"(a batch of observations of {self.obs_dim} numbers each)")
+        out = self.forward(obs.reshape(len(obs), self.obs_dim))
         s = self.spec
         if self.continuous:
             if masks is not None:
@@ -74,23 +77,15 @@ class ExportedPolicy:
 
     def act(self, obs: Any, mode: Any = None, agent_id: int = 0, mask: np.ndarray | None = None) -> Any:
         masks = None if mask is None else np.asarray(mask).reshape(1, -1)
-        action = self.act_batch(np.asarray(obs, dtype=np.float32).reshape(1, -1), masks=masks)[0]
+        obs = np.asarray(obs, dtype=np.float32)
+        if obs.size != self.obs_dim:
+            raise ValueError(f"observation of shape {obs.shape} does not fit policy {self.source.name} "
+                             f"(it reads {self.obs_dim} numbers)")
+        action = self.act_batch(obs.reshape(1, -1), masks=masks)[0]
         return action if self.continuous else int(action)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({str(self.source)!r}, {self.algorithm}, sizes={list(self.spec.sizes)})"
-
-
-def legal_masks(masks: Any, n_rows: int, n_actions: int) -> np.ndarray:
-    """Masks as an ``(n_rows, n_actions)`` bool array (True = legal); a row with no legal action is refused."""
-    masks = np.asarray(masks)
-    if masks.dtype != np.bool_ or masks.shape != (n_rows, n_actions):
-        raise ValueError(f"masks must be a bool array of shape ({n_rows}, {n_actions}), got dtype {masks.dtype} "
-                         f"shape {masks.shape}")
-    legal = masks.any(axis=1)
-    if not legal.all():
-        raise ValueError(f"masks row {int(np.flatnonzero(~legal)[0])} allows no action (all False)")
-    return masks
 
 
 class NumpyPolicy(ExportedPolicy):
@@ -147,7 +142,10 @@ def read_npz(path: str | os.PathLike[str]) -> tuple[Spec, list[tuple[np.ndarray,
         raise PolicyFileError(f"policy file {path} is not a readable .npz file ({_first_line(exc)})") from None
     except (OSError, EOFError, zipfile.BadZipFile) as exc:
         raise PolicyFileError(f"policy file {path} is not a readable .npz file ({_first_line(exc)})") from None
-    if not isinstance(arrays, dict) or "header" not in arrays:
+    for name, value in arrays.items():  # numpy hands back a member not stored as .npy as raw bytes
+        if not isinstance(value, np.ndarray):
+            raise PolicyFileError(f"policy file {path}: its member {name!r} is not a .npy array")
+    if "header" not in arrays:
         raise PolicyFileError(f"policy file {path} has no 'header' array: not an ecs-rl policy file")
     raw = arrays.pop("header")
     if raw.dtype != np.uint8 or raw.ndim != 1:
