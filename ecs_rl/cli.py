@@ -96,7 +96,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     return train(args.game, args.algo, args.steps, args.envs, args.seed, args.render, args.name, args.version,
                  args.resume, args.root, args.eval_freq, args.full, args.max_frames,
                  checkpoint_every=args.checkpoint_every, checkpoint_seconds=args.checkpoint_seconds,
-                 self_play=args.self_play)
+                 self_play=args.self_play, workers=args.workers, ray_address=args.ray_address)
 
 
 def _cmd_eval(args: argparse.Namespace) -> int:
@@ -167,6 +167,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="also save latest.pt every T seconds (60): a kill loses at most that much")
     p.add_argument("--self-play", action="store_true", help="hunt: each team also plays past snapshots of the "
                    "other (runs/.../snapshots/), with Elo ratings; a resumed self-play run keeps it")
+    p.add_argument("--workers", type=_positive, metavar="N", help="run the world in N Ray workers (each with "
+                   "--envs agents) feeding this process's learner (pip install 'ecs-rl[ray]')")
+    p.add_argument("--ray-address", metavar="ADDR", help="with --workers: join this Ray cluster (e.g. auto, "
+                   "ray://head:10001) instead of starting a local Ray for the run")
     p.add_argument("--max-frames", type=_positive, help=argparse.SUPPRESS)
     p.set_defaults(handler=_cmd_train)
 
