@@ -64,7 +64,8 @@ def test_a_worker_hands_back_the_log_probabilities_of_the_policy_it_was_sent(wor
     worker = WorldWorker("cartpole", "ppo", vars(config), envs=3, seed=0, index=0)
     other = PpoAgent(*game.spaces(game.policy), PpoConfig(n_steps=8, seed=6))  # different weights
     chunk = worker.collect(8, acting_weights(learner))
-    raw, logps, _ = chunk.behaviour
+    raw, logps, _, versions = chunk.behaviour
+    assert set(versions.tolist()) == {0}
     assert len(chunk) == 24 and list(chunk.bounds) == [3 * t for t in range(9)]
     with torch.inference_mode():
         ours, _ = learner.net.log_prob_entropy(torch.from_numpy(chunk.obs), torch.from_numpy(raw))
@@ -133,6 +134,11 @@ def test_train_command_with_two_workers_learns_cartpole_with_ppo(local_ray, tmp_
     means = [float(np.mean(evals[step])) for step in sorted(evals)]
     assert max(means) > baseline + 50 and np.mean(means[-2:]) > 2 * baseline, (means, baseline)
     assert (run.path / "checkpoints" / "best.pt").is_file() and (run.path / "checkpoints" / "latest.pt").is_file()
+    # a resumed distributed run continues like any other
+    assert main(["train", "--resume", str(run.path), "--workers", "2", "--steps", "16640"]) == 0
+    assert "resuming" in capsys.readouterr().out and TrainingRun.resume(run.path).metadata["total_steps"] == 16_640
+    more = episodes(run)
+    assert [row["episode"] for row in more] == list(range(1, len(more) + 1)) and len(more) > len(logged)
 
 
 @pytest.mark.parametrize("args, message", [

@@ -40,7 +40,8 @@ class ActingCopy:
     """A network of ``algorithm`` ("dqn" or "ppo") built from ``config``, acting with weights it is given.
 
     ``seed`` seeds its own exploration (each worker its own). ``behaviour`` (PPO) maps each agent id to the
-    decision it made last: ``(raw action, log-probability, mask or None)``; :meth:`take` pops one.
+    decision it made last: ``(raw action, log-probability, mask or None, version)``, ``version`` naming the
+    weights it was made with (as :meth:`load` was told); :meth:`take` pops one.
     """
 
     def __init__(self, algorithm: str, observation_space: gym.Space, action_space: gym.Space, config: Any,
@@ -60,13 +61,15 @@ class ActingCopy:
         self.obs_dim = self._agent.obs_dim
         self.rng = np.random.default_rng(seed)
         self.epsilon = 1.0 if algorithm == "dqn" else 0.0
-        self.behaviour: dict[int, tuple[np.ndarray, float, np.ndarray | None]] = {}
+        self.version = 0
+        self.behaviour: dict[int, tuple[np.ndarray, float, np.ndarray | None, int]] = {}
 
-    def load(self, weights: dict[str, np.ndarray]) -> None:
-        """Take the learner's weights (from :func:`acting_weights`)."""
+    def load(self, weights: dict[str, np.ndarray], version: int = 0) -> None:
+        """Take the learner's weights (from :func:`acting_weights`); ``version`` tags the decisions made with them."""
         self.network.load_state_dict({k: torch.tensor(np.asarray(v)) for k, v in weights.items()})
+        self.version = int(version)
 
-    def take(self, agent_id: int) -> tuple[np.ndarray, float, np.ndarray | None]:
+    def take(self, agent_id: int) -> tuple[np.ndarray, float, np.ndarray | None, int]:
         """The decision agent ``agent_id`` made last (PPO), forgotten here once taken."""
         return self.behaviour.pop(int(agent_id))
 
@@ -89,7 +92,8 @@ class ActingCopy:
             actions, logps = self.network.sample(obs_t, self.rng, masks_t)
         ids = range(n) if agent_ids is None else agent_ids
         for row, agent_id in enumerate(ids):
-            self.behaviour[int(agent_id)] = (actions[row], float(logps[row]), None if masks is None else masks[row])
+            self.behaviour[int(agent_id)] = (actions[row], float(logps[row]), None if masks is None else masks[row],
+                                             self.version)
         return self._agent._to_env(actions)
 
     def _epsilon_greedy(self, obs_t: torch.Tensor, masks: np.ndarray | None, masks_t: torch.Tensor | None,

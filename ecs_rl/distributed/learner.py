@@ -8,9 +8,10 @@ and sends weights as numpy arrays through Ray's object store:
 
 - PPO, synchronous: every worker runs ``n_steps`` ticks with the current weights; their chunks are fed
   tick by tick across workers, the update falls due once every live agent has ``n_steps`` transitions,
-  and the new weights go out with the next round. Should an update fall due before a round is fed (agents
-  with a decision period, churn), the round's remaining transitions, sampled by the old policy, are not
-  learned from (counted in ``stale``); their episodes are still logged.
+  and the new weights go out with the next round. Each decision carries the version of the weights that
+  made it: a transition decided by weights the policy has since updated (an update falling due before a
+  round is all fed, a decision period spanning two rounds) is not learned from (counted in ``stale``);
+  its episode is still logged.
 - DQN, asynchronous: workers keep stepping, each with one chunk in flight; the learner feeds whichever is
   ready, sends its current epsilon with every request and new weights every ``broadcast_every`` steps.
 
@@ -70,9 +71,8 @@ class _Learner:
         self.offsets[k] = self.session.claim_namespace() * 2**32
         self.keys[k], self.open[k] = set(), []
 
-    def feed(self, k: int, chunk: Chunk, tick: int, round_updates: int | None = None) -> None:
-        """Tick ``tick`` of worker ``k``'s chunk: its transitions and departures in order, then its episode ends.
-        ``round_updates`` (PPO): the agent's update count when the round's weights went out."""
+    def feed(self, k: int, chunk: Chunk, tick: int) -> None:
+        """Tick ``tick`` of worker ``k``'s chunk: its transitions and departures in order, then its episode ends."""
         if self.plugin.done:
             return
         session, offset, keys = self.session, self.offsets[k], self.keys[k]
@@ -81,7 +81,7 @@ class _Learner:
         row = lo
         for cut, key in cuts:
             if cut > row:
-                self._learn(chunk, row, cut, offset, keys, round_updates)
+                self._learn(chunk, row, cut, offset, keys)
                 row = cut
             if key is not None:
                 keys.discard(key)
@@ -93,16 +93,16 @@ class _Learner:
                                    agent_id=event.agent_id, entity=event.entity, worker=k)
                 self.plugin.check_done()
 
-    def _learn(self, chunk: Chunk, lo: int, hi: int, offset: int, keys: set[int], round_updates: int | None) -> None:
+    def _learn(self, chunk: Chunk, lo: int, hi: int, offset: int, keys: set[int]) -> None:
         keys.update(int(x) for x in chunk.keys[lo:hi])
         self.transitions += hi - lo
         if not self.ppo:
             self.plugin.learn(self.entry, [chunk.experience(j, offset) for j in range(lo, hi)])
             return
         agent = self.session.agent
-        raw, logps, masks = chunk.behaviour
+        raw, logps, masks, versions = chunk.behaviour
         for j in range(lo, hi):
-            if agent.updates != round_updates:  # the policy changed: this row was sampled by the old one
+            if versions[j] != agent.updates:  # decided by weights the policy has since updated: not learned from
                 self.stale += 1
                 continue
             exp = chunk.experience(j, offset)
@@ -193,7 +193,7 @@ def train(game: Game | str, session: TrainingSession, workers: int, *, envs: int
         if on_start is not None:
             on_start(list(actors.values()))
 
-        def weights() -> Any:
+        def weights() -> Any:  # PPO's weights are tagged with the update count they come from
             t = time.perf_counter()
             ref = ray.put(acting_weights(agent))
             seconds["broadcast"] += time.perf_counter() - t
@@ -218,26 +218,29 @@ def train(game: Game | str, session: TrainingSession, workers: int, *, envs: int
             return chunk
 
         if algorithm == "ppo":
-            ref = weights()
+            ref, version, sent = weights(), agent.updates, {}
             while not plugin.done and not stop():
-                round_updates = agent.updates
-                calls = {k: a.collect.remote(agent.config.n_steps, ref) for k, a in actors.items()}
+                calls = {k: a.collect.remote(agent.config.n_steps, ref if sent.get(k) is not ref else None,
+                                             None, version) for k, a in actors.items()}
+                sent = {k: ref for k in actors}
                 chunks = {k: c for k, c in ((k, received(k, r)) for k, r in calls.items()) if c is not None}
                 t = time.perf_counter()
                 for tick in range(max((c.ticks for c in chunks.values()), default=0)):
                     for k, chunk in chunks.items():
                         if tick < chunk.ticks:
-                            learner.feed(k, chunk, tick, round_updates)
+                            learner.feed(k, chunk, tick)
                 seconds["feed"] += time.perf_counter() - t
-                if agent.updates != round_updates:
-                    ref = weights()
+                if agent.updates != version:
+                    ref, version = weights(), agent.updates
                 _tick_bar(bar, session, learner)
         else:
             ref, since = weights(), session.total_steps
             sent = {k: ref for k in actors}
             calls = {k: a.collect.remote(ticks_per_call, ref, agent.epsilon) for k, a in actors.items()}
             while not plugin.done and not stop():
+                t = time.perf_counter()
                 ready, _ = ray.wait(list(calls.values()), num_returns=1)
+                seconds["wait"] += time.perf_counter() - t
                 k = next(k for k, r in calls.items() if r == ready[0])
                 chunk = received(k, calls.pop(k))
                 if chunk is None:

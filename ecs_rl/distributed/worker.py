@@ -32,7 +32,7 @@ class Chunk:
 
     Tick ``t`` holds rows ``bounds[t]:bounds[t + 1]``. ``forgets``: ``(tick, row, key)``, the agent ``key``
     left before row ``row`` (its later rows, if any, start afresh). ``behaviour`` (PPO): raw actions,
-    log-probabilities and sampling masks per row. ``ends``: ``(tick, EpisodeEnd)``. ``open``: the
+    log-probabilities, sampling masks and the version of the weights that decided, per row. ``ends``: ``(tick, EpisodeEnd)``. ``open``: the
     episodes running at the chunk's end, ``(agent_id, entity, total_reward, length)``.
     """
 
@@ -46,7 +46,7 @@ class Chunk:
     keys: np.ndarray
     spans: np.ndarray
     next_masks: np.ndarray | None
-    behaviour: tuple[np.ndarray, np.ndarray, np.ndarray | None] | None
+    behaviour: tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray] | None
     forgets: list[tuple[int, int, int]] = field(default_factory=list)
     ends: list[tuple[int, EpisodeEnd]] = field(default_factory=list)
     open: list[tuple[int, int, float, int]] = field(default_factory=list)
@@ -159,11 +159,12 @@ class WorldWorker:
             self._ends.append((self._tick, event))
 
     def collect(self, ticks: int, weights: dict[str, np.ndarray] | None = None, epsilon: float | None = None,
-                dt: float = 1 / 60) -> Chunk:
-        """Take new weights and epsilon (if given), run ``ticks`` ticks, and hand back their :class:`Chunk`."""
+                version: int = 0, dt: float = 1 / 60) -> Chunk:
+        """Take new weights (tagged ``version``) and epsilon, if given, run ``ticks`` ticks, and hand back
+        their :class:`Chunk`."""
         esper.switch_world(self.world)
         if weights is not None:
-            self.acting.load(weights)
+            self.acting.load(weights, version)
         if epsilon is not None:
             self.acting.epsilon = float(epsilon)
         rec = self.recorder
@@ -204,7 +205,7 @@ class WorldWorker:
                     if b[2] is not None:
                         masks[j] = b[2]
             behaviour = (np.array([b[0] for b in sampled]), np.array([b[1] for b in sampled], dtype=np.float64),
-                         masks)
+                         masks, np.array([b[3] for b in sampled], dtype=np.int64))
         live = [(self.plugin.life.local_id(e, agent), e, t.total_reward, t.length)
                 for e, (agent, t) in self.plugin.life.known.items()
                 if agent.policy == self.policy and t.length > 0 and not t.needs_reset]
