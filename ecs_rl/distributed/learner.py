@@ -24,6 +24,8 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
+import threading
 import time
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable
@@ -36,6 +38,8 @@ from ..games import Game, load_game
 from .worker import Chunk, WorldWorker
 
 log = logging.getLogger("ecs_rl.distributed")
+
+STOP_GRACE = 10.0  # seconds the learner waits for chunks in flight once asked to stop
 
 
 @dataclass
@@ -165,6 +169,7 @@ def train(game: Game | str, session: TrainingSession, workers: int, *, envs: int
 
     started_ray = not ray.is_initialized()
     if started_ray:
+        kept = _signal_handlers()
         try:
             if address:
                 ray.init(address=address, logging_level=logging.WARNING)
@@ -174,6 +179,8 @@ def train(game: Game | str, session: TrainingSession, workers: int, *, envs: int
         except Exception as exc:  # a wrong address, an unreachable cluster: one line naming it
             where = f"the Ray cluster at {address!r}" if address else "a local Ray"
             raise RuntimeError(f"cannot start or join {where}: {_first_line(exc)}") from None
+        finally:
+            _restore(kept)  # Ray installs its own SIGTERM handler: the caller's (ecs-rl train: stop at a tick) wins
     learner = _Learner(session, plugin, policy, algorithm == "ppo")
     result = DistributedResult(plugin, workers)
     seconds = dict.fromkeys(("wait", "feed", "broadcast", "world", "act", "pack"), 0.0)
@@ -184,9 +191,30 @@ def train(game: Game | str, session: TrainingSession, workers: int, *, envs: int
     wall = time.perf_counter()
     bar = _progress(session, progress)
     try:
-        for k, actor in list(actors.items()):
+        def arrived(refs: list[Any], n: int) -> list[Any]:
+            """The first ``n`` of ``refs`` ready; none if a stop was asked for and they do not come (a Ray
+            whose own processes were stopped with the learner's group never answers)."""
+            t, asked = time.perf_counter(), None
             try:
-                result.nodes.append(ray.get(actor.node.remote()))
+                while True:
+                    ready, _ = ray.wait(refs, num_returns=n, timeout=1.0)
+                    if len(ready) >= n:
+                        return ready
+                    if stop():
+                        asked = asked or time.monotonic()
+                        if time.monotonic() - asked > STOP_GRACE:
+                            return []
+            finally:
+                seconds["wait"] += time.perf_counter() - t
+
+        starting = {k: actor.node.remote() for k, actor in actors.items()}
+        if not arrived(list(starting.values()), len(starting)):
+            actors.clear()  # nothing to stop cleanly: the workers never came up
+            result.seconds = dict(seconds, wall=time.perf_counter() - wall)
+            return result
+        for k, ref in starting.items():
+            try:
+                result.nodes.append(ray.get(ref))
             except ray.exceptions.RayActorError as exc:
                 raise RuntimeError(f"worker {k} could not build game {game.name!r}: {_first_line(exc)}") from None
             learner.join(k)
@@ -223,6 +251,8 @@ def train(game: Game | str, session: TrainingSession, workers: int, *, envs: int
                 calls = {k: a.collect.remote(agent.config.n_steps, ref if sent.get(k) is not ref else None,
                                              None, version) for k, a in actors.items()}
                 sent = {k: ref for k in actors}
+                if not arrived(list(calls.values()), len(calls)):
+                    break
                 chunks = {k: c for k, c in ((k, received(k, r)) for k, r in calls.items()) if c is not None}
                 t = time.perf_counter()
                 for tick in range(max((c.ticks for c in chunks.values()), default=0)):
@@ -238,9 +268,9 @@ def train(game: Game | str, session: TrainingSession, workers: int, *, envs: int
             sent = {k: ref for k in actors}
             calls = {k: a.collect.remote(ticks_per_call, ref, agent.epsilon) for k, a in actors.items()}
             while not plugin.done and not stop():
-                t = time.perf_counter()
-                ready, _ = ray.wait(list(calls.values()), num_returns=1)
-                seconds["wait"] += time.perf_counter() - t
+                ready = arrived(list(calls.values()), 1)
+                if not ready:
+                    break
                 k = next(k for k, r in calls.items() if r == ready[0])
                 chunk = received(k, calls.pop(k))
                 if chunk is None:
@@ -266,6 +296,18 @@ def train(game: Game | str, session: TrainingSession, workers: int, *, envs: int
     result.ticks, result.transitions, result.stale = learner.ticks, learner.transitions, learner.stale
     result.seconds = seconds
     return result
+
+
+def _signal_handlers() -> dict[int, Any]:
+    if threading.current_thread() is not threading.main_thread():
+        return {}
+    return {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+
+
+def _restore(handlers: dict[int, Any]) -> None:
+    for sig, handler in handlers.items():
+        if handler is not None and signal.getsignal(sig) is not handler:
+            signal.signal(sig, handler)
 
 
 def _first_line(exc: BaseException) -> str:
