@@ -17,7 +17,8 @@ warm-up (Ray's start and the workers' world building are outside it): the single
 "Where the time goes": the single process over its window; the distributed runs over the whole run
 (warm-up included, of its wall time), the workers' figures summed over workers: their simulation (world:
 the game's and the plugin's processors), acting (the acting copy's forward pass), packing chunks, and the
-learner's waiting for chunks, feeding them (replay writes, updates, logging) and broadcasting weights.
+learner's waiting for the workers to start, then for chunks, feeding them (replay writes, updates,
+logging) and broadcasting weights.
 
 learning curve  Foragers, 16 agents per world, ``foragers_dqn`` preset at one step budget: greedy
             evaluations (16 episodes) of the single-process plugin vs 2 workers (16 agents each).
@@ -157,7 +158,7 @@ def run_child(*args: object) -> dict:
 
 
 def _shares(seconds: dict) -> str:
-    keys = [k for k in ("world", "act", "pack", "learn", "wait", "feed", "broadcast") if k in seconds]
+    keys = [k for k in ("world", "act", "pack", "learn", "start", "wait", "feed", "broadcast") if k in seconds]
     text = ", ".join(f"{k} {seconds[k]:.1f}s" for k in keys)
     return text + (f" (of {seconds['wall']:.1f}s wall)" if "wall" in seconds else "")
 

@@ -46,8 +46,8 @@ STOP_GRACE = 10.0  # seconds the learner waits for chunks in flight once asked t
 class DistributedResult:
     """What a distributed run did: its bookkeeping plugin (``eval_history``), counts and where the time went.
 
-    ``seconds``: ``wall``; the learner's ``wait`` (for chunks), ``feed`` (learning, logging, evaluation) and
-    ``broadcast``; the workers' ``world`` (simulation and plugin), ``act`` and ``pack``, summed over workers.
+    ``seconds``: ``wall`` (from the workers' ``start``, which it includes); the learner's ``wait`` (for
+    chunks), ``feed`` (learning, logging, evaluation) and ``broadcast``; the workers' ``world`` (simulation and plugin), ``act`` and ``pack``, summed over workers.
     """
 
     plugin: Plugin
@@ -212,6 +212,7 @@ def train(game: Game | str, session: TrainingSession, workers: int, *, envs: int
             actors.clear()  # nothing to stop cleanly: the workers never came up
             result.seconds = dict(seconds, wall=time.perf_counter() - wall)
             return result
+        seconds["start"], seconds["wait"] = seconds["wait"], 0.0  # the workers' start, apart from waiting for chunks
         for k, ref in starting.items():
             try:
                 result.nodes.append(ray.get(ref))
