@@ -122,7 +122,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
     return train(args.game, args.algo, args.steps, args.envs, args.seed, args.render, args.name, args.version,
                  args.resume, args.root, args.eval_freq, args.full, args.max_frames,
                  checkpoint_every=args.checkpoint_every, checkpoint_seconds=args.checkpoint_seconds,
-                 self_play=args.self_play, tensorboard=args.tensorboard)
+                 self_play=args.self_play, tensorboard=args.tensorboard, workers=args.workers,
+                 ray_address=args.ray_address)
 
 
 def _cmd_eval(args: argparse.Namespace) -> int:
@@ -202,6 +203,10 @@ def build_parser() -> argparse.ArgumentParser:
                    "other (runs/.../snapshots/), with Elo ratings; a resumed self-play run keeps it")
     p.add_argument("--tensorboard", action="store_true", help="also write TensorBoard scalars in the run directory "
                    "(tensorboard --logdir runs); needs ecs-rl[tensorboard]")
+    p.add_argument("--workers", type=_positive, metavar="N", help="run the world in N Ray workers (each with "
+                   "--envs agents) feeding this process's learner (pip install 'ecs-rl[ray]')")
+    p.add_argument("--ray-address", metavar="ADDR", help="with --workers: join this Ray cluster (e.g. auto, "
+                   "ray://head:10001) instead of starting a local Ray for the run")
     p.add_argument("--max-frames", type=_positive, help=argparse.SUPPRESS)
     p.set_defaults(handler=_cmd_train)
 

@@ -208,14 +208,22 @@ def _resume_config(resume: str, game_name: str | None, algo: str | None, envs: i
 def train(game_name: str | None, algo: str | None, steps: int | None, envs: int | None, seed: int | None,
           render: bool, name: str | None, version: str | None, resume: str | None, root: str, eval_freq: int | None,
           full: bool, max_frames: int | None = None, progress: bool = True, checkpoint_every: int | None = None,
-          checkpoint_seconds: float = 60.0, self_play: bool = False, tensorboard: bool = False) -> int:
+          checkpoint_seconds: float = 60.0, self_play: bool = False, tensorboard: bool = False,
+          workers: int | None = None, ray_address: str | None = None) -> int:
     """``ecs-rl train``: one run of one learning policy; a game with several learning policies trains them all
-    at once, one run each (see :func:`_train_teams`)."""
+    at once, one run each (see :func:`_train_teams`). ``workers``: the world runs in that many Ray workers
+    (``envs`` agents each) feeding this process's session (see :mod:`ecs_rl.distributed`)."""
     if tensorboard:
         _check_tensorboard()
     new_cfg = None
+    if ray_address is not None and not workers:
+        raise CommandError("--ray-address needs --workers N")
+    if workers and render:
+        raise CommandError("--workers trains headless in Ray workers; leave out --render")
     if resume:
         run_dir, cfg, game, algo = _resume_config(resume, game_name, algo, envs, seed, name, version)
+        if game.multi and workers:
+            raise CommandError(_one_policy(game))
         if game.multi:
             return _train_teams(game, algo, steps, envs, seed, render, name, (run_dir, cfg), root, eval_freq,
                                 max_frames, progress, checkpoint_every, checkpoint_seconds, version=version,
@@ -237,6 +245,8 @@ def train(game_name: str | None, algo: str | None, steps: int | None, envs: int 
         _build(game, envs, seed, f"{run_dir.path / 'config.json'}: envs {envs!r}, seed {seed!r}")
     else:
         game = _load_game(game_name)
+        if game.multi and workers:
+            raise CommandError(_one_policy(game))
         if game.multi:
             return _train_teams(game, algo, steps, envs, seed, render, name, None, root, eval_freq, max_frames,
                                 progress, checkpoint_every, checkpoint_seconds, version=version, self_play=self_play,
@@ -261,7 +271,7 @@ def train(game_name: str | None, algo: str | None, steps: int | None, envs: int 
         except OSError as exc:
             raise CommandError(f"cannot create a run under {root}: {exc.strerror or exc}") from None
         run_dir.write_config({"game": game.spec, "algo": algo, "envs": envs, "seed": seed, "steps": steps,
-                              "agent": asdict(config)})
+                              "agent": asdict(config), **({"workers": workers} if workers else {})})
     eval_freq = eval_freq or game.eval_freq
     session = (TrainingSession(_make_agent(game, algo, config)).with_max_steps(steps)
                .with_checkpoint_freq(checkpoint_every or max(1, min(10_000, steps // 5)))
@@ -279,9 +289,13 @@ def train(game_name: str | None, algo: str | None, steps: int | None, envs: int 
         _attach_tensorboard(session, run_dir)
     if resume:
         print(f"resuming {run_dir.path} at step {session.total_steps:,} (episode {session.total_episodes:,})")
-    plugin = game.install({game.policy: session},
-                          evaluation=Evaluation(game.eval_factory, every=eval_freq, episodes=game.eval_episodes,
-                                                max_ticks=game.eval_max_ticks))
+    evaluation = Evaluation(game.eval_factory, every=eval_freq, episodes=game.eval_episodes,
+                            max_ticks=game.eval_max_ticks)
+    if workers:  # the learner's bookkeeping (budget, evaluations); the worlds live in the workers
+        plugin = Plugin({**game.extra_controllers(), game.policy: session}, game.reset, evaluation=evaluation,
+                        on_end=game.on_end)
+    else:
+        plugin = game.install({game.policy: session}, evaluation=evaluation)
 
     def solved() -> bool:
         return (not full and game.solved_reward is not None and bool(plugin.eval_history)
@@ -293,6 +307,9 @@ def train(game_name: str | None, algo: str | None, steps: int | None, envs: int 
         with stop, session:
             if session.is_done():
                 print(f"the run already has {session.total_steps:,} of {steps:,} steps: nothing to train")
+            elif workers:
+                _train_workers(game, session, plugin, workers, envs, seed, ray_address,
+                               lambda: solved() or stop.requested, progress)
             elif render:
                 _train_window(game, session, plugin, lambda: solved() or stop.requested, max_frames)
             else:
@@ -330,6 +347,31 @@ def _attach_tensorboard(session: TrainingSession, run: TrainingRun) -> None:
 
     session.with_logger(TensorBoardLogger(run.path, purge_step=session.total_steps if run.resumed else None))
     print(f"tensorboard: scalars in {run.path} (tensorboard --logdir {run.path.parent.parent.parent})")
+
+
+def _one_policy(game: Game) -> str:
+    return (f"--workers trains a game with one learning policy; {game.name} has {len(game.learning_policies)} "
+            f"({', '.join(game.learning_policies)})")
+
+
+def _train_workers(game: Game, session: TrainingSession, plugin: Plugin, workers: int, envs: int, seed: int,
+                   address: str | None, stop, progress: bool) -> None:
+    """The world in ``workers`` Ray workers, this process the learner (see :mod:`ecs_rl.distributed`)."""
+    try:
+        import ray  # noqa: F401
+    except ImportError:
+        raise CommandError("--workers needs Ray: pip install 'ecs-rl[ray]'") from None
+    from .distributed import train as train_distributed
+
+    try:
+        result = train_distributed(game, session, workers, envs=envs, seed=seed, address=address, stop=stop,
+                                   progress=progress, plugin=plugin)
+    except RuntimeError as exc:
+        raise CommandError(str(exc)) from None
+    nodes = len(set(result.nodes))
+    print(f"{workers} workers on {nodes} node{'s' if nodes != 1 else ''}: {result.ticks:,} world ticks in "
+          f"{result.seconds['wall']:.1f}s" + (f"; workers lost: {', '.join(map(str, result.dropped))}"
+                                              if result.dropped else ""))
 
 
 def _eval_means(run_dir: TrainingRun) -> list[tuple[int, float]]:

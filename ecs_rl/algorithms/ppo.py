@@ -253,6 +253,19 @@ class PpoAgent:
                                             None if masks is None else masks[row])
         return self._to_env(actions)
 
+    def decided(self, agent_id: int, obs: Any, action: Any, logp: float, mask: np.ndarray | None = None) -> None:
+        """A decision an acting copy of this policy made elsewhere, with the current weights (a distributed
+        worker): remembered as :meth:`act_batch` remembers its own, so :meth:`observe` takes its transition.
+        ``action`` is the raw sample (before clipping or the Discrete offset), ``logp`` its log-probability,
+        ``mask`` the legal actions it was sampled under."""
+        self._pending[int(agent_id)] = (np.array(obs, dtype=np.float32).reshape(self.obs_dim), np.array(action),
+                                        float(logp), None if mask is None else np.array(mask, dtype=bool))
+
+    @property
+    def updates(self) -> int:
+        """Updates made so far (a caller feeding decisions made elsewhere sees when the policy changed)."""
+        return self._updates
+
     def _to_env(self, actions: np.ndarray) -> np.ndarray:
         """Actions as the environment takes them: clipped to the Box bounds, offset for Discrete(start)."""
         if self.continuous:

@@ -1,0 +1,169 @@
+"""Esper worlds in Ray workers feeding one learner: a local Ray (started once), and a two-node cluster on this machine."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+ray = pytest.importorskip("ray")
+
+from ecs_rl import TrainingRun  # noqa: E402
+from ecs_rl.algorithms import DqnAgent, PpoAgent, PpoConfig, configure_torch  # noqa: E402
+from ecs_rl.algorithms.acting import acting_weights  # noqa: E402
+from ecs_rl.cli import main  # noqa: E402
+from ecs_rl.core.session import TrainingSession  # noqa: E402
+from ecs_rl.distributed import WorldWorker, train  # noqa: E402
+from ecs_rl.ecs.evaluation import Evaluation  # noqa: E402
+from ecs_rl.games import load_game  # noqa: E402
+from ecs_rl.scoring import evaluate  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def local_ray():
+    configure_torch()
+    if not ray.is_initialized():
+        ray.init(num_cpus=2, include_dashboard=False, logging_level="WARNING")
+    yield
+    ray.shutdown()
+
+
+def episodes(run: TrainingRun) -> list[dict]:
+    return [json.loads(line) for line in (run.path / "train_episodes.jsonl").read_text().splitlines()]
+
+
+def session_for(game, algo, steps, config=None, run=None):
+    config = config or game.preset(algo, 0, steps)
+    agent = {"dqn": DqnAgent, "ppo": PpoAgent}[algo](*game.spaces(game.policy), config)
+    session = TrainingSession(agent).with_max_steps(steps)
+    return session.with_run(run) if run is not None else session
+
+
+def random_mean(game, evaluation, evals):
+    """The random policy's mean over the same start seeds the evaluations used."""
+    return float(np.mean([evaluate(game, "random", evaluation.episodes, seed=evaluation.seed_at(step)).mean_reward
+                          for step in evals]))
+
+
+def test_core_plugin_and_cli_do_not_import_ray():
+    code = "import sys, ecs_rl, ecs_rl.core, ecs_rl.cli, ecs_rl.ecs, ecs_rl.distributed; print('ray' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"
+
+
+def test_a_worker_hands_back_the_log_probabilities_of_the_policy_it_was_sent(world):
+    """No transition from a stale policy unaccounted for: each row's behaviour log-probability is the learner's
+    log pi(a|s) under the weights the worker was sent (checked in-process, no Ray needed)."""
+    game = load_game("cartpole")
+    config = PpoConfig(n_steps=8, seed=5)
+    learner = PpoAgent(*game.spaces(game.policy), config)
+    worker = WorldWorker("cartpole", "ppo", vars(config), envs=3, seed=0, index=0)
+    other = PpoAgent(*game.spaces(game.policy), PpoConfig(n_steps=8, seed=6))  # different weights
+    chunk = worker.collect(8, acting_weights(learner))
+    raw, logps, _, versions = chunk.behaviour
+    assert set(versions.tolist()) == {0}
+    assert len(chunk) == 24 and list(chunk.bounds) == [3 * t for t in range(9)]
+    with torch.inference_mode():
+        ours, _ = learner.net.log_prob_entropy(torch.from_numpy(chunk.obs), torch.from_numpy(raw))
+        theirs, _ = other.net.log_prob_entropy(torch.from_numpy(chunk.obs), torch.from_numpy(raw))
+    np.testing.assert_allclose(ours.numpy(), logps, atol=1e-5)
+    assert not np.allclose(theirs.numpy(), logps, atol=1e-3)
+    assert sorted(set(chunk.keys.tolist())) == sorted(e for e, _ in worker.plugin.life.known.items())
+
+
+def test_dqn_on_two_workers_beats_random_on_foragers(local_ray):
+    game = load_game("foragers")
+    steps = 30_000
+    session = session_for(game, "dqn", steps)
+    evaluation = Evaluation(game.eval_factory, every=7_500, episodes=16, max_ticks=250)
+    result = train(game, session, 2, envs=16, evaluation=evaluation, broadcast_every=1_000)
+    evals = [e.mean_reward for e in result.plugin.eval_history]
+    baseline = random_mean(game, evaluation, [e.step for e in result.plugin.eval_history])
+    assert session.total_steps == steps and len(evals) == 4
+    assert max(evals) > baseline + 8, (evals, baseline)
+    assert session.agent.epsilon < 0.1  # the learner's schedule, which the workers were sent
+
+
+def test_a_killed_worker_is_dropped_and_the_run_completes(local_ray, tmp_path, caplog):
+    game = load_game("foragers")
+    steps = 6_000
+    run = TrainingRun.create("foragers", "dqn", root=tmp_path)
+    session = session_for(game, "dqn", steps, run=run)
+    actors, killed = [], []
+
+    def kill_midway() -> bool:
+        if not killed and session.total_steps >= 2_000:
+            pid = ray.get(actors[1].pid.remote())
+            os.kill(pid, signal.SIGKILL)
+            killed.append(session.total_steps)
+        return False
+
+    result = train(game, session, 2, envs=8, stop=kill_midway, on_start=actors.extend)
+    session.close()
+    assert killed and result.dropped == [1] and session.total_steps == steps
+    assert any("worker 1 died" in r.getMessage() for r in caplog.records)
+    logged = episodes(run)
+    lost = [row for row in logged if row["extras"].get("worker_lost")]
+    assert lost and {row["worker"] for row in lost} == {1} and all(row["status"] == "truncated" for row in lost)
+    assert len(lost) == 8 and sorted(row["agent_id"] for row in lost) == sorted({row["agent_id"] for row in lost})
+    last_lost = max(i for i, row in enumerate(logged) if row in lost)
+    assert all(row["worker"] == 0 for row in logged[last_lost + 1:]) and len(logged) > last_lost + 1
+    assert len(logged) == session.total_episodes
+
+
+def test_train_command_with_two_workers_learns_cartpole_with_ppo(local_ray, tmp_path, capsys):
+    """``ecs-rl train --workers 2``: PPO, synchronous, beats random; the run is an ordinary run."""
+    assert main(["train", "cartpole", "--algo", "ppo", "--workers", "2", "--envs", "4", "--steps", "16000",
+                 "--eval-freq", "4000", "--full", "--root", str(tmp_path)]) == 0
+    assert "2 workers on 1 node" in capsys.readouterr().out
+    run = TrainingRun.resume(next((tmp_path / "cartpole" / "ppo").iterdir()))
+    assert run.read_config()["workers"] == 2 and run.metadata["total_steps"] == 16_000
+    logged = episodes(run)
+    assert {row["worker"] for row in logged} == {0, 1} and len(logged) == run.metadata["total_episodes"]
+    evals: dict[int, list[float]] = {}
+    for line in (run.path / "eval_episodes.jsonl").read_text().splitlines():
+        row = json.loads(line)
+        evals.setdefault(row["step"], []).append(row["total_reward"])
+    assert sorted(evals) == [4_000, 8_000, 12_000, 16_000]
+    game = load_game("cartpole")
+    baseline = random_mean(game, Evaluation(game.eval_factory, every=4_000, episodes=game.eval_episodes), evals)
+    means = [float(np.mean(evals[step])) for step in sorted(evals)]
+    assert max(means) > baseline + 50 and np.mean(means[-2:]) > 2 * baseline, (means, baseline)
+    assert (run.path / "checkpoints" / "best.pt").is_file() and (run.path / "checkpoints" / "latest.pt").is_file()
+    # a resumed distributed run continues like any other
+    assert main(["train", "--resume", str(run.path), "--workers", "2", "--steps", "16640"]) == 0
+    assert "resuming" in capsys.readouterr().out and TrainingRun.resume(run.path).metadata["total_steps"] == 16_640
+    more = episodes(run)
+    assert [row["episode"] for row in more] == list(range(1, len(more) + 1)) and len(more) > len(logged)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["cartpole", "--workers", "2", "--render"], "--workers trains headless in Ray workers; leave out --render"),
+    (["cartpole", "--ray-address", "auto"], "--ray-address needs --workers N"),
+    (["hunt", "--workers", "2"], "--workers trains a game with one learning policy; hunt has 2 (prey, predator)"),
+])
+def test_train_with_workers_refuses_what_it_cannot_do(tmp_path, capsys, args, message):
+    assert main(["train", *args, "--root", str(tmp_path)]) == 2
+    assert capsys.readouterr().err == f"ecs-rl train: error: {message}\n"
+    assert not any(tmp_path.iterdir())
+
+
+def test_workers_are_placed_on_both_nodes_of_a_cluster():
+    from ray.cluster_utils import Cluster
+
+    ray.shutdown()  # the module's local Ray, if any: the cluster's head takes its place
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False})
+    try:
+        cluster.add_node(num_cpus=1)
+        ray.init(address=cluster.address, logging_level="WARNING")
+        game = load_game("cartpole")
+        session = session_for(game, "ppo", 256, PpoConfig(n_steps=32, seed=1))
+        result = train(game, session, 2, envs=4)
+        assert len(set(result.nodes)) == 2 and session.total_steps == 256 and result.stale == 0
+    finally:
+        ray.shutdown()
+        cluster.shutdown()
