@@ -156,6 +156,31 @@ def test_partial_lines_cut_logs_deleted_runs_and_traversal(live):
     assert status == 404 and "no run" in body["error"]
 
 
+def test_nan_infinity_and_non_numeric_values_written_elsewhere_go_out_as_json(live):
+    """Python's json writes NaN and Infinity by default (a log or metadata written by another tool); the
+    browser's JSON.parse refuses them, so the API sends null, and keeps other values as they are."""
+    root, client, _ = live
+    run = TrainingRun.create("elsewhere", "v1", root=root)
+    run.update_metadata(20, 2)
+    meta = json.loads((run.path / "metadata.json").read_text())
+    (run.path / "metadata.json").write_text(json.dumps({**meta, "best_eval_reward": float("nan")}))
+    rows = [{"episode": 1, "step": 10, "total_reward": float("nan"), "length": 10, "status": "terminated",
+             "extras": {"loss": float("inf"), "name": "abc", "flag": True, "vec": [1.5, float("-inf")]}},
+            {"episode": 2, "step": 20, "total_reward": 2.0, "length": 10, "status": "terminated",
+             "extras": {"loss": 0.5, "name": "abc", "flag": False, "vec": [2.5, 3.0]}}]
+    run.train_log_path.write_text("".join(json.dumps(r) + "\n" for r in rows))  # NaN, Infinity as Python writes
+    run_id = f"elsewhere/v1/{run.run_id}"
+    body = client.lines(run_id, 0)
+    assert body["next"] == 2
+    assert body["rows"][0]["total_reward"] is None and body["rows"][0]["extras"] == {
+        "loss": None, "name": "abc", "flag": True, "vec": [1.5, None]}
+    assert body["rows"][1] == rows[1]
+    status, listing = client.get("/api/runs")
+    assert status == 200, listing
+    assert [r["best_eval"] for r in listing["runs"] if r["id"] == run_id] == [None]
+    run.release_lock()
+
+
 def _chromium() -> str:
     if os.path.exists(CHROMIUM):
         return CHROMIUM
