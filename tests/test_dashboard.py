@@ -181,6 +181,34 @@ def test_nan_infinity_and_non_numeric_values_written_elsewhere_go_out_as_json(li
     run.release_lock()
 
 
+@pytest.mark.parametrize("host", ["127.0.0.2", "::1"])
+def test_a_server_on_another_loopback_address_answers_requests_naming_it(tmp_path, host):
+    try:
+        sock = listen(host, 0)
+    except OSError as exc:
+        pytest.skip(f"this machine cannot listen on {host}: {exc}")
+    srv = server(tmp_path, sock, host)
+    thread = threading.Thread(target=srv.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    try:
+        wait_for(lambda: srv.started, timeout=30)
+        port = sock.getsockname()[1]
+        name = f"[{host}]" if ":" in host else host
+        for header, expected in ((f"{name}:{port}", 200), (f"localhost:{port}", 200), (f"evil.example:{port}", 400)):
+            conn = http.client.HTTPConnection(host, port, timeout=30)
+            conn.putrequest("GET", "/api/runs", skip_host=True)
+            conn.putheader("Host", header)
+            conn.endheaders()
+            response = conn.getresponse()
+            response.read()
+            conn.close()
+            assert response.status == expected, (header, response.status)
+    finally:
+        srv.should_exit = True
+        thread.join(timeout=10)
+        sock.close()
+
+
 def _chromium() -> str:
     if os.path.exists(CHROMIUM):
         return CHROMIUM
