@@ -23,7 +23,8 @@ class TensorBoardLogger:
     """Episode and evaluation scalars as TensorBoard event files in ``log_dir`` (a run directory).
 
     ``purge_step``: a resumed run passes the step it restarts from, so the steps played again after the
-    checkpoint replace the earlier ones in TensorBoard (as the run's JSONL logs are cut back to it).
+    checkpoint replace the earlier ones in TensorBoard (as the run's JSONL logs are cut back to it); 0
+    (a run killed before its first checkpoint) drops every earlier scalar. None: nothing is replaced.
     """
 
     def __init__(self, log_dir: str | os.PathLike[str], purge_step: int | None = None,
@@ -34,7 +35,7 @@ class TensorBoardLogger:
             raise ImportError(f"TensorBoardLogger needs the tensorboard package ({exc}): "
                               "pip install 'ecs-rl[tensorboard]'") from None
         self.log_dir = os.fspath(log_dir)
-        self._writer = SummaryWriter(self.log_dir, purge_step=purge_step or None, flush_secs=flush_secs)
+        self._writer = SummaryWriter(self.log_dir, purge_step=purge_step, flush_secs=flush_secs)
 
     def log_episode(self, record: EpisodeRecord, step: int, episode: int) -> None:
         """One finished training episode at ``step``."""
