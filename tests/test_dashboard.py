@@ -156,6 +156,59 @@ def test_partial_lines_cut_logs_deleted_runs_and_traversal(live):
     assert status == 404 and "no run" in body["error"]
 
 
+def test_nan_infinity_and_non_numeric_values_written_elsewhere_go_out_as_json(live):
+    """Python's json writes NaN and Infinity by default (a log or metadata written by another tool); the
+    browser's JSON.parse refuses them, so the API sends null, and keeps other values as they are."""
+    root, client, _ = live
+    run = TrainingRun.create("elsewhere", "v1", root=root)
+    run.update_metadata(20, 2)
+    meta = json.loads((run.path / "metadata.json").read_text())
+    (run.path / "metadata.json").write_text(json.dumps({**meta, "best_eval_reward": float("nan")}))
+    rows = [{"episode": 1, "step": 10, "total_reward": float("nan"), "length": 10, "status": "terminated",
+             "extras": {"loss": float("inf"), "name": "abc", "flag": True, "vec": [1.5, float("-inf")]}},
+            {"episode": 2, "step": 20, "total_reward": 2.0, "length": 10, "status": "terminated",
+             "extras": {"loss": 0.5, "name": "abc", "flag": False, "vec": [2.5, 3.0]}}]
+    run.train_log_path.write_text("".join(json.dumps(r) + "\n" for r in rows))  # NaN, Infinity as Python writes
+    run_id = f"elsewhere/v1/{run.run_id}"
+    body = client.lines(run_id, 0)
+    assert body["next"] == 2
+    assert body["rows"][0]["total_reward"] is None and body["rows"][0]["extras"] == {
+        "loss": None, "name": "abc", "flag": True, "vec": [1.5, None]}
+    assert body["rows"][1] == rows[1]
+    status, listing = client.get("/api/runs")
+    assert status == 200, listing
+    assert [r["best_eval"] for r in listing["runs"] if r["id"] == run_id] == [None]
+    run.release_lock()
+
+
+@pytest.mark.parametrize("host", ["127.0.0.2", "::1"])
+def test_a_server_on_another_loopback_address_answers_requests_naming_it(tmp_path, host):
+    try:
+        sock = listen(host, 0)
+    except OSError as exc:
+        pytest.skip(f"this machine cannot listen on {host}: {exc}")
+    srv = server(tmp_path, sock, host)
+    thread = threading.Thread(target=srv.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    try:
+        wait_for(lambda: srv.started, timeout=30)
+        port = sock.getsockname()[1]
+        name = f"[{host}]" if ":" in host else host
+        for header, expected in ((f"{name}:{port}", 200), (f"localhost:{port}", 200), (f"evil.example:{port}", 400)):
+            conn = http.client.HTTPConnection(host, port, timeout=30)
+            conn.putrequest("GET", "/api/runs", skip_host=True)
+            conn.putheader("Host", header)
+            conn.endheaders()
+            response = conn.getresponse()
+            response.read()
+            conn.close()
+            assert response.status == expected, (header, response.status)
+    finally:
+        srv.should_exit = True
+        thread.join(timeout=10)
+        sock.close()
+
+
 def _chromium() -> str:
     if os.path.exists(CHROMIUM):
         return CHROMIUM

@@ -58,3 +58,38 @@ def test_a_session_hands_episodes_extras_and_evaluations_to_its_logger(tmp_path)
 
     with pytest.raises(TypeError, match="logger object lacks method.*log_episode"):
         TrainingSession(agent).with_logger(object())
+
+
+def test_a_resume_from_step_zero_replaces_the_scalars_of_the_killed_process(tmp_path):
+    """A run killed before its first checkpoint resumes at step 0 with empty logs: TensorBoard must drop what
+    the killed process wrote, as the logs do, not show both."""
+    run = TrainingRun.create("walk", "v1", root=tmp_path)
+    first = TensorBoardLogger(run.path)
+    for step in (5, 10, 15):
+        first.log_episode(EpisodeRecord(float(step), 5), step, step // 5)
+    first.close()
+    again = TensorBoardLogger(run.path, purge_step=0)  # what train --resume passes for a run at step 0
+    again.log_episode(EpisodeRecord(-1.0, 5), 5, 1)
+    again.close()
+    assert scalars(run.path)["train/reward"] == [(5, -1.0)]
+
+
+def test_tensorboards_own_server_reader_drops_the_steps_a_resume_replays(tmp_path):
+    """``tensorboard --logdir`` (its plugin reader; ``--load_fast=false``) takes a run's first session start as
+    no restart: the first logger of a run must write one, or a resume's purge is ignored there."""
+    from tensorboard.backend.event_processing.plugin_event_accumulator import EventAccumulator as PluginReader
+    from tensorboard.util import tensor_util
+
+    run = TrainingRun.create("walk", "v1", root=tmp_path)
+    first = TensorBoardLogger(run.path)
+    for step in (5, 10, 15):
+        first.log_episode(EpisodeRecord(float(step), 5), step, step // 5)
+    first.close()
+    again = TensorBoardLogger(run.path, purge_step=10)  # resumed from its checkpoint at step 10
+    again.log_episode(EpisodeRecord(-1.0, 5), 10, 2)
+    again.close()
+    assert scalars(run.path)["train/reward"] == [(5, 5.0), (10, -1.0)]
+    reader = PluginReader(str(run.path), size_guidance={"tensors": 0})
+    reader.Reload()
+    found = [(e.step, float(tensor_util.make_ndarray(e.tensor_proto))) for e in reader.Tensors("train/reward")]
+    assert found == [(5, 5.0), (10, -1.0)]

@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 import numbers
 import os
+from pathlib import Path
 from typing import Any
 
 from .types import EpisodeRecord
@@ -23,7 +24,10 @@ class TensorBoardLogger:
     """Episode and evaluation scalars as TensorBoard event files in ``log_dir`` (a run directory).
 
     ``purge_step``: a resumed run passes the step it restarts from, so the steps played again after the
-    checkpoint replace the earlier ones in TensorBoard (as the run's JSONL logs are cut back to it).
+    checkpoint replace the earlier ones in TensorBoard (as the run's JSONL logs are cut back to it); 0
+    (a run killed before its first checkpoint) drops every earlier scalar. None: nothing is replaced (the
+    first logger of a run directory marks the session's start, so a later resume's replacement holds in
+    ``tensorboard --logdir`` too).
     """
 
     def __init__(self, log_dir: str | os.PathLike[str], purge_step: int | None = None,
@@ -34,7 +38,11 @@ class TensorBoardLogger:
             raise ImportError(f"TensorBoardLogger needs the tensorboard package ({exc}): "
                               "pip install 'ecs-rl[tensorboard]'") from None
         self.log_dir = os.fspath(log_dir)
-        self._writer = SummaryWriter(self.log_dir, purge_step=purge_step or None, flush_secs=flush_secs)
+        if purge_step is None and not any(Path(self.log_dir).glob("events.out.tfevents.*")):
+            # A run's first writer marks a session start (purging nothing): TensorBoard's server reader takes
+            # the first start in a run as no restart, so without it a resume's purge would be ignored there.
+            purge_step = 0
+        self._writer = SummaryWriter(self.log_dir, purge_step=purge_step, flush_secs=flush_secs)
 
     def log_episode(self, record: EpisodeRecord, step: int, episode: int) -> None:
         """One finished training episode at ``step``."""

@@ -38,13 +38,14 @@ def listen(host: str, port: int) -> socket.socket:
 
 def server(root: str | os.PathLike[str], sock: socket.socket, host: str = "127.0.0.1"):
     """A uvicorn server of the app over the runs under ``root``, to be run on ``sock`` (``server.run(sockets=
-    [sock])``; ``server.should_exit = True`` stops it). Only loopback Host headers are accepted on a
-    loopback address."""
+    [sock])``; ``server.should_exit = True`` stops it). On a loopback address only Host headers naming
+    127.0.0.1, localhost or that address are accepted."""
     import uvicorn
 
     from .app import create_app
 
-    app = create_app(root, allowed_hosts=None if is_loopback(host) else ["*"])
+    name = f"[{host}]" if ":" in host else host  # as a Host header spells it
+    app = create_app(root, allowed_hosts=["127.0.0.1", "localhost", name] if is_loopback(host) else ["*"])
     return uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off"))
 
 

@@ -8,8 +8,11 @@
 
 from __future__ import annotations
 
+import json
+import math
 import os
 from pathlib import Path
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -30,8 +33,31 @@ _HEADERS = {
 }
 
 
+def _finite(value: Any) -> Any:
+    """``value`` with NaN and infinities (which JSON lacks) made null, in nested dicts and lists too."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    return value
+
+
+class _JSON(JSONResponse):
+    """Strict JSON for the browser: a log or metadata file written elsewhere may hold NaN or Infinity (Python
+    reads them), which go out as null instead of failing the response."""
+
+    def render(self, content: Any) -> bytes:
+        try:
+            return super().render(content)
+        except ValueError:
+            return json.dumps(_finite(content), ensure_ascii=False, allow_nan=False, indent=None,
+                              separators=(",", ":")).encode("utf-8")
+
+
 def _error(status: int, message: str) -> JSONResponse:
-    return JSONResponse({"error": message}, status_code=status, headers=_HEADERS)
+    return _JSON({"error": message}, status_code=status, headers=_HEADERS)
 
 
 def create_app(root: str | os.PathLike[str], allowed_hosts: list[str] | None = None) -> Starlette:
@@ -51,7 +77,7 @@ def create_app(root: str | os.PathLike[str], allowed_hosts: list[str] | None = N
 
     def runs(request: Request) -> Response:
         try:
-            return JSONResponse({"root": str(index.root), "runs": index.runs()}, headers=_HEADERS)
+            return _JSON({"root": str(index.root), "runs": index.runs()}, headers=_HEADERS)
         except (OSError, ValueError) as exc:  # the root vanished or cannot be read
             return _error(503, str(exc))
 
@@ -76,7 +102,7 @@ def create_app(root: str | os.PathLike[str], allowed_hosts: list[str] | None = N
             return _error(503, f"run {run_id}: {exc.strerror or exc}")
         if found is None:
             return _error(404, f"no run {run_id!r} under {index.root}")
-        return JSONResponse(found, headers=_HEADERS)
+        return _JSON(found, headers=_HEADERS)
 
     routes = [
         Route("/", page),
