@@ -180,7 +180,7 @@ def test_the_swarm_dqn_preset_runs_one_update_round_per_tick(world):
 
     config = presets.foragers_swarm_dqn(seed=0)
     agent = DqnAgent(fg.observation_space, fg.action_space, config)
-    fg.build(256, seed=0)
+    fg.build(256, seed=0, size=fg.swarm_size(256))
     plugin = install({"foragers": TrainingSession(agent)}, reset=fg.reset)
     step_world(12, plugin=plugin)
     learning_ticks = sum(1 for t in range(1, 13) if 256 * t > config.learning_starts)
