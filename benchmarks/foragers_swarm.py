@@ -4,6 +4,13 @@
     python benchmarks/foragers_swarm.py --quick         # shorter runs, one repeat
     python benchmarks/foragers_swarm.py --before REV    # any other commit
 
+The arena is 40 x 40 (``foragers.swarm_size(256)``): 256 foragers and 256 pellets at the density of the
+16-agent demo game. In the 10 x 10 arena of the demo, 256 foragers bump on most ticks and a random walk
+out-eats any policy that heads for food (a random policy scores 123 per agent, heading for the nearest
+pellet 114, standing still -6), so a learned policy cannot be told from a broken one there. The earlier
+tree has no ``size`` parameter; its module constant ``ARENA``, which its functions read when called, is
+set instead (the same game: observations scaled by the side in both).
+
 Both trees run in one invocation, each measurement in its own subprocess (``PYTHONPATH`` pointing at that
 tree; the earlier commit is checked out with ``git worktree add`` in a temporary directory), alternating
 before / after so both see the same machine load; the ratio after / before is the median over repeats.
@@ -12,9 +19,10 @@ ticks/s   the 256-agent arena through the plugin, measured over ticks 100-300 (a
           at tick 200 included; learning under way): a random policy, DQN and PPO, each with the Foragers
           preset of its tree for 256 agents (``presets.foragers_swarm_dqn`` / ``foragers_swarm_ppo`` where
           it exists, else ``foragers_dqn`` / ``foragers_ppo``).
-learning  DQN trained for the same number of agent-steps in each tree, then the mean greedy return per agent
-          over one 200-tick episode of a held-out 256-agent arena (a random policy's return beside it):
-          speed bought by learning less per step would show here.
+learning  DQN trained for the same number of agent-steps in each tree (seeds 0-2; one with --quick), then
+          the mean greedy return per agent over one 200-tick episode of a held-out 256-agent arena per
+          seed (256 episodes), beside a random policy's return in the same arenas: speed bought by
+          learning less per step would show here, and so would a policy no better than chance.
 """
 
 from __future__ import annotations
@@ -31,6 +39,19 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 N_AGENTS = 256
+SIZE = 10.0 * (N_AGENTS / 16) ** 0.5  # foragers.swarm_size(N_AGENTS), spelled out for the earlier tree
+
+
+def _build(n: int, seed: int, policy: str = "foragers") -> list[int]:
+    """The swarm arena in whichever tree is imported (an earlier one has no ``size``: set its constant)."""
+    import inspect
+
+    from ecs_rl.worlds import foragers
+
+    if "size" in inspect.signature(foragers.build).parameters:
+        return foragers.build(n, seed, policy, size=SIZE)
+    foragers.ARENA = SIZE
+    return foragers.build(n, seed, policy)
 
 
 # -- child: one measurement in whichever ecs_rl PYTHONPATH points at ---------------------------------
@@ -60,7 +81,7 @@ def child_speed(kind: str, warmup: int, ticks: int) -> dict:
 
     esper.switch_world("swarm")
     policy = _policy(kind, 10**7, 0)
-    foragers.build(N_AGENTS, seed=0)
+    _build(N_AGENTS, seed=0)
     plugin = install({"foragers": policy}, reset=foragers.reset)
     step_world(warmup, plugin=plugin)
     started, cpu = time.perf_counter(), time.process_time()
@@ -79,13 +100,13 @@ def child_learn(kind: str, agent_steps: int, seed: int) -> dict:
     policy = _policy(kind, agent_steps, seed)
     if kind != "random":
         policy.with_max_steps(agent_steps)
-        foragers.build(N_AGENTS, seed=seed)
+        _build(N_AGENTS, seed=seed)
         started = time.perf_counter()
         ticks = step_world(plugin=install({"foragers": policy}, reset=foragers.reset))
         seconds = time.perf_counter() - started
     else:
         ticks, seconds = 0, 0.0
-    result = run_episodes(foragers.factory(), {"foragers": policy}, N_AGENTS, seed=10_000 + N_AGENTS * seed,
+    result = run_episodes(_build, {"foragers": policy}, N_AGENTS, seed=10_000 + N_AGENTS * seed,
                           reset=foragers.reset)["foragers"]
     return {"greedy": result.mean_reward, "ticks": ticks, "seconds": seconds}
 
@@ -146,15 +167,23 @@ def main() -> None:
                     print(lines[-1], file=sys.stderr, flush=True)
             if args.only in (None, "learning"):
                 steps = N_AGENTS * (400 if q else 800)
-                lines.append(f"  DQN greedy return per agent after {steps:,} agent-steps (held-out 256-agent arena, "
-                             "one 200-tick episode):")
-                rand = run_child(ROOT, "learn", "random", steps, 0)["greedy"]
-                for side, tree in trees.items():
-                    r = run_child(tree, "learn", "dqn", steps, 0)
-                    lines.append(f"    {side:<6} {r['greedy']:6.1f}  (trained in {r['seconds']:.0f} s, "
-                                 f"{r['ticks'] / r['seconds']:.1f} ticks/s)")
-                    print(lines[-1], file=sys.stderr, flush=True)
-                lines.append(f"    random {rand:6.1f}")
+                seeds = [0] if q else [0, 1, 2]
+                lines.append(f"  DQN greedy return per agent after {steps:,} agent-steps (held-out {N_AGENTS}-agent "
+                             "arena per seed, 256 episodes of 200 ticks each), seeds " + ", ".join(map(str, seeds)) +
+                             ":")
+                greedy = {"before": [], "after": [], "random": []}
+                for seed in seeds:
+                    greedy["random"].append(run_child(ROOT, "learn", "random", steps, seed)["greedy"])
+                    for side, tree in trees.items():
+                        r = run_child(tree, "learn", "dqn", steps, seed)
+                        greedy[side].append(r["greedy"])
+                        print(f"    seed {seed} {side:<6} {r['greedy']:6.1f}  (trained in {r['seconds']:.0f} s, "
+                              f"{r['ticks'] / r['seconds']:.1f} ticks/s)", file=sys.stderr, flush=True)
+                for side in ("after", "before", "random"):
+                    lines.append(f"    {side:<6} mean {statistics.mean(greedy[side]):6.1f}   (per seed: "
+                                 + ", ".join(f"{g:.1f}" for g in greedy[side]) + ")")
+                lines.append(f"    after / before {statistics.mean(greedy['after']) / statistics.mean(greedy['before']):.2f}"
+                             f", after / random {statistics.mean(greedy['after']) / statistics.mean(greedy['random']):.1f}")
             print("\n".join(lines))
         finally:
             subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(old)], check=False)

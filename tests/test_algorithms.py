@@ -351,7 +351,7 @@ def test_hand_written_q_backward_equals_autograd_bit_for_bit(sizes, huber):
 
 @pytest.mark.parametrize("n, clip", [(256, 0.2), (37, 0.05), (64, 0.5)])
 def test_hand_written_ppo_backward_equals_autograd_bit_for_bit(n, clip):
-    from ecs_rl.algorithms.mlp_backward import ppo_backward
+    from ecs_rl.algorithms.mlp_backward import ppo_backward, ppo_losses
 
     agent = PpoAgent(OBS4, gym.spaces.Discrete(3), PpoConfig(seed=n))
     torch.manual_seed(n)
@@ -364,8 +364,9 @@ def test_hand_written_ppo_backward_equals_autograd_bit_for_bit(n, clip):
     adv[:3] = 0.0  # ties between the clipped and unclipped terms
     logp, entropy, ratio, pg, v, expected = autograd_ppo(agent, obs, actions, old, adv, returns, clip)
     agent.params.param.grad.fill_(7.0)  # stale values are overwritten, not added to
-    pg_loss, v_loss, entropy_mean, log_ratio, ratio_out = ppo_backward(
-        agent.net.actor, agent.net.critic, obs, actions, old, adv, returns, clip, 0.5)
+    terms = ppo_backward(agent.net.actor, agent.net.critic, obs, actions, old, adv, returns, clip, 0.5)
+    pg_loss, v_loss, entropy_mean = ppo_losses(terms)
+    log_ratio, ratio_out = terms.log_ratio, terms.ratio
     assert torch.equal(agent.params.param.grad, expected)
     assert torch.equal(pg_loss, pg) and torch.equal(v_loss, v) and torch.equal(entropy_mean, entropy.mean())
     assert torch.equal(ratio_out, ratio) and torch.equal(log_ratio, logp - old)

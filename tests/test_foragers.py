@@ -20,18 +20,18 @@ def world():
     esper.delete_world("test-foragers")
 
 
-def reference_observation(me, others, food) -> np.ndarray:
+def reference_observation(me, others, food, size=fg.ARENA) -> np.ndarray:
     """One forager's observation, computed the obvious way."""
     pellets = sorted((np.subtract(p, me) for p in food), key=lambda d: d @ d)[:2]
     near = min((np.subtract(o, me) for o in others), key=lambda d: d @ d) if others else np.zeros(2)
-    row = np.concatenate([*pellets, near]) / fg.ARENA
-    return np.clip(np.concatenate([row, np.asarray(me) / fg.ARENA * 2 - 1]), -1, 1).astype(np.float32)
+    row = np.concatenate([*pellets, near]) / size
+    return np.clip(np.concatenate([row, np.asarray(me) / size * 2 - 1]), -1, 1).astype(np.float32)
 
 
-def reference_tick(pos, food, actions, rng):
+def reference_tick(pos, food, actions, rng, size=fg.ARENA):
     """Every forager moves; each pellet in reach goes to its nearest forager and reappears (in pellet order);
     each forager with another within the bump radius pays; observations. Returns (pos, food, rewards, obs)."""
-    pos = [[min(max(x + dx, 0.0), fg.ARENA), min(max(y + dy, 0.0), fg.ARENA)]
+    pos = [[min(max(x + dx, 0.0), size), min(max(y + dy, 0.0), size)]
            for (x, y), (dx, dy) in zip(pos, (fg.MOVES[a] for a in actions))]
     rewards = [0.0] * len(pos)
     dist2 = lambda a, b: (a[0] - b[0]) ** 2 + (a[1] - b[1]) ** 2  # noqa: E731
@@ -44,11 +44,11 @@ def reference_tick(pos, food, actions, rng):
             rewards[k] += 1.0
             eaten.append(j)
     for j in eaten:
-        food[j] = list(rng.uniform(0.0, fg.ARENA, size=2))
+        food[j] = list(rng.uniform(0.0, size, size=2))
     for i, p in enumerate(pos):
         if any(dist2(p, q) <= fg.BUMP_RADIUS ** 2 for k, q in enumerate(pos) if k != i):
             rewards[i] -= fg.BUMP_COST
-    obs = [reference_observation(p, [q for k, q in enumerate(pos) if k != i], food) for i, p in enumerate(pos)]
+    obs = [reference_observation(p, [q for k, q in enumerate(pos) if k != i], food, size) for i, p in enumerate(pos)]
     return pos, food, rewards, np.array(obs)
 
 
@@ -64,12 +64,16 @@ def observations(entities) -> np.ndarray:
 
 def from_scratch(entities) -> np.ndarray:
     pos, food = state(entities)
-    return np.array([reference_observation(p, [q for k, q in enumerate(pos) if k != i], food)
+    size = esper.get_component(fg.Arena)[0][1].size
+    return np.array([reference_observation(p, [q for k, q in enumerate(pos) if k != i], food, size)
                      for i, p in enumerate(pos)])
 
 
-def test_world_matches_the_reference_tick_by_tick(world):
-    entities = fg.build(12, seed=3, n_food=12)
+@pytest.mark.parametrize("size", [None, 6.0])
+def test_world_matches_the_reference_tick_by_tick(world, size):
+    entities = fg.build(12, seed=3, n_food=12, size=size)
+    side = fg.ARENA if size is None else size
+    assert esper.get_component(fg.Arena)[0][1].size == side
     assert np.allclose(observations(entities), from_scratch(entities), atol=1e-6)
     rng = copy.deepcopy(esper.get_component(fg.Arena)[0][1].rng)
     choose = np.random.default_rng(0)
@@ -79,7 +83,7 @@ def test_world_matches_the_reference_tick_by_tick(world):
         actions = choose.integers(0, 5, size=len(entities))
         for e, a in zip(entities, actions):
             esper.component_for_entity(e, Action).value = a
-        want_pos, want_food, want_rewards, want_obs = reference_tick(pos, food, actions, rng)
+        want_pos, want_food, want_rewards, want_obs = reference_tick(pos, food, actions, rng, side)
         esper.process()
         got_pos, got_food = state(entities)
         rewards = [esper.component_for_entity(e, Reward).value for e in entities]
@@ -93,11 +97,25 @@ def test_world_matches_the_reference_tick_by_tick(world):
     assert eaten > 5 and bumps > 5  # the comparison covered pellets and bumps
     food = {e: esper.component_for_entity(e, EpisodeInfo).extras["food"] for e in entities}
     assert sum(food.values()) >= eaten
+    if size is not None:  # the arena's side bounds foragers and pellets
+        pos, food = state(entities)
+        assert np.max(pos) <= side and np.max(food) <= side and np.max(pos) > 0.8 * side
+
+
+def test_a_swarm_arena_keeps_the_demo_density_and_refuses_a_second_size(world):
+    assert fg.swarm_size(16) == fg.ARENA and fg.swarm_size(4) == fg.ARENA and fg.swarm_size(256) == 4 * fg.ARENA
+    fg.build(3, seed=0, size=25.0)
+    fg.build(2, seed=1)  # joins the arena at its size
+    assert esper.get_component(fg.Arena)[0][1].size == 25.0
+    with pytest.raises(ValueError, match="arena of size 25; cannot add foragers with size=10"):
+        fg.build(2, seed=2, size=10)
+    with pytest.raises(ValueError, match="arena size must be a positive number, got -1"):
+        fg.build(2, seed=2, size=-1)
 
 
 def test_resets_bring_every_observation_up_to_date(world):
     """An unseeded reset updates only the observations it changes (O(n)); the result equals a recomputation."""
-    entities = fg.build(40, seed=1, n_food=10)
+    entities = fg.build(40, seed=1, n_food=10, size=12.0)
     choose = np.random.default_rng(1)
     for tick in range(30):
         for e in entities:
@@ -162,7 +180,7 @@ def test_the_swarm_dqn_preset_runs_one_update_round_per_tick(world):
 
     config = presets.foragers_swarm_dqn(seed=0)
     agent = DqnAgent(fg.observation_space, fg.action_space, config)
-    fg.build(256, seed=0)
+    fg.build(256, seed=0, size=fg.swarm_size(256))
     plugin = install({"foragers": TrainingSession(agent)}, reset=fg.reset)
     step_world(12, plugin=plugin)
     learning_ticks = sum(1 for t in range(1, 13) if 256 * t > config.learning_starts)

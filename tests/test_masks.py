@@ -169,7 +169,7 @@ def test_ppo_update_computes_the_ratio_under_the_rollouts_masks(tmp_path):
 
 
 def test_hand_written_ppo_backward_under_masks_equals_autograd_bit_for_bit():
-    from ecs_rl.algorithms.mlp_backward import ppo_backward
+    from ecs_rl.algorithms.mlp_backward import ppo_backward, ppo_losses
 
     n, clip = 128, 0.2
     agent = PpoAgent(OBS4, gym.spaces.Discrete(4), PpoConfig(seed=6))
@@ -182,11 +182,12 @@ def test_hand_written_ppo_backward_under_masks_equals_autograd_bit_for_bit():
     with torch.no_grad():
         old = agent.net.log_prob_entropy(obs, actions, masks=masks)[0] + torch.randn(n) * 0.1
     _, entropy, _, pg, _, expected = autograd_ppo(agent, obs, actions, old, adv, returns, clip, masks)
-    pg_loss, _, entropy_mean, _, _ = ppo_backward(agent.net.actor, agent.net.critic, obs, actions, old, adv, returns,
-                                                  clip, 0.5, masks)
+    pg_loss, _, entropy_mean = ppo_losses(ppo_backward(agent.net.actor, agent.net.critic, obs, actions, old, adv,
+                                                       returns, clip, 0.5, masks))
     assert torch.equal(agent.params.param.grad, expected)
     assert torch.equal(pg_loss, pg) and torch.equal(entropy_mean, entropy.mean())
-    unmasked_pg = ppo_backward(agent.net.actor, agent.net.critic, obs, actions, old, adv, returns, clip, 0.5)[0]
+    unmasked_pg = ppo_losses(ppo_backward(agent.net.actor, agent.net.critic, obs, actions, old, adv, returns, clip,
+                                          0.5))[0]
     assert not torch.equal(unmasked_pg, pg)  # the masks change the loss
 
 

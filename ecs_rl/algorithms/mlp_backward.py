@@ -25,10 +25,16 @@ layout, so the gradients are bit-identical to ``loss.backward()`` (tests/test_al
 
 from __future__ import annotations
 
+from typing import NamedTuple, Sequence
+
 import torch
 import torch.nn.functional as F
 
 from .common import Mlp
+
+
+_tanh_backward = torch.ops.aten.tanh_backward  # (d output, output): d output * (1 - output^2)
+_threshold_backward = torch.ops.aten.threshold_backward  # (d output, output, 0): d output where output > 0, else 0
 
 
 def _forward(layers, x: torch.Tensor) -> tuple[list[torch.Tensor], torch.Tensor]:
@@ -52,10 +58,10 @@ def _backward(layers, inputs: list[torch.Tensor], dz: torch.Tensor) -> None:
         bias.grad.copy_(dz.sum(0))
         if i:
             dh = torch.mm(dz, weight)
-            if layers[i - 1][2] is torch.relu:
-                dz = torch.where(inputs[i] > 0, dh, 0.0)
+            if layers[i - 1][2] is torch.relu:  # autograd's own relu backward (where(h > 0, dh, 0), 10x faster)
+                dz = _threshold_backward(dh, inputs[i], 0)
             else:
-                dz = torch.ops.aten.tanh_backward(dh, inputs[i])
+                dz = _tanh_backward(dh, inputs[i])
 
 
 def _check_activations(net: Mlp, allowed: tuple, what: str) -> None:
@@ -85,16 +91,48 @@ def q_regression_backward(net: Mlp, obs: torch.Tensor, actions: torch.Tensor, ta
     return loss
 
 
+class PpoTerms(NamedTuple):
+    """Per-row terms of one minibatch's PPO loss, kept for the update's figures (``ppo_figures``), which
+    are computed once per update over all its minibatches rather than once per minibatch."""
+
+    log_ratio: torch.Tensor
+    ratio: torch.Tensor
+    unclipped: torch.Tensor  # ratio * A
+    clipped: torch.Tensor  # clip(ratio, 1 - eps, 1 + eps) * A
+    value_error: torch.Tensor  # V(s) - R
+    log_probs: torch.Tensor | None = None  # categorical actions: log pi(.|s), the entropy's source
+    entropy: torch.Tensor | None = None  # otherwise: each row's entropy
+
+
+def ppo_losses(terms: PpoTerms) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``(L_policy, L_value, mean entropy)`` of one minibatch, the same operations as the loss itself."""
+    pg_loss = -torch.min(terms.unclipped, terms.clipped).mean()
+    v_loss = (terms.value_error**2).mean()
+    entropy = terms.entropy if terms.entropy is not None else -(terms.log_probs.exp() * terms.log_probs).sum(-1)
+    return pg_loss, v_loss, entropy.mean()
+
+
+@torch.no_grad()
+def ppo_figures(minibatches: Sequence[PpoTerms], clip: float) -> list[float]:
+    """Policy loss, value loss, entropy, approx KL and clip fraction: means over every row of the
+    update's minibatches (equal to the mean of per-minibatch means when the minibatches are of one size)."""
+    terms = PpoTerms(*(None if parts[0] is None else torch.cat(parts) for parts in zip(*minibatches)))
+    pg_loss, v_loss, entropy = ppo_losses(terms)
+    ratio = terms.ratio
+    figures = torch.stack((pg_loss, v_loss, entropy, ((ratio - 1.0) - terms.log_ratio).mean(),
+                           ((ratio - 1.0).abs() > clip).float().mean()))
+    return figures.tolist()
+
+
 @torch.no_grad()
 def ppo_backward(actor: Mlp, critic: Mlp, obs: torch.Tensor, actions: torch.Tensor, old_logps: torch.Tensor,
                  advantages: torch.Tensor, returns: torch.Tensor, clip: float,
-                 vf_coef: float, masks: torch.Tensor | None = None) -> tuple[torch.Tensor, ...]:
+                 vf_coef: float, masks: torch.Tensor | None = None) -> PpoTerms:
     """Write the gradient of ``L_policy + vf_coef * L_value`` into the parameters' ``.grad`` (overwriting it).
 
     ``actions``: shape (n,), the categorical actions; ``advantages`` as trained on (already normalised);
     ``masks``: the rows' legal actions (masked logits set to the lowest float: probability 0, gradient 0).
-    Returns ``(pg_loss, v_loss, entropy, log_ratio, ratio)``: the losses, the mean entropy and the
-    per-row log ratio and ratio.
+    Returns the per-row terms (the losses themselves: ``ppo_losses``); only the gradient is computed here.
     """
     _check_activations(actor, (torch.relu, torch.tanh), "ppo_backward")
     _check_activations(critic, (torch.relu, torch.tanh), "ppo_backward")
@@ -105,14 +143,11 @@ def ppo_backward(actor: Mlp, critic: Mlp, obs: torch.Tensor, actions: torch.Tens
     log_probs = torch.log_softmax(logits, dim=-1)
     index = actions.long().unsqueeze(1)
     logp = log_probs.gather(1, index).squeeze(1)
-    entropy = -(log_probs.exp() * log_probs).sum(-1)
     critic_inputs, value = _forward(critic._plan, obs)
     log_ratio = logp - old_logps
     ratio = log_ratio.exp()
     unclipped, clipped = ratio * advantages, ratio.clamp(1.0 - clip, 1.0 + clip) * advantages
-    pg_loss = -torch.min(unclipped, clipped).mean()
     error = value.squeeze(-1) - returns
-    v_loss = (error**2).mean()
 
     grad_min = torch.full_like(ratio, -1.0) / n  # d(-mean)
     tie = unclipped == clipped
@@ -128,4 +163,4 @@ def ppo_backward(actor: Mlp, critic: Mlp, obs: torch.Tensor, actions: torch.Tens
 
     grad_value = (torch.full_like(error, vf_coef) / n) * (2.0 * error)
     _backward(critic._plan, critic_inputs, grad_value.unsqueeze(1))
-    return pg_loss, v_loss, entropy.mean(), log_ratio, ratio
+    return PpoTerms(log_ratio, ratio, unclipped, clipped, error, log_probs=log_probs)

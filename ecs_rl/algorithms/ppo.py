@@ -47,7 +47,7 @@ from .common import (
     CheckpointError, FlatParameters, action_space_to_dict, box_dim, check_shapes, legal_masks, load_checkpoint,
     FlatAdam, mlp, numpy_rng_state, save_checkpoint, seeded_module, set_numpy_rng_state,
 )
-from .mlp_backward import ppo_backward
+from .mlp_backward import PpoTerms, ppo_backward, ppo_figures
 
 _LOG_2PI = math.log(2.0 * math.pi)
 
@@ -387,7 +387,7 @@ class PpoAgent:
         whole = c.batch_size >= n  # one minibatch holds the whole rollout: shuffling it changes nothing
         if whole and c.normalize_advantage and n > 1:  # the same minibatch every epoch: normalise it once
             advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
-        figures = []  # per minibatch: policy loss, value loss, entropy, approx KL, clip fraction
+        terms = []  # per minibatch: the loss's per-row terms, for the update's figures
         for _ in range(c.n_epochs):
             order = None if whole else torch.from_numpy(self.shuffle_rng.permutation(n))
             for start in range(0, n, c.batch_size):
@@ -401,24 +401,18 @@ class PpoAgent:
                     mb_masks = None if masks is None else masks[mb]
                     if c.normalize_advantage and len(adv) > 1:
                         adv = (adv - adv.mean()) / (adv.std() + 1e-8)
-                pg_loss, v_loss, entropy_mean, log_ratio, ratio = self._loss_backward(
-                    mb_obs, mb_actions, mb_old, adv, mb_returns, clip, mb_masks)
+                terms.append(self._loss_backward(mb_obs, mb_actions, mb_old, adv, mb_returns, clip, mb_masks))
                 self.params.clip_grad_norm(c.max_grad_norm)
                 self.optimizer.step()
-                with torch.no_grad():
-                    figures.append(torch.stack((pg_loss, v_loss, entropy_mean, ((ratio - 1.0) - log_ratio).mean(),
-                                                ((ratio - 1.0).abs() > clip).float().mean())))
         self._updates += 1
-        means = torch.stack(figures).mean(dim=0).tolist()
-        self._last_update = dict(zip(self._EXTRAS, means), learning_rate=lr)
+        self._last_update = dict(zip(self._EXTRAS, ppo_figures(terms, clip)), learning_rate=lr)
 
     def _loss_backward(self, obs: torch.Tensor, actions: torch.Tensor, old_logps: torch.Tensor,
                        adv: torch.Tensor, returns: torch.Tensor, clip: float,
-                       masks: torch.Tensor | None = None) -> tuple[torch.Tensor, ...]:
+                       masks: torch.Tensor | None = None) -> PpoTerms:
         """The gradient of L on one minibatch (under the rows' action ``masks``), written into the parameters'
-        ``.grad``.
+        ``.grad``; returns the loss's per-row terms, out of the autograd graph.
 
-        Returns ``(pg_loss, v_loss, entropy_mean, log_ratio, ratio)``, out of the autograd graph.
         Categorical actions without an entropy bonus take the backward pass written out in
         mlp_backward.py (bit-identical to autograd's, and faster); anything else in the loss (an
         entropy bonus, Gaussian actions) goes through autograd.
@@ -431,13 +425,14 @@ class PpoAgent:
         value = self.net.value(obs)
         log_ratio = logp - old_logps
         ratio = log_ratio.exp()
-        pg_loss = -torch.min(ratio * adv, ratio.clamp(1.0 - clip, 1.0 + clip) * adv).mean()
-        v_loss = ((value - returns) ** 2).mean()
-        entropy_mean = entropy.mean()
-        loss = pg_loss + c.vf_coef * v_loss - c.ent_coef * entropy_mean
+        unclipped, clipped = ratio * adv, ratio.clamp(1.0 - clip, 1.0 + clip) * adv
+        pg_loss = -torch.min(unclipped, clipped).mean()
+        error = value - returns
+        v_loss = (error**2).mean()
+        loss = pg_loss + c.vf_coef * v_loss - c.ent_coef * entropy.mean()
         self.params.zero_grad()
         loss.backward()
-        return pg_loss.detach(), v_loss.detach(), entropy_mean.detach(), log_ratio.detach(), ratio.detach()
+        return PpoTerms(*(x.detach() for x in (log_ratio, ratio, unclipped, clipped, error)), entropy=entropy.detach())
 
     # -- episode extras -----------------------------------------------------------------------
 

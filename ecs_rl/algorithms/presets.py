@@ -75,17 +75,19 @@ def hunt_predator_dqn(seed: int = 0, total_steps: int = 50_000, **overrides) -> 
 
 
 def foragers_swarm_dqn(seed: int = 0, total_steps: int = 1_000_000, **overrides) -> DqnConfig:
-    """DQN for a crowded foragers arena (256 agents, one replay buffer), chosen for ticks per second.
+    """DQN for a swarm of foragers (256 agents, one replay buffer, ``foragers.build(..., size=swarm_size(n))``),
+    chosen for ticks per second.
 
     ``foragers_dqn`` updates every 16 agent-steps: with 256 agents that is 64 minibatches of 128 per tick,
     most of a tick's time. Here one update round per tick (``train_freq`` = 256 agent-steps), 4 minibatches
     of 1 024: a replay ratio of 1/64 update per agent-step (16 sampled transitions per agent-step, half of
     ``foragers_dqn``'s 32) in 16x fewer, larger updates, cheap on a CPU where a minibatch of 1 024 costs
-    about two of 128. benchmarks/foragers_swarm.py measures it against ``foragers_dqn``: about 12x the
-    ticks per second; greedy return after the same agent-steps within ``foragers_dqn``'s seed-to-seed spread
-    (seeds 0-2: mean 22.8 vs 25.4, benchmarks/README.md).
+    about two of 128. Fewer, larger steps need a larger one each: learning rate 3e-3 (``foragers_dqn``'s
+    1e-3 left the greedy return after 204 800 agent-steps at a third of ``foragers_dqn``'s). Measured by
+    benchmarks/foragers_swarm.py against ``foragers_dqn`` at the same agent-steps (benchmarks/README.md).
     """
-    return foragers_dqn(seed, total_steps, **{**dict(train_freq=256, gradient_steps=4, batch_size=1024), **overrides})
+    return foragers_dqn(seed, total_steps, **{**dict(train_freq=256, gradient_steps=4, batch_size=1024,
+                                                     learning_rate=3e-3), **overrides})
 
 
 def foragers_swarm_ppo(seed: int = 0, total_steps: int = 1_000_000, **overrides) -> PpoConfig:

@@ -15,14 +15,16 @@ AGENT, HUMAN, EYE, OUTLINE = (66, 110, 200), (220, 90, 40), (250, 250, 250), (30
 def draw_world(surface: pygame.Surface, human: int | None = None) -> None:
     width, height = surface.get_size()
     margin = 20
-    scale = (min(width, height) - 2 * margin) / ARENA
+    arenas = esper.get_component(Arena)
+    side = arenas[0][1].size if arenas else ARENA
+    scale = (min(width, height) - 2 * margin) / side
 
     def at(x: float, y: float) -> tuple[int, int]:
         return int(margin + x * scale), int(height - margin - y * scale)
 
     surface.fill(GRASS)
-    pygame.draw.rect(surface, BORDER, (margin, height - margin - ARENA * scale, ARENA * scale, ARENA * scale), 3)
-    for _, arena in esper.get_component(Arena):
+    pygame.draw.rect(surface, BORDER, (margin, height - margin - side * scale, side * scale, side * scale), 3)
+    for _, arena in arenas:
         for x, y in arena.food.tolist():
             pygame.draw.circle(surface, PELLET, at(x, y), max(3, int(0.12 * scale)))
     for entity, f in esper.get_component(Forager):

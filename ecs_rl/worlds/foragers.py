@@ -5,6 +5,11 @@ the pellet reappears elsewhere; bumping into another agent costs 0.1. Episodes l
 (truncated). The observation (8 numbers) holds the offsets to the two nearest pellets and to the
 nearest other agent, scaled by the arena size, and the agent's own position in [-1, 1].
 
+The arena is ``ARENA`` (10) units square unless built with another ``size``: 16 foragers and 16 pellets
+in 10 x 10 is the demo game; many more in the same square crowd it (256 foragers there bump on most
+ticks, and a random walk out-eats heading for the nearest pellet), so a swarm gets a larger arena at
+the same density (``swarm_size``).
+
 The arena is computed as arrays: one numpy pass per tick over every (forager, pellet) and
 (forager, forager) pair, and a reset costs O(n): the arena remembers each forager's nearest
 neighbour from the last pass, so moving one forager rewrites only the observations it changes.
@@ -59,11 +64,17 @@ class Pass:
 
 @dataclass(slots=True)
 class Arena:
-    """One per world: the pellets (an (m, 2) array of positions) and the RNG that places them."""
+    """One per world: the pellets (an (m, 2) array of positions), the RNG that places them, the side length."""
 
     rng: np.random.Generator = field(default_factory=np.random.default_rng)
     food: np.ndarray = field(default_factory=lambda: np.zeros((0, 2)))
     last: Pass | None = None
+    size: float = ARENA
+
+
+def swarm_size(n_agents: int) -> float:
+    """The side of a square arena holding ``n_agents`` foragers at the demo game's density (16 in 10 x 10)."""
+    return ARENA * max(1.0, (n_agents / 16) ** 0.5)
 
 
 def _d2(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -87,15 +98,15 @@ def _neighbours(pos: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return near, a2[np.arange(n), near]
 
 
-def _rows(pos: np.ndarray, food: np.ndarray, d2: np.ndarray, to_near: np.ndarray) -> np.ndarray:
-    """Observations (n, 8) from positions, pellets, forager-to-pellet squared distances ``d2`` (overwritten)
-    and the offsets to the nearest neighbours."""
+def _rows(pos: np.ndarray, food: np.ndarray, d2: np.ndarray, to_near: np.ndarray, size: float) -> np.ndarray:
+    """Observations (n, 8) from positions, pellets, forager-to-pellet squared distances ``d2`` (overwritten),
+    the offsets to the nearest neighbours and the arena's side."""
     rows = np.arange(len(pos))
     first = d2.argmin(axis=1)
     d2[rows, first] = np.inf
     second = d2.argmin(axis=1)
-    obs = np.concatenate([food[first] - pos, food[second] - pos, to_near], axis=1) / ARENA
-    return np.clip(np.concatenate([obs, pos / ARENA * 2 - 1], axis=1), -1.0, 1.0).astype(np.float32)
+    obs = np.concatenate([food[first] - pos, food[second] - pos, to_near], axis=1) / size
+    return np.clip(np.concatenate([obs, pos / size * 2 - 1], axis=1), -1.0, 1.0).astype(np.float32)
 
 
 def _offsets(pos: np.ndarray, near: np.ndarray, rows: np.ndarray | slice = slice(None)) -> np.ndarray:
@@ -126,7 +137,7 @@ class ForageProcessor(esper.Processor):
         n = len(live)
         actions = np.fromiter((c[1].value for _, c in live), dtype=np.intp, count=n)
         pos = np.array([(c[0].x, c[0].y) for _, c in live]) + MOVES[actions]
-        np.clip(pos, 0.0, ARENA, out=pos)
+        np.clip(pos, 0.0, arena.size, out=pos)
         for (_, (f, *_)), (x, y) in zip(live, pos.tolist()):
             f.x, f.y = x, y
             f.ticks += 1
@@ -143,12 +154,12 @@ class ForageProcessor(esper.Processor):
                 info = esper.try_component(entity, EpisodeInfo)
                 if info is not None:
                     info.extras["food"] = info.extras.get("food", 0.0) + count
-            food[eaten] = arena.rng.uniform(0.0, ARENA, size=(len(eaten), 2))  # in pellet order
+            food[eaten] = arena.rng.uniform(0.0, arena.size, size=(len(eaten), 2))  # in pellet order
             d2[:, eaten] = _d2(pos, food[eaten])
         near, near_d2 = _neighbours(pos)
         for i in np.flatnonzero(near_d2 <= BUMP_RADIUS**2):
             live[i][1][3].value -= BUMP_COST
-        obs = _rows(pos, food, d2, _offsets(pos, near))
+        obs = _rows(pos, food, d2, _offsets(pos, near), arena.size)
         for (_, (f, _, observation, _, done)), row in zip(live, obs):
             observation.value = row
             done.truncated = f.ticks >= EPISODE_TICKS
@@ -174,8 +185,8 @@ def reset(entity: int, seed: int | None = None) -> None:
         f.rng = np.random.default_rng(seed)
         arena.rng = np.random.default_rng(seed)
         for j in range(len(arena.food)):
-            arena.food[j] = arena.rng.uniform(0.0, ARENA, size=2)
-    f.x, f.y = f.rng.uniform(0.0, ARENA, size=2)
+            arena.food[j] = arena.rng.uniform(0.0, arena.size, size=2)
+    f.x, f.y = f.rng.uniform(0.0, arena.size, size=2)
     f.ticks = 0
     info = esper.try_component(entity, EpisodeInfo)
     if info is not None:
@@ -214,7 +225,8 @@ def _moved(arena: Arena, entity: int, f: Forager) -> bool:
         near[i] = d.argmin()
         near_d2[i] = d[near[i]]
     changed = np.array(sorted(set(changed)))
-    obs[changed] = _rows(pos[changed], arena.food, _d2(pos[changed], arena.food), _offsets(pos, near, changed))
+    obs[changed] = _rows(pos[changed], arena.food, _d2(pos[changed], arena.food), _offsets(pos, near, changed),
+                         arena.size)
     for k in changed.tolist():
         last.observations[k].value = obs[k].copy()
     return True
@@ -229,18 +241,22 @@ def observe_all() -> None:
         return
     pos = np.array([(f.x, f.y) for _, (f, _) in rows])
     near, near_d2 = _neighbours(pos)
-    obs = _rows(pos, arena.food, _d2(pos, arena.food), _offsets(pos, near))
+    obs = _rows(pos, arena.food, _d2(pos, arena.food), _offsets(pos, near), arena.size)
     for (_, (_, observation)), row in zip(rows, obs):
         observation.value = row
     arena.last = Pass(rows, {e: k for k, (e, _) in enumerate(rows)}, [f for _, (f, _) in rows],
                       [o for _, (_, o) in rows], pos, near, near_d2, obs.copy())
 
 
-def build(n_agents: int = 16, seed: int | None = 0, policy: str = "foragers", n_food: int | None = None) -> list[int]:
+def build(n_agents: int = 16, seed: int | None = 0, policy: str = "foragers", n_food: int | None = None,
+          size: float | None = None) -> list[int]:
     """An arena with ``n_agents`` foragers (forager i seeded ``seed + 1 + i``), ``n_food`` pellets (default:
-    as many as agents, at least 4) and the processor, in the current esper world."""
+    as many as agents, at least 4) and the processor, in the current esper world; ``size``: the arena's
+    side (default ``ARENA``; foragers added to an existing arena join it at its size)."""
     if n_agents < 1:
         raise ValueError(f"n_agents must be >= 1, got {n_agents!r}")
+    if size is not None and not (isinstance(size, (int, float)) and 0.0 < size < np.inf):
+        raise ValueError(f"foragers arena size must be a positive number, got {size!r}")
     rng = np.random.default_rng(seed)
     if esper.get_processor(ForageProcessor) is None:
         esper.add_processor(ForageProcessor(), priority=0)
@@ -248,20 +264,24 @@ def build(n_agents: int = 16, seed: int | None = 0, policy: str = "foragers", n_
     if n_food < 2:
         raise ValueError(f"n_food must be >= 2 (observations show the two nearest pellets), got {n_food!r}")
     arenas = esper.get_component(Arena)
-    arena = arenas[0][1] if arenas else esper.component_for_entity(esper.create_entity(Arena(rng)), Arena)
-    arena.food = np.concatenate([arena.food, rng.uniform(0.0, ARENA, size=(n_food, 2))])
+    if arenas and size is not None and float(size) != arenas[0][1].size:
+        raise ValueError(f"esper world {esper.current_world!r} has a foragers arena of size {arenas[0][1].size:g}; "
+                         f"cannot add foragers with size={size!r}")
+    arena = arenas[0][1] if arenas else esper.component_for_entity(
+        esper.create_entity(Arena(rng, size=ARENA if size is None else float(size))), Arena)
+    arena.food = np.concatenate([arena.food, rng.uniform(0.0, arena.size, size=(n_food, 2))])
     entities = []
     for i in range(n_agents):
         f = Forager(rng=np.random.default_rng(None if seed is None else seed + 1 + i))
-        f.x, f.y = f.rng.uniform(0.0, ARENA, size=2)
+        f.x, f.y = f.rng.uniform(0.0, arena.size, size=2)
         entities.append(esper.create_entity(
             *agent_components(policy, np.zeros(8, dtype=np.float32)), EpisodeInfo({"food": 0.0}), f))
     observe_all()
     return entities
 
 
-def factory(policy: str = "foragers"):
-    return lambda n_envs, seed: build(n_envs, seed, policy)
+def factory(policy: str = "foragers", size: float | None = None):
+    return lambda n_envs, seed: build(n_envs, seed, policy, size=size)
 
 
 def make_game() -> Game:
