@@ -237,3 +237,17 @@ def test_ppo_with_agents_that_leave_and_spawn_wastes_no_round(local_ray, tmp_pat
     # every row fed was learned from, but for the last tick's rows past the budget (at most one per agent)
     assert result.stale == 0 and 0 <= result.transitions - session.total_steps <= 2 * 4, \
         (result.stale, result.transitions)
+
+
+def test_a_ray_address_where_nothing_answers_is_one_line_at_once(tmp_path, capsys):
+    import socket
+
+    ray.shutdown()  # the command starts or joins its own Ray
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    assert main(["train", "cartpole", "--workers", "1", "--ray-address", f"127.0.0.1:{port}", "--steps", "100",
+                 "--root", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"ecs-rl train: error: cannot start or join the Ray cluster at '127.0.0.1:{port}': ")
+    assert err.count("\n") == 1 and not ray.is_initialized()

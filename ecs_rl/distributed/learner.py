@@ -173,6 +173,7 @@ def train(game: Game | str, session: TrainingSession, workers: int, *, envs: int
         kept = _signal_handlers()
         try:
             if address:
+                _check_answers(address)
                 ray.init(address=address, logging_level=logging.WARNING)
             else:
                 ray.init(num_cpus=max(os.cpu_count() or 1, int(workers * worker_cpus + 0.999)),
@@ -314,6 +315,20 @@ def _restore(handlers: dict[int, Any]) -> None:
     for sig, handler in handlers.items():
         if handler is not None and signal.getsignal(sig) is not handler:
             signal.signal(sig, handler)
+
+
+def _check_answers(address: str, timeout: float = 5.0) -> None:
+    """An address ``host:port`` (or ``ray://host:port``) where nothing accepts a connection fails at once:
+    ``ray.init`` would retry it for minutes. ``auto`` and other forms are left to Ray."""
+    import socket
+
+    host, sep, port = address.removeprefix("ray://").rpartition(":")
+    if not sep or not host or not port.isdigit():
+        return
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
+    except OSError as exc:
+        raise ConnectionError(f"nothing answers at {host}:{port} ({exc.strerror or exc})") from None
 
 
 def _first_line(exc: BaseException) -> str:
