@@ -251,3 +251,18 @@ def test_a_ray_address_where_nothing_answers_is_one_line_at_once(tmp_path, capsy
     err = capsys.readouterr().err
     assert err.startswith(f"ecs-rl train: error: cannot start or join the Ray cluster at '127.0.0.1:{port}': ")
     assert err.count("\n") == 1 and not ray.is_initialized()
+
+
+def test_a_dqn_worker_acts_with_the_epsilon_and_weights_it_was_sent(world):
+    """Epsilon 0: every action is the sent Q-network's argmax; epsilon 1: many are not (checked in-process)."""
+    game = load_game("cartpole")
+    learner = DqnAgent(*game.spaces(game.policy), game.preset("dqn", 0, 1_000))
+    worker = WorldWorker("cartpole", "dqn", vars(learner.config), envs=8, seed=0, index=0)
+    greedy = worker.collect(8, acting_weights(learner), epsilon=0.0)
+    with torch.inference_mode():
+        best = learner.q_net(torch.from_numpy(greedy.obs)).argmax(dim=1).numpy()
+    assert len(greedy) == 64 and np.array_equal(greedy.actions, best)
+    explored = worker.collect(8, epsilon=1.0)
+    with torch.inference_mode():
+        best = learner.q_net(torch.from_numpy(explored.obs)).argmax(dim=1).numpy()
+    assert np.mean(explored.actions != best) > 0.25
