@@ -257,7 +257,7 @@ def test_a_dqn_worker_acts_with_the_epsilon_and_weights_it_was_sent(world):
     """Epsilon 0: every action is the sent Q-network's argmax; epsilon 1: many are not (checked in-process)."""
     game = load_game("cartpole")
     learner = DqnAgent(*game.spaces(game.policy), game.preset("dqn", 0, 1_000))
-    worker = WorldWorker("cartpole", "dqn", vars(learner.config), envs=8, seed=0, index=0)
+    worker = WorldWorker("cartpole", "dqn", vars(learner.config), envs=8, seed=0, index=1)  # its own world here
     greedy = worker.collect(8, acting_weights(learner), epsilon=0.0)
     with torch.inference_mode():
         best = learner.q_net(torch.from_numpy(greedy.obs)).argmax(dim=1).numpy()
