@@ -167,3 +167,102 @@ def test_workers_are_placed_on_both_nodes_of_a_cluster():
     finally:
         ray.shutdown()
         cluster.shutdown()
+
+
+CHURN_GAME = '''
+"""Walkers on a line that leave at random ticks (deleted) while new ones spawn: agents never come back."""
+import esper
+import gymnasium as gym
+import numpy as np
+
+from ecs_rl import Game
+from ecs_rl.ecs.components import Action, Done, Observation, Reward, agent_components
+from ecs_rl.ecs.lifecycle import despawn
+
+
+class Walker:
+    def __init__(self, rng):
+        self.x, self.target, self.t = int(rng.integers(-5, 6)), int(rng.integers(-5, 6)), 0
+
+    def obs(self):
+        return np.array([(self.target - self.x) / 10, self.t / 40], dtype=np.float32)
+
+
+def spawn(rng):
+    w = Walker(rng)
+    esper.create_entity(w, *agent_components("walker", w.obs()))
+
+
+class Step(esper.Processor):
+    def __init__(self, n, seed):
+        self.n, self.rng = n, np.random.default_rng(seed)
+
+    def process(self, dt=0):
+        for e, (w, a, o, r, d) in list(esper.get_components(Walker, Action, Observation, Reward, Done)):
+            w.x, w.t = w.x + int(a.value) - 1, w.t + 1
+            r.value -= 0.05
+            o.value = w.obs()
+            if w.x == w.target:
+                r.value += 1.0
+                despawn(e, terminated=True)
+            elif self.rng.random() < 0.05 or w.t >= 40:
+                despawn(e)
+        for _ in range(self.n - len(esper.get_component(Walker))):
+            if self.rng.random() < 0.5:
+                spawn(self.rng)
+
+
+def build(n, seed=0, **_):
+    rng = np.random.default_rng(seed)
+    for _ in range(n):
+        spawn(rng)
+    esper.add_processor(Step(n, (seed or 0) + 99), priority=0)
+
+
+def make_game():
+    space = gym.spaces.Box(-1.0, 1.0, shape=(2,), dtype=np.float32)
+    return Game(name="walkers", policies={"walker": (space, gym.spaces.Discrete(3))}, build=build, reset=None,
+                envs=4, eval_max_ticks=60)
+'''
+
+
+def test_ppo_with_agents_that_leave_and_spawn_wastes_no_round(local_ray, tmp_path):
+    """Agents deleted at random ticks and new ones spawned (closed segments in the rollout): the update still
+    falls due at a round's end, so no decision of the weights a round was sent is thrown away as stale."""
+    (tmp_path / "walkers.py").write_text(CHURN_GAME)
+    game = load_game(str(tmp_path / "walkers.py"))
+    session = session_for(game, "ppo", 1_500, PpoConfig(n_steps=16, seed=1))
+    result = train(game, session, 2, envs=4)
+    assert session.total_steps == 1_500 and session.agent.updates >= 5
+    # every row fed was learned from, but for the last tick's rows past the budget (at most one per agent)
+    assert result.stale == 0 and 0 <= result.transitions - session.total_steps <= 2 * 4, \
+        (result.stale, result.transitions)
+
+
+def test_a_ray_address_where_nothing_answers_is_one_line_at_once(tmp_path, capsys):
+    import socket
+
+    ray.shutdown()  # the command starts or joins its own Ray
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    assert main(["train", "cartpole", "--workers", "1", "--ray-address", f"127.0.0.1:{port}", "--steps", "100",
+                 "--root", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"ecs-rl train: error: cannot start or join the Ray cluster at '127.0.0.1:{port}': ")
+    assert err.count("\n") == 1 and not ray.is_initialized()
+
+
+def test_a_dqn_worker_acts_with_the_epsilon_and_weights_it_was_sent(world):
+    """Epsilon 0: every action is the sent Q-network's argmax; epsilon 1: many are not (checked in-process)."""
+    game = load_game("cartpole")
+    learner = DqnAgent(*game.spaces(game.policy), game.preset("dqn", 0, 1_000))
+    worker = WorldWorker("cartpole", "dqn", vars(learner.config), envs=8, seed=0, index=1)  # its own world here
+    greedy = worker.collect(8, acting_weights(learner), epsilon=0.0)
+    with torch.inference_mode():
+        best = learner.q_net(torch.from_numpy(greedy.obs)).argmax(dim=1).numpy()
+    assert len(greedy) == 64 and np.array_equal(greedy.actions, best)
+    explored = worker.collect(8, epsilon=1.0)
+    with torch.inference_mode():
+        best = learner.q_net(torch.from_numpy(explored.obs)).argmax(dim=1).numpy()
+    assert np.mean(explored.actions != best) > 0.25

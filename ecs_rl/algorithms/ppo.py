@@ -208,6 +208,7 @@ class PpoAgent:
         self._closed: list[_Segment] = []  # segments of agents that left, waiting for the update
         self._rollout_len = 0
         self._last_update: dict[str, float] = {}
+        self.hold_updates = False  # True: observe() leaves the update to update_if_due()
 
     @property
     def total_steps(self) -> int:
@@ -301,10 +302,19 @@ class PpoAgent:
         seg.last_next_obs = np.array(experience.next_obs, dtype=np.float32).reshape(self.obs_dim)
         self._steps += 1
         self._rollout_len += 1
+        if not self.hold_updates:
+            self.update_if_due()
+
+    def update_if_due(self) -> bool:
+        """Update if the rollout holds ``n_steps`` per live agent; whether it did. :meth:`observe` calls it
+        after each transition unless ``hold_updates`` is set (a caller feeding rounds of decisions made
+        elsewhere with one set of weights calls it between rounds, so no round is cut by an update)."""
         n_steps = self.config.n_steps
-        if self._rollout_len >= n_steps * max(len(self._segments), len(self._pending)) and \
+        if self._rollout_len and self._rollout_len >= n_steps * max(len(self._segments), len(self._pending)) and \
                 self._rollout_len >= n_steps * len(self._segments.keys() | self._pending.keys()):
             self._update()  # n_steps per live agent (the set is built only once the cheaper bound is met)
+            return True
+        return False
 
     def forget(self, agent_id: int) -> None:
         """The actor is gone: drop its pending decision and close its segment (it stays in the rollout,

@@ -7,11 +7,12 @@ and its evaluation at exact step counts, in a world of its own), logs their epis
 and sends weights as numpy arrays through Ray's object store:
 
 - PPO, synchronous: every worker runs ``n_steps`` ticks with the current weights; their chunks are fed
-  tick by tick across workers, the update falls due once every live agent has ``n_steps`` transitions,
-  and the new weights go out with the next round. Each decision carries the version of the weights that
-  made it: a transition decided by weights the policy has since updated (an update falling due before a
-  round is all fed, a decision period spanning two rounds) is not learned from (counted in ``stale``);
-  its episode is still logged.
+  tick by tick across workers, and at the end of a round the update falls due if every live agent has
+  ``n_steps`` transitions (never within a round: with agents that leave and spawn, the rollout reaches
+  that count at any row, and an update there would throw the rest of the round away); the new weights
+  go out with the next round. Each decision carries the version of the weights that made it: a
+  transition decided by weights the policy has since updated (a decision period spanning two rounds)
+  is not learned from (counted in ``stale``); its episode is still logged.
 - DQN, asynchronous: workers keep stepping, each with one chunk in flight; the learner feeds whichever is
   ready, sends its current epsilon with every request and new weights every ``broadcast_every`` steps.
 
@@ -172,6 +173,7 @@ def train(game: Game | str, session: TrainingSession, workers: int, *, envs: int
         kept = _signal_handlers()
         try:
             if address:
+                _check_answers(address)
                 ray.init(address=address, logging_level=logging.WARNING)
             else:
                 ray.init(num_cpus=max(os.cpu_count() or 1, int(workers * worker_cpus + 0.999)),
@@ -247,6 +249,7 @@ def train(game: Game | str, session: TrainingSession, workers: int, *, envs: int
             return chunk
 
         if algorithm == "ppo":
+            agent.hold_updates = True  # an update falls due between rounds, never cutting one
             ref, version, sent = weights(), agent.updates, {}
             while not plugin.done and not stop():
                 calls = {k: a.collect.remote(agent.config.n_steps, ref if sent.get(k) is not ref else None,
@@ -260,6 +263,7 @@ def train(game: Game | str, session: TrainingSession, workers: int, *, envs: int
                     for k, chunk in chunks.items():
                         if tick < chunk.ticks:
                             learner.feed(k, chunk, tick)
+                agent.update_if_due()
                 seconds["feed"] += time.perf_counter() - t
                 if agent.updates != version:
                     ref, version = weights(), agent.updates
@@ -287,6 +291,8 @@ def train(game: Game | str, session: TrainingSession, workers: int, *, envs: int
                 calls[k] = actors[k].collect.remote(ticks_per_call, new, agent.epsilon)
                 _tick_bar(bar, session, learner)
     finally:
+        if algorithm == "ppo":
+            agent.hold_updates = False
         if bar is not None:
             bar.close()
         for actor in actors.values():
@@ -309,6 +315,20 @@ def _restore(handlers: dict[int, Any]) -> None:
     for sig, handler in handlers.items():
         if handler is not None and signal.getsignal(sig) is not handler:
             signal.signal(sig, handler)
+
+
+def _check_answers(address: str, timeout: float = 5.0) -> None:
+    """An address ``host:port`` (or ``ray://host:port``) where nothing accepts a connection fails at once:
+    ``ray.init`` would retry it for minutes. ``auto`` and other forms are left to Ray."""
+    import socket
+
+    host, sep, port = address.removeprefix("ray://").rpartition(":")
+    if not sep or not host or not port.isdigit():
+        return
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
+    except OSError as exc:
+        raise ConnectionError(f"nothing answers at {host}:{port} ({exc.strerror or exc})") from None
 
 
 def _first_line(exc: BaseException) -> str:
