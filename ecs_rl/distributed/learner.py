@@ -13,8 +13,9 @@ and sends weights as numpy arrays through Ray's object store:
   go out with the next round. Each decision carries the version of the weights that made it: a
   transition decided by weights the policy has since updated (a decision period spanning two rounds)
   is not learned from (counted in ``stale``); its episode is still logged.
-- DQN, asynchronous: workers keep stepping, each with one chunk in flight; the learner feeds whichever is
-  ready, sends its current epsilon with every request and new weights every ``broadcast_every`` steps.
+- DQN, asynchronous: workers keep stepping, each with one chunk in flight; the learner takes whichever is
+  ready, asks that worker for its next chunk before feeding this one (so the world runs while the learner
+  learns), sends its current epsilon with every request and new weights every ``broadcast_every`` steps.
 
 A worker that dies (its process killed) is dropped with a logged warning: its open episodes, as of its
 last chunk, end truncated (extra ``worker_lost`` = 1) and the session forgets its agents; training goes
@@ -280,15 +281,17 @@ def train(game: Game | str, session: TrainingSession, workers: int, *, envs: int
                 chunk = received(k, calls.pop(k))
                 if chunk is None:
                     continue
+                # the worker's next chunk starts before this one is fed, so its world runs while the learner
+                # learns (its epsilon and weights are then one chunk older than they would otherwise be)
+                new = ref if sent[k] is not ref else None
+                sent[k] = ref
+                calls[k] = actors[k].collect.remote(ticks_per_call, new, agent.epsilon)
                 t = time.perf_counter()
                 for tick in range(chunk.ticks):
                     learner.feed(k, chunk, tick)
                 seconds["feed"] += time.perf_counter() - t
                 if session.total_steps - since >= broadcast_every:
                     ref, since = weights(), session.total_steps
-                new = ref if sent[k] is not ref else None
-                sent[k] = ref
-                calls[k] = actors[k].collect.remote(ticks_per_call, new, agent.epsilon)
                 _tick_bar(bar, session, learner)
     finally:
         if algorithm == "ppo":
