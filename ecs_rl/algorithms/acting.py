@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from ..core.types import ActMode
-from .common import legal_masks, sample_legal
+from .common import legal_masks
 from .dqn import DqnAgent, DqnConfig
 from .ppo import PpoAgent, PpoConfig
 
@@ -78,14 +78,15 @@ class ActingCopy:
 
     def act_batch(self, obs_batch: np.ndarray, mode: ActMode = ActMode.EXPLORE,
                   agent_ids: Sequence[int] | None = None, masks: np.ndarray | None = None) -> np.ndarray:
+        if self.algorithm == "dqn":  # the learner's own rule, with the epsilon it sent
+            return self._agent.epsilon_greedy(obs_batch, self.epsilon if mode is ActMode.EXPLORE else None,
+                                              self.rng, masks)
         obs = np.array(obs_batch, dtype=np.float32).reshape(-1, self.obs_dim)
         n = len(obs)
         if masks is not None:
             masks = legal_masks(masks, n, self.action_space).copy()
         obs_t = torch.from_numpy(obs)
         masks_t = None if masks is None else torch.from_numpy(masks)
-        if self.algorithm == "dqn":
-            return self._epsilon_greedy(obs_t, masks, masks_t, mode)
         with torch.inference_mode():
             if mode is ActMode.EXPLOIT:
                 return self._agent._to_env(self.network.greedy(obs_t, masks_t).numpy())
@@ -95,24 +96,3 @@ class ActingCopy:
             self.behaviour[int(agent_id)] = (actions[row], float(logps[row]), None if masks is None else masks[row],
                                              self.version)
         return self._agent._to_env(actions)
-
-    def _epsilon_greedy(self, obs_t: torch.Tensor, masks: np.ndarray | None, masks_t: torch.Tensor | None,
-                        mode: ActMode) -> np.ndarray:
-        n, start = len(obs_t), int(self.action_space.start)
-        explore = np.zeros(n, dtype=bool)
-        if mode is ActMode.EXPLORE:
-            explore = self.rng.random(n) < self.epsilon
-            if explore.all():
-                randoms = self.rng.integers(int(self.action_space.n), size=n) if masks is None else \
-                    sample_legal(self.rng, masks)
-                return randoms + start
-        with torch.inference_mode():
-            q = self.network(obs_t)
-            if masks_t is not None:
-                q = q.masked_fill(~masks_t, -torch.inf)
-            actions = q.argmax(dim=1).numpy()
-        if explore.any():
-            randoms = self.rng.integers(int(self.action_space.n), size=n) if masks is None else \
-                sample_legal(self.rng, masks)
-            actions = np.where(explore, randoms, actions)
-        return actions + start

@@ -253,17 +253,25 @@ class DqnAgent:
         """One forward pass for the whole batch; in explore mode each row explores with probability epsilon.
 
         ``masks``: an ``(n, n_actions)`` bool array, True = legal; masked actions are never returned."""
+        epsilon = self.epsilon if mode is ActMode.EXPLORE else None
+        return self.epsilon_greedy(obs_batch, epsilon, self.explore_rng, masks)
+
+    def epsilon_greedy(self, obs_batch: np.ndarray, epsilon: float | None, rng: np.random.Generator,
+                       masks: np.ndarray | None = None) -> np.ndarray:
+        """``act_batch``'s rule with a given ``epsilon`` (None: greedy, nothing drawn) and generator: each row
+        explores with probability epsilon (a legal action uniformly), the others take the argmax of the legal
+        Q-values. Acting copies in other processes use it with the learner's epsilon."""
         obs_batch = np.asarray(obs_batch, dtype=np.float32).reshape(-1, self.obs_dim)
         n = len(obs_batch)
         if masks is not None:
             masks = legal_masks(masks, n, self.action_space)
         n_explore = 0
-        if mode is ActMode.EXPLORE:
-            explore = self.explore_rng.random(n) < self.epsilon
+        if epsilon is not None:
+            explore = rng.random(n) < epsilon
             if masks is None:
-                random_actions = self.explore_rng.integers(self.n_actions, size=n)
+                random_actions = rng.integers(self.n_actions, size=n)
             else:
-                random_actions = sample_legal(self.explore_rng, masks)
+                random_actions = sample_legal(rng, masks)
             n_explore = np.count_nonzero(explore)
             if n_explore == n:  # no row needs the network
                 return random_actions + self._action_start
