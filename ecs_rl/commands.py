@@ -18,7 +18,7 @@ import esper
 
 from .core.agent import RandomAgent
 from .core.files import WriteError
-from .core.run import RunError, TrainingRun
+from .core.run import CHECKPOINTS, RunError, TrainingRun
 from .core.session import TrainingSession
 from .core.stats import EvalReport, Max, Mean, Min, StatsTracker, Std, extra, format_table
 from .core.types import EpisodeRecord
@@ -636,11 +636,13 @@ def _run_and_game(path: str) -> tuple[TrainingRun, Game, Path]:
     return run_dir, _load_game(cfg["game"], str(run_dir.path / "config.json")), _checkpoint(run_dir)
 
 
-def _checkpoint(run_dir: TrainingRun) -> Path:
-    checkpoint = run_dir.best_path if run_dir.best_path.exists() else run_dir.latest_path
-    if not checkpoint.exists():
-        raise CommandError(f"{run_dir.path} has no best.pt or latest.pt checkpoint yet")
-    return checkpoint
+def _checkpoint(run_dir: TrainingRun | Path) -> Path:
+    """A run's best.pt, else its latest.pt."""
+    path = run_dir.path if isinstance(run_dir, TrainingRun) else run_dir
+    for name in ("best.pt", "latest.pt"):
+        if (path / CHECKPOINTS / name).is_file():
+            return path / CHECKPOINTS / name
+    raise CommandError(f"{path} has no best.pt or latest.pt checkpoint yet")
 
 
 def _team_policies(run_dir: TrainingRun, game: Game) -> tuple[dict[str, Any], dict[str, Path]]:
@@ -889,12 +891,9 @@ def _export_source(path: Path, checkpoint: str | None) -> Path:
     except RunError as exc:
         raise CommandError(str(exc)) from None
     _refuse_team_name(path, run_dir)
-    folder = run_dir / "checkpoints"
     if checkpoint is None:
-        for name in ("best", "latest"):
-            if (folder / f"{name}.pt").is_file():
-                return folder / f"{name}.pt"
-        raise CommandError(f"{run_dir} has no best.pt or latest.pt checkpoint yet")
+        return _checkpoint(run_dir)
+    folder = run_dir / CHECKPOINTS
     if (folder / f"{checkpoint}.pt").is_file():
         return folder / f"{checkpoint}.pt"
     if Path(checkpoint).is_file():
