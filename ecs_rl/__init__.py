@@ -16,9 +16,9 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree wi
 
 def evaluate(world: Any, policy: Any, episodes: int = 10, *, seed: int = 0, max_ticks: int | None = None,
              name: str | None = None, others: Any = None, action_space: Any = None, drive: Any = None) -> Any:
-    """Score ``policy`` on ``world`` (a :class:`Game` or a factory) over ``episodes`` episodes from ``seed`` on,
+    """Score ``policy`` on ``world`` (a ``Game`` or a factory) over ``episodes`` episodes from ``seed`` on,
     at most ``max_ticks`` ticks (unfinished episodes counted); returns the ``EvalResult``.
-    ``evaluate(game, "random", ...)`` is the random baseline. See :func:`ecs_rl.scoring.evaluate`
+    ``evaluate(game, "random", ...)`` is the random baseline. See ``ecs_rl.scoring.evaluate``
     (imported on first use: ``import ecs_rl`` stays free of esper and torch)."""
     from .scoring import evaluate as _evaluate
 

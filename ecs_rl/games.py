@@ -1,6 +1,6 @@
 """A game, as the ``ecs-rl`` command sees it: the public game spec and how a spec string finds one.
 
-A game module defines ``make_game()`` returning a :class:`Game`; ``ecs-rl train path/to/game.py:make_game``
+A game module defines ``make_game()`` returning a ``Game``; ``ecs-rl train path/to/game.py:make_game``
 (or ``pkg.module:make_game``, or a name registered under the ``ecs_rl.games`` entry-point group, or a
 built-in name) loads it, and the run's ``config.json`` records that spec string so ``eval``, ``watch``,
 ``play`` and ``--resume`` find the game again. The built-in games declare themselves the same way
@@ -38,33 +38,50 @@ def _no_keys(tick: int) -> int:
 
 @dataclass(frozen=True)
 class Game:
-    """What a game gives ecs-rl, so that ``ecs-rl train/eval/watch/play`` and :func:`ecs_rl.evaluate` run it.
+    """What a game gives ecs-rl, so that ``ecs-rl train/eval/watch/play`` and ``ecs_rl.evaluate`` run it.
 
-    Required:
-      ``name``: short name (runs go under ``runs/<name>/``).
-      ``policies``: each learning policy (the ``Agent(policy=...)`` name) -> ``(observation_space,
-      action_space)`` (gymnasium spaces). The first is the game's main policy; with several, ``ecs-rl train``
-      trains them all at once, one run each.
-      ``build(n, seed)``: create ``n`` agent entities (entity i seeded ``seed + i``) and the game's processors
-      in the current esper world.
-      ``reset(entity, seed)``: the reset hook that starts an agent's next episode in place; ``None`` means
-      the game deletes ended agents and spawns new ones itself (``on_end="delete"``).
-    Optional:
-      ``factory(episodes, seed)``: the world evaluations score (each agent it builds plays one episode;
-      default: ``build``). ``controllers()``: ``{policy: controller}`` for non-learning agents the game
-      builds beside the learners. ``presets``: ``"dqn"`` / ``"ppo"`` (or ``"<policy>/<algo>"``) ->
-      ``preset(seed, total_steps)`` returning the agent config (a game without presets trains with the
-      algorithm's defaults; one with presets refuses an algorithm it has none for).
-      ``draw(surface, human_entity)``: draws the current world on a pygame surface (a callable, or a
-      ``"module:function"`` string imported when a window opens); ``window`` its size, ``sim_hz`` ticks per
-      second at normal speed; ``keys`` (pygame key name -> action) and ``idle(tick)`` (the action with no key
-      held) let a person play; ``human``: the policy a person plays in a multi-policy game
-      (``build(n, seed, human=policy)`` gives that agent the policy ``human_policy``).
-      Defaults for ``ecs-rl train``: ``default_algo``, ``envs`` (agent entities: a number, or algo -> number),
-      ``default_steps`` (decisions of the policy's agents; ``policy_steps`` per policy), ``eval_freq``,
-      ``eval_episodes``, ``eval_max_ticks`` (unfinished episodes are counted as truncated), ``solved_reward``
-      (training stops once a greedy evaluation reaches it). ``scorer(policies, n, seeds)`` -> ``{policy:
-      score}``: a multi-policy game's own measure for ``ecs-rl eval`` (``score_worlds``, ``score_label``).
+    A game module defines ``make_game()`` returning one; ``name``, ``policies`` and ``build`` are required,
+    everything else has a default.
+
+    Attributes:
+        name: short name (runs go under ``runs/<name>/``).
+        policies: each learning policy (the ``Agent(policy=...)`` name) -> ``(observation_space,
+            action_space)`` (gymnasium spaces). The first is the game's main policy; with several,
+            ``ecs-rl train`` trains them all at once, one run each.
+        build: ``build(n, seed)`` creates ``n`` agent entities (entity i seeded ``seed + i``) and the game's
+            processors in the current esper world.
+        reset: ``reset(entity, seed)``, the reset hook that starts an agent's next episode in place; ``None``
+            means the game deletes ended agents and spawns new ones itself (``on_end="delete"``).
+        title: the name windows show (default: ``name``).
+        factory: ``factory(episodes, seed)`` builds the world evaluations score (each agent it builds plays
+            one episode; default: ``build``).
+        controllers: ``controllers()`` -> ``{policy: controller}`` for non-learning agents the game builds
+            beside the learners.
+        presets: ``"dqn"`` / ``"ppo"`` (or ``"<policy>/<algo>"``) -> ``preset(seed, total_steps)`` returning
+            the agent config (a game without presets trains with the algorithm's defaults; one with presets
+            refuses an algorithm it has none for).
+        draw: ``draw(surface, human_entity)`` draws the current world on a pygame surface (a callable, or a
+            ``"module:function"`` string imported when a window opens).
+        window: the window's size in pixels.
+        sim_hz: ticks per second at normal speed in a window.
+        keys: pygame key name -> action, for ``ecs-rl play``.
+        idle: ``idle(tick)`` -> the action when no key is held.
+        human: the policy a person plays in a multi-policy game (``build(n, seed, human=policy)`` gives that
+            agent the policy ``human_policy``).
+        human_policy: the policy name of the agent a person drives.
+        default_algo: ``ecs-rl train``'s algorithm when ``--algo`` is not given (``"dqn"`` or ``"ppo"``).
+        envs: agent entities ``ecs-rl train`` builds (a number, or algo -> number).
+        default_steps: ``ecs-rl train``'s step budget (decisions of the main policy's agents).
+        policy_steps: per-policy budgets of a multi-policy game.
+        eval_freq: steps between greedy evaluations.
+        eval_episodes: episodes per evaluation.
+        eval_max_ticks: an evaluation's tick limit (unfinished episodes are counted as truncated).
+        solved_reward: training stops once a greedy evaluation's mean reaches it (None: never early).
+        scorer: ``scorer(policies, n, seeds)`` -> ``{policy: score}``, a multi-policy game's own measure for
+            ``ecs-rl eval``.
+        score_worlds: worlds ``scorer`` plays by default.
+        score_label: what ``scorer``'s number is called in reports.
+        spec: how the game was found (set by ``load_game``; a run's ``config.json`` records it).
     """
 
     name: str
@@ -138,6 +155,7 @@ class Game:
 
     @property
     def learning_policies(self) -> tuple[str, ...]:
+        """The learning policies' names, main policy first."""
         return tuple(self.policies)
 
     @property
@@ -147,6 +165,7 @@ class Game:
 
     @property
     def on_end(self) -> str:
+        """What the plugin does with an ended agent: ``"reset"`` (the reset hook) or ``"delete"`` (no hook)."""
         return "reset" if self.reset is not None else "delete"
 
     def spaces(self, policy: str) -> tuple[Any, Any]:
@@ -264,9 +283,18 @@ def canonical_spec(spec: str) -> str:
 
 
 def load_game(spec: str) -> Game:
-    """The game a spec names (see :func:`canonical_spec`): imports its module and calls ``make_game()``.
+    """The game a spec names (see ``canonical_spec``): imports its module and calls ``make_game()``.
 
-    Every failure is a :class:`GameSpecError` of one line: the file or module, the attribute, the error.
+    Every failure is a ``GameSpecError`` of one line: the file or module, the attribute, the error.
+
+    Args:
+        spec: a registered name (``"cartpole"``, ``"foragers"``, ``"hunt"``, or one an installed package
+            registers under the ``ecs_rl.games`` entry points), ``path/to/game.py`` or
+            ``path/to/game.py:make_game`` (imported as a script: its directory first on ``sys.path``), or
+            ``package.module:make_game``.
+
+    Returns:
+        The ``Game`` the spec's function returns, with ``spec`` set to the canonical spec a run records.
     """
     canonical = canonical_spec(spec)
     registered = registered_games()

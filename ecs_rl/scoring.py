@@ -1,5 +1,5 @@
 """Scoring a policy on a world: ``ecs_rl.evaluate(game, policy, episodes, seed=...)``, the Gymnasium
-``evaluate_policy`` of esper worlds, on the one episode runner (:func:`ecs_rl.ecs.plugin.run_episodes`)."""
+``evaluate_policy`` of esper worlds, on the one episode runner (``ecs_rl.ecs.plugin.run_episodes``)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ def evaluate(world: Game | Callable[[int, "int | None"], Any], policy: Any, epis
              action_space: Any = None, drive: Callable[[Callable[[], bool]], None] | None = None) -> EvalResult:
     """Play ``episodes`` episodes of ``policy`` without learning, each in its own agent entity, and score them.
 
-    ``world`` is a :class:`ecs_rl.Game` (its evaluation world, main policy and tick limit are the defaults) or a
+    ``world`` is a ``ecs_rl.Game`` (its evaluation world, main policy and tick limit are the defaults) or a
     factory ``factory(n, seed)`` that builds ``n`` agent entities of policy ``name`` in the current esper world.
     ``policy``: a greedy policy (``agent.to_policy()``, ``GreedyPolicy.load(...)``), an agent, a session or a
     controller; ``"random"`` plays uniformly random actions (the baseline, ``action_space`` taken from the

@@ -8,13 +8,13 @@ both keep learning (no swapping of the learning side):
   ``<run>/snapshots/<policy>-<step>.pt``, listed with their ratings in ``<run>/snapshots/index.json``. The
   first snapshot is the policy as self-play starts (untrained, for a new run).
 - **Ghosts.** About ``ghost_share`` of each team's agents are ghosts (policy ``"<policy>.ghost"``, a
-  :class:`SnapshotOpponent`): when a ghost's episode starts it draws a snapshot of its team and plays it
+  ``SnapshotOpponent``): when a ghost's episode starts it draws a snapshot of its team and plays it
   greedily for the whole episode: the latest snapshot with probability ``latest_prob``, otherwise one drawn
   uniformly from the last ``window``. The other agents are driven by the learning session, so each learner
   trains against a mix of the opposing team's current policy and its past selves. A new agent entity of a
   team becomes a ghost when fewer than ``ghost_share`` of its team's agents are ghosts.
-- **Ratings.** The game reports results as ``MATCH_RESULT`` events (:class:`~ecs_rl.ecs.MatchResult`: winner
-  and loser entities); each updates the Elo ratings (:mod:`ecs_rl.core.ratings`) of the two selves that
+- **Ratings.** The game reports results as ``MATCH_RESULT`` events (``MatchResult``: winner
+  and loser entities); each updates the Elo ratings (``ecs_rl.core.ratings``) of the two selves that
   played: a team's current policy, or the snapshot a ghost plays. A new snapshot starts from the current
   rating, as in ML-Agents.
 - **Logs and resume.** Each learner episode's extras carry the current rating (``rating`` in
@@ -22,7 +22,7 @@ both keep learning (no swapping of the learning side):
   the settings and the draw RNG; it is written atomically at each snapshot, every ``save_seconds`` and when
   training stops, and a resumed run goes on from it with the same ratings.
 
-``ecs-rl train hunt --self-play`` wires this into the Hunt game (see :func:`for_training`).
+``ecs-rl train hunt --self-play`` wires this into the Hunt game (see ``for_training``).
 """
 
 from __future__ import annotations
@@ -97,6 +97,7 @@ class Snapshot:
 
     @property
     def name(self) -> str:
+        """``<policy>-<step>``."""
         return f"{self.policy}-{self.step}"
 
 
@@ -125,6 +126,7 @@ class SnapshotPool:
 
     @property
     def index_path(self) -> Path:
+        """``snapshots/index.json``: the snapshots, their ratings and the settings."""
         return self.directory / INDEX
 
     @classmethod
@@ -212,6 +214,7 @@ class SnapshotPool:
         return policy
 
     def first(self) -> Snapshot | None:
+        """The oldest snapshot (None before any)."""
         return self.snapshots[0] if self.snapshots else None
 
 
@@ -225,7 +228,7 @@ def _accepts(method: Any, keyword: str) -> bool:
 
 class SnapshotOpponent:
     """Acts for a team's ghost agents: each agent id plays the snapshot drawn for it when first seen, until
-    :meth:`forget` (its episode ended). One greedy forward pass per snapshot in play."""
+    ``forget`` (its episode ended). One greedy forward pass per snapshot in play."""
 
     def __init__(self, pool: SnapshotPool, rng: np.random.Generator, latest_prob: float, window: int,
                  observation_space: Any = None, action_space: Any = None) -> None:
@@ -239,6 +242,11 @@ class SnapshotOpponent:
         self.draws = 0
 
     def snapshot_for(self, key: int) -> Snapshot:
+        """The snapshot an agent plays: drawn when the agent is first seen, kept until ``forget``.
+
+        Args:
+            key: the agent id.
+        """
         snap = self.assigned.get(key)
         if snap is None:
             snap = self.assigned[key] = self.pool.draw(self.rng, self.latest_prob, self.window)
@@ -246,10 +254,22 @@ class SnapshotOpponent:
         return snap
 
     def forget(self, key: int) -> None:
+        """Drop an agent's snapshot (its episode ended): its next episode draws again.
+
+        Args:
+            key: the agent id.
+        """
         self.assigned.pop(key, None)
 
     def act_batch(self, obs_batch: np.ndarray, mode: ActMode = ActMode.EXPLOIT,
                   agent_ids: Sequence[int] | None = None) -> np.ndarray:
+        """Greedy actions of each row's snapshot, one forward pass per snapshot in play.
+
+        Args:
+            obs_batch: observations stacked on the first axis.
+            mode: ignored: snapshots play greedily.
+            agent_ids: the agent of each row (default ``0..n-1``), which picks its snapshot.
+        """
         ids = list(range(len(obs_batch))) if agent_ids is None else list(agent_ids)
         groups: dict[str, tuple[Snapshot, list[int]]] = {}
         for row, key in enumerate(ids):
@@ -364,6 +384,7 @@ class SelfPlay:
     # -- every tick -----------------------------------------------------------------------------
 
     def tick(self) -> None:
+        """Per tick: assign new agents to learner or ghost, take due snapshots, note ended episodes."""
         self._join_new()
         self._snapshots_due()
         for entity, (agent, done) in esper.get_components(Agent, Done):

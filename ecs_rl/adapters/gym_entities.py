@@ -28,6 +28,7 @@ class GymEnvProcessor(esper.Processor):
     """Steps each entity's env with its ``Action`` (entities whose episode ended wait for their reset)."""
 
     def process(self, *args, **kwargs) -> None:
+        """Step every entity's env with its ``Action`` (esper calls this once per tick)."""
         for _, (g, action, obs, reward, done) in esper.get_components(GymEnv, Action, Observation, Reward, Done):
             if action.value is None or done.terminated or done.truncated:
                 continue

@@ -219,10 +219,12 @@ class DqnAgent:
 
     @property
     def total_steps(self) -> int:
+        """Transitions observed so far."""
         return self._steps
 
     @property
     def gamma(self) -> float:
+        """The discount factor (``config.gamma``)."""
         return self.config.gamma
 
     @property
@@ -428,6 +430,7 @@ class DqnAgent:
     # -- episode extras -----------------------------------------------------------------------
 
     def episode_extras(self) -> dict[str, float]:
+        """``epsilon``, ``loss_last`` and the mean, std and max of the episode's losses (NaN before updates)."""
         losses = self._episode_losses
         extras = {"epsilon": self.epsilon, "loss_last": self._last_loss}
         if losses:
@@ -438,6 +441,7 @@ class DqnAgent:
         return extras
 
     def on_episode_start(self) -> None:
+        """Start collecting the new episode's losses."""
         self._episode_losses = []
 
     # -- checkpoints --------------------------------------------------------------------------
@@ -469,6 +473,14 @@ class DqnAgent:
         })
 
     def load(self, path: str | os.PathLike[str]) -> dict[str, Any] | None:
+        """Restore the training state from a checkpoint written by ``save`` (read with ``weights_only=True``).
+
+        Args:
+            path: the checkpoint file.
+
+        Returns:
+            The session state saved with it, or None. ``CheckpointError`` for another algorithm, other shapes or a corrupt file.
+        """
         data = load_checkpoint(path, self.algorithm)
         check_shapes(path, data.get("shapes", {}), self._shapes())
         try:

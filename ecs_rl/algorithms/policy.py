@@ -77,12 +77,21 @@ class GreedyPolicy:
 
     @property
     def total_steps(self) -> int:
+        """Always 0: a greedy policy does not learn."""
         return 0
 
     def act_batch(
         self, obs_batch: np.ndarray, mode: ActMode = ActMode.EXPLOIT, agent_ids: Sequence[int] | None = None,
         masks: np.ndarray | None = None,
     ) -> np.ndarray:
+        """Greedy actions for a batch: the argmax (Discrete) or the mean clipped to the space (Box).
+
+        Args:
+            obs_batch: observations stacked on the first axis.
+            mode: ignored: always greedy.
+            agent_ids: ignored (no per-agent state).
+            masks: optional ``(n, n_actions)`` bool array of legal actions; masked actions are never chosen.
+        """
         obs = torch.from_numpy(np.asarray(obs_batch, dtype=np.float32).reshape(-1, self.obs_dim))
         if masks is not None:
             masks = legal_masks(masks, len(obs), self.action_space)
@@ -96,6 +105,14 @@ class GreedyPolicy:
         return out.argmax(axis=1) + int(self.action_space.start)
 
     def act(self, obs: Any, mode: ActMode = ActMode.EXPLOIT, agent_id: int = 0, mask: np.ndarray | None = None) -> Any:
+        """The greedy action for one observation.
+
+        Args:
+            obs: the observation.
+            mode: ignored: always greedy.
+            agent_id: ignored.
+            mask: optional bool array of legal actions.
+        """
         masks = None if mask is None else np.asarray(mask).reshape(1, -1)
         action = self.act_batch(np.asarray(obs, dtype=np.float32).reshape(1, self.obs_dim), masks=masks)[0]
         return action if self.continuous else int(action)

@@ -212,15 +212,25 @@ class PpoAgent:
 
     @property
     def total_steps(self) -> int:
+        """Transitions observed so far."""
         return self._steps
 
     @property
     def gamma(self) -> float:
+        """The discount factor (``config.gamma``)."""
         return self.config.gamma
 
     # -- acting -------------------------------------------------------------------------------
 
     def act(self, obs: Any, mode: ActMode = ActMode.EXPLORE, agent_id: int = 0, mask: np.ndarray | None = None) -> Any:
+        """One action for one observation (sampled while exploring, the mode of the distribution when exploiting).
+
+        Args:
+            obs: the observation.
+            mode: ``ActMode.EXPLORE`` (sample, and remember the action's log-probability for ``observe``) or ``ActMode.EXPLOIT``.
+            agent_id: the agent acting: its rollout segment is keyed by it.
+            mask: optional bool array of legal actions (Discrete spaces).
+        """
         masks = None if mask is None else np.asarray(mask).reshape(1, -1)
         action = self.act_batch(np.asarray(obs, dtype=np.float32).reshape(1, self.obs_dim), mode, [agent_id],
                                 masks)[0]
@@ -256,7 +266,7 @@ class PpoAgent:
 
     def decided(self, agent_id: int, obs: Any, action: Any, logp: float, mask: np.ndarray | None = None) -> None:
         """A decision an acting copy of this policy made elsewhere, with the current weights (a distributed
-        worker): remembered as :meth:`act_batch` remembers its own, so :meth:`observe` takes its transition.
+        worker): remembered as ``act_batch`` remembers its own, so ``observe`` takes its transition.
         ``action`` is the raw sample (before clipping or the Discrete offset), ``logp`` its log-probability,
         ``mask`` the legal actions it was sampled under."""
         self._pending[int(agent_id)] = (np.array(obs, dtype=np.float32).reshape(self.obs_dim), np.array(action),
@@ -306,7 +316,7 @@ class PpoAgent:
             self.update_if_due()
 
     def update_if_due(self) -> bool:
-        """Update if the rollout holds ``n_steps`` per live agent; whether it did. :meth:`observe` calls it
+        """Update if the rollout holds ``n_steps`` per live agent; whether it did. ``observe`` calls it
         after each transition unless ``hold_updates`` is set (a caller feeding rounds of decisions made
         elsewhere with one set of weights calls it between rounds, so no round is cut by an update)."""
         n_steps = self.config.n_steps
@@ -453,6 +463,7 @@ class PpoAgent:
         return {k: self._last_update.get(k, math.nan) for k in self._EXTRAS}
 
     def on_episode_start(self) -> None:
+        """Nothing to reset: PPO's rollouts are per agent, not per episode."""
         pass
 
     # -- checkpoints --------------------------------------------------------------------------
@@ -502,6 +513,14 @@ class PpoAgent:
         })
 
     def load(self, path: str | os.PathLike[str]) -> dict[str, Any] | None:
+        """Restore the training state from a checkpoint written by ``save`` (read with ``weights_only=True``).
+
+        Args:
+            path: the checkpoint file.
+
+        Returns:
+            The session state saved with it, or None. ``CheckpointError`` for another algorithm, other shapes or a corrupt file.
+        """
         data = load_checkpoint(path, self.algorithm)
         check_shapes(path, data.get("shapes", {}), self._shapes())
         try:

@@ -32,28 +32,70 @@ class LearningAgent(Protocol):
     """
 
     @property
-    def total_steps(self) -> int: ...
+    def total_steps(self) -> int:
+        """Transitions observed so far (the agent's own count; a resumed agent continues it)."""
 
-    def act(self, obs: Any, mode: ActMode = ActMode.EXPLORE, agent_id: int = 0) -> Any: ...
+    def act(self, obs: Any, mode: ActMode = ActMode.EXPLORE, agent_id: int = 0) -> Any:
+        """One action for one observation.
+
+        Args:
+            obs: the observation, shaped as the agent's observation space.
+            mode: ``ActMode.EXPLORE`` while training (epsilon-greedy, sampling), ``ActMode.EXPLOIT`` for greedy.
+            agent_id: which agent acts (algorithms with per-agent state, such as PPO's rollouts, key it by this).
+
+        Returns:
+            An action of the agent's action space.
+        """
 
     def act_batch(
         self, obs_batch: np.ndarray, mode: ActMode = ActMode.EXPLORE, agent_ids: Sequence[int] | None = None
-    ) -> np.ndarray: ...
+    ) -> np.ndarray:
+        """Actions for a batch of observations, one forward pass for all of them.
+
+        Args:
+            obs_batch: observations stacked on the first axis, ``(n, *obs_shape)``.
+            mode: ``ActMode.EXPLORE`` while training, ``ActMode.EXPLOIT`` for greedy.
+            agent_ids: the agent of each row (default ``0..n-1``); transitions are matched to actions by these.
+
+        Returns:
+            An array of ``n`` actions.
+        """
 
     # Optional, for games with action masks (Discrete actions): act(..., mask=None) and
     #   act_batch(..., masks=None) taking a bool array of legal actions ((n_actions,) / (n, n_actions),
     #   True = legal) and never returning a masked action; Experience.next_mask holds the legal actions at
     #   next_obs. An agent without the argument runs only in games without masks.
 
-    def observe(self, experience: Experience) -> None: ...
+    def observe(self, experience: Experience) -> None:
+        """Learn from one transition (store it, update when due).
 
-    def episode_extras(self) -> dict[str, float]: ...
+        Args:
+            experience: ``(obs, action, reward, next_obs, status, agent_id)``; a terminated status stops
+                bootstrapping, a truncated one does not.
+        """
 
-    def on_episode_start(self) -> None: ...
+    def episode_extras(self) -> dict[str, float]:
+        """Numbers to log with the episode that just ended (loss, epsilon, ...), by name."""
 
-    def save(self, path: str | os.PathLike[str]) -> None: ...
+    def on_episode_start(self) -> None:
+        """Called when an episode starts: reset per-episode figures."""
 
-    def load(self, path: str | os.PathLike[str]) -> Any: ...
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write the whole training state to a checkpoint file, atomically.
+
+        Args:
+            path: the file to write (``.pt`` for the torch agents).
+        """
+
+    def load(self, path: str | os.PathLike[str]) -> Any:
+        """Restore the training state from a checkpoint written by ``save``.
+
+        Args:
+            path: the checkpoint file.
+
+        Returns:
+            The session state saved with it (``save(path, session=...)``), or None.
+        """
 
     # Optional, used by TrainingSession when present:
     #   save(path, session=dict)  stores the session's state in the same file, atomically with the agent;
@@ -82,9 +124,18 @@ class RandomAgent:
 
     @property
     def total_steps(self) -> int:
+        """Transitions observed so far."""
         return self._steps
 
     def act(self, obs: Any, mode: ActMode = ActMode.EXPLORE, agent_id: int = 0, mask: np.ndarray | None = None) -> Any:
+        """A uniform random action (``mode`` and ``agent_id`` are accepted and ignored).
+
+        Args:
+            obs: the observation (unused).
+            mode: ignored: every mode samples uniformly.
+            agent_id: ignored.
+            mask: optional bool array of legal actions (Discrete spaces): the action is drawn among them.
+        """
         if mask is not None:
             return self.act_batch(np.zeros((1, 1)), mode, [agent_id], np.asarray(mask).reshape(1, -1))[0]
         return self.action_space.sample()
@@ -104,17 +155,24 @@ class RandomAgent:
         return np.stack([space.sample() for _ in range(len(obs_batch))])
 
     def observe(self, experience: Experience) -> None:
+        """Count the transition (a random agent learns nothing).
+
+        Args:
+            experience: the transition.
+        """
         self._steps += 1
         self._episode_steps += 1
 
     def episode_extras(self) -> dict[str, float]:
+        """No extras: an empty dict."""
         return {}
 
     def on_episode_start(self) -> None:
+        """Start counting the episode's steps from zero."""
         self._episode_steps = 0
 
     def save(self, path: str | os.PathLike[str], session: dict[str, Any] | None = None) -> None:
-        """A JSON file: RNG state, step count, and the ``session`` state if given (returned by :meth:`load`)."""
+        """A JSON file: RNG state, step count, and the ``session`` state if given (returned by ``load``)."""
         state = {
             "kind": self.kind,
             "total_steps": self._steps,

@@ -83,7 +83,7 @@ def read_metadata(path: Path) -> dict[str, Any]:
 
 
 class TrainingRun:
-    """Owns one run directory. Make one with :meth:`create` or :meth:`resume`."""
+    """Owns one run directory. Make one with ``create`` or ``resume``."""
 
     def __init__(self, path: Path, metadata: dict[str, Any], resumed: bool) -> None:
         self.path = path
@@ -169,37 +169,50 @@ class TrainingRun:
 
     @property
     def name(self) -> str:
+        """The run's name (``runs/<name>/...``), e.g. the game."""
         return self.metadata["name"]
 
     @property
     def version(self) -> str:
+        """The run's version (``runs/<name>/<version>/...``), e.g. the algorithm."""
         return self.metadata["version"]
 
     @property
     def run_id(self) -> str:
+        """The run's directory name: its start time ``YYYYMMDD_HHMMSS`` (``_k`` for same-second runs)."""
         return self.metadata["run_id"]
 
     @property
     def checkpoints_dir(self) -> Path:
+        """``<run>/checkpoints/``."""
         return self.path / CHECKPOINTS
 
     def checkpoint_path(self, step: int) -> Path:
+        """The path of the numbered checkpoint ``checkpoints/step_<step>.pt``.
+
+        Args:
+            step: the session's step count when it is saved.
+        """
         return self.checkpoints_dir / f"step_{int(step)}.pt"
 
     @property
     def latest_path(self) -> Path:
+        """``checkpoints/latest.pt``: the resume point, replaced at every checkpoint."""
         return self.checkpoints_dir / "latest.pt"
 
     @property
     def best_path(self) -> Path:
+        """``checkpoints/best.pt``: the agent at its best evaluation so far."""
         return self.checkpoints_dir / "best.pt"
 
     @property
     def train_log_path(self) -> Path:
+        """``train_episodes.jsonl``: one line per training episode."""
         return self.path / TRAIN_LOG
 
     @property
     def eval_log_path(self) -> Path:
+        """``eval_episodes.jsonl``: one line per evaluation episode."""
         return self.path / EVAL_LOG
 
     def numbered_checkpoints(self) -> list[tuple[int, Path]]:
@@ -221,6 +234,7 @@ class TrainingRun:
             raise ValueError(f"config for {self.path / CONFIG} is not JSON-serialisable: {exc}") from None
 
     def read_config(self) -> dict[str, Any]:
+        """``config.json`` as a dict (empty when the run has none); ``RunError`` if it is corrupt."""
         path = self.path / CONFIG
         if not path.exists():
             return {}
@@ -241,15 +255,32 @@ class TrainingRun:
         return doomed
 
     def log_train_episode(self, record: EpisodeRecord, step: int, episode: int, **fields: Any) -> None:
+        """Append one training episode to ``train_episodes.jsonl`` (one line, one write).
+
+        Args:
+            record: the episode.
+            step: the session's step count when it ended.
+            episode: its number in the run.
+            **fields: more JSON fields for the line (``agent_id``, ``entity``, ...).
+        """
         append_jsonl(self.train_log_path, {"episode": episode, "step": step, **record.to_json(), **fields})
 
     def log_eval_episode(self, record: EpisodeRecord, step: int, **fields: Any) -> None:
+        """Append one evaluation episode to ``eval_episodes.jsonl``.
+
+        Args:
+            record: the episode.
+            step: the session's step count at the evaluation.
+            **fields: more JSON fields for the line.
+        """
         append_jsonl(self.eval_log_path, {"step": step, **record.to_json(), **fields})
 
     def read_train_episodes(self) -> list[dict[str, Any]]:
+        """Every line of ``train_episodes.jsonl``, as dicts, oldest first."""
         return read_jsonl(self.train_log_path)
 
     def read_eval_episodes(self) -> list[dict[str, Any]]:
+        """Every line of ``eval_episodes.jsonl``, as dicts, oldest first."""
         return read_jsonl(self.eval_log_path)
 
     def update_metadata(self, total_steps: int, total_episodes: int, **fields: Any) -> None:
@@ -263,6 +294,7 @@ class TrainingRun:
 
     @property
     def lock_path(self) -> Path:
+        """``<run>/.lock``: the file a training process holds an OS lock on (one writer per run)."""
         return self.path / LOCK
 
     @property
@@ -279,8 +311,8 @@ class TrainingRun:
     def acquire_lock(self) -> None:
         """Take the run's writer lock (``flock`` on ``.lock``; the OS drops it when the process dies).
 
-        Raises :class:`RunLockedError` naming the holder's pid when another process trains in the run.
-        Nothing is written here: :meth:`mark_lock_holder` records the pid once the run is really used.
+        Raises ``RunLockedError`` naming the holder's pid when another process trains in the run.
+        Nothing is written here: ``mark_lock_holder`` records the pid once the run is really used.
         """
         if self._lock_fd is not None:
             return
@@ -326,6 +358,11 @@ class TrainingRun:
         return {"train_log_bytes": _size(self.train_log_path), "eval_log_bytes": _size(self.eval_log_path)}
 
     def rolled_back_path(self, log: Path) -> Path:
+        """Where a resume moves the lines of ``log`` written after the checkpoint it resumes from.
+
+        Args:
+            log: ``train_episodes.jsonl`` or ``eval_episodes.jsonl`` (gives ``*.rolled-back.jsonl``).
+        """
         return log.with_name(log.name.replace(".jsonl", ".rolled-back.jsonl"))
 
     def check_restore(self, state: Mapping[str, Any] | None) -> None:

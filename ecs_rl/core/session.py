@@ -2,7 +2,7 @@
 
 Feed it transitions and episode ends from wherever the loop lives (a plain ``for`` loop, the esper
 plugin, a Gymnasium env); it forwards them to the agent, keeps statistics, logs to an attached
-:class:`TrainingRun`, and saves numbered, ``latest`` and ``best`` checkpoints.
+``TrainingRun``, and saves numbered, ``latest`` and ``best`` checkpoints.
 """
 
 from __future__ import annotations
@@ -46,19 +46,19 @@ def _whole(value: Any, argument: str, minimum: int) -> int:
 
 
 class TrainingSession:
-    """Wires a :class:`LearningAgent`, an optional :class:`TrainingRun` and a :class:`StatsTracker`.
+    """Wires a ``LearningAgent``, an optional ``TrainingRun`` and a ``StatsTracker``.
 
     >>> session = TrainingSession(agent).with_run(TrainingRun.create("cartpole", "v1")).with_max_steps(50_000)
 
     Defaults: no step limit, a checkpoint every 10 000 steps (``step_<N>`` and ``latest``) and
     ``latest`` at least every 60 seconds, the newest 3 numbered checkpoints kept, stats = rolling
     mean reward and length over the last 100 episodes (``with_stats`` adds to them). ``metadata.json`` is rewritten at most every
-    ``metadata_interval`` seconds, and always at checkpoints, best saves and :meth:`close`.
+    ``metadata_interval`` seconds, and always at checkpoints, best saves and ``close``.
 
     The checkpoint is the truth: each one holds, beside the agent, the session's own state (counts,
     best evaluation, the length of each log), passed to ``agent.save(path, session=...)`` and
     returned by ``agent.load(path)``. A resumed run continues from ``latest`` and brings its logs back
-    to it (see :meth:`TrainingRun.restore`); :attr:`resume_notes` says what that took.
+    to it (see ``TrainingRun.restore``); ``resume_notes`` says what that took.
     """
 
     def __init__(self, agent: LearningAgent, *, metadata_interval: float = 2.0) -> None:
@@ -104,7 +104,7 @@ class TrainingSession:
         return self.open_run(run).finish_run()
 
     def open_run(self, run: TrainingRun) -> "TrainingSession":
-        """The first half of :meth:`with_run`: lock the run and load its checkpoint, writing nothing
+        """The first half of ``with_run``: lock the run and load its checkpoint, writing nothing
         else. Sessions resuming together (several policies) open all their runs before any finishes,
         so a broken partner leaves every run as it was."""
         run.acquire_lock()
@@ -133,7 +133,7 @@ class TrainingSession:
         return self
 
     def finish_run(self) -> "TrainingSession":
-        """The second half of :meth:`with_run`: bring the run's logs and metadata back to the checkpoint."""
+        """The second half of ``with_run``: bring the run's logs and metadata back to the checkpoint."""
         run, state, notes = self._opening
         try:
             run.mark_lock_holder()
@@ -199,7 +199,7 @@ class TrainingSession:
         return self
 
     def with_logger(self, logger: Any) -> "TrainingSession":
-        """Also hand every episode to ``logger`` (e.g. :class:`~ecs_rl.core.tensorboard.TensorBoardLogger`):
+        """Also hand every episode to ``logger`` (e.g. ``TensorBoardLogger``):
         ``log_episode(record, step, episode)``, ``log_eval_episode(record, step)``, ``log_eval_mean(mean, step)``
         once per evaluation, and ``close()`` when the session closes."""
         missing = [m for m in ("log_episode", "log_eval_episode", "log_eval_mean", "close")
@@ -386,14 +386,17 @@ class TrainingSession:
 
     @property
     def agent(self) -> LearningAgent:
+        """The learning agent this session trains."""
         return self._agent
 
     @property
     def run(self) -> TrainingRun | None:
+        """The run directory the session writes to (None without ``with_run``)."""
         return self._run
 
     @property
     def stats(self) -> StatsTracker:
+        """The statistics tracked over training episodes."""
         return self._stats
 
     @property
@@ -403,27 +406,32 @@ class TrainingSession:
 
     @property
     def total_episodes(self) -> int:
+        """Training episodes ended, including those of earlier sessions on a resumed run."""
         return self._total_episodes
 
     @property
     def max_steps(self) -> int | None:
+        """The step budget set with ``with_max_steps`` (None: no limit)."""
         return self._max_steps
 
     @property
     def checkpoint_freq(self) -> int:
+        """Steps between numbered checkpoints (``with_checkpoint_freq``; default 10 000)."""
         return self._checkpoint_freq
 
     @property
     def checkpoint_seconds(self) -> float | None:
+        """Seconds between ``latest.pt`` saves besides the numbered ones (None: only those)."""
         return self._checkpoint_seconds
 
     @property
     def keep_checkpoints(self) -> int:
+        """Numbered checkpoints kept on disk (``with_keep_checkpoints``; default 3)."""
         return self._keep
 
     @property
     def best_eval_reward(self) -> float:
-        """Best mean passed to :meth:`maybe_save_best` so far (``-inf`` before any)."""
+        """Best mean passed to ``maybe_save_best`` so far (``-inf`` before any)."""
         return self._best
 
     @property
@@ -433,12 +441,20 @@ class TrainingSession:
         return (self._total_steps - self._clock_steps) / elapsed if elapsed > 0 else 0.0
 
     def is_done(self) -> bool:
+        """Whether the step budget is spent (never, without one)."""
         return self._max_steps is not None and self._total_steps >= self._max_steps
 
     def stats_summary(self) -> dict[str, float]:
+        """Each tracked statistic's current value, by name (``mean_reward``, ``mean_length``, ...)."""
         return self._stats.summary()
 
     def eval_report(self, n_episodes: int, title: str = "Training report") -> EvalReport:
+        """A printable report of the training so far: statistics, steps per second, best evaluation, run path.
+
+        Args:
+            n_episodes: the number of episodes the report says it covers.
+            title: the report's heading.
+        """
         info = {"steps/sec": f"{self.steps_per_sec:,.0f}"}
         if math.isfinite(self._best):
             info["best eval reward"] = f"{self._best:.3f}"

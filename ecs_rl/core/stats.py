@@ -28,63 +28,95 @@ class Aggregator:
 
 
 class Mean(Aggregator):
+    """The mean of all values so far."""
     def __init__(self) -> None:
         self.reset()
 
     def update(self, value: float) -> None:
+        """Add one value.
+
+        Args:
+            value: the number to fold in.
+        """
         self._n += 1
         self._sum += value
 
     @property
     def value(self) -> float:
+        """The mean so far (NaN before any value)."""
         return self._sum / self._n if self._n else math.nan
 
     def reset(self) -> None:
+        """Forget every value."""
         self._n, self._sum = 0, 0.0
 
 
 class Max(Aggregator):
+    """The largest value so far."""
     def __init__(self) -> None:
         self.reset()
 
     def update(self, value: float) -> None:
+        """Add one value.
+
+        Args:
+            value: the number to fold in.
+        """
         self._value = value if math.isnan(self._value) else max(self._value, value)
 
     @property
     def value(self) -> float:
+        """The largest value so far (NaN before any value)."""
         return self._value
 
     def reset(self) -> None:
+        """Forget every value."""
         self._value = math.nan
 
 
 class Min(Aggregator):
+    """The smallest value so far."""
     def __init__(self) -> None:
         self.reset()
 
     def update(self, value: float) -> None:
+        """Add one value.
+
+        Args:
+            value: the number to fold in.
+        """
         self._value = value if math.isnan(self._value) else min(self._value, value)
 
     @property
     def value(self) -> float:
+        """The smallest value so far (NaN before any value)."""
         return self._value
 
     def reset(self) -> None:
+        """Forget every value."""
         self._value = math.nan
 
 
 class Last(Aggregator):
+    """The latest value."""
     def __init__(self) -> None:
         self.reset()
 
     def update(self, value: float) -> None:
+        """Add one value.
+
+        Args:
+            value: the number to fold in.
+        """
         self._value = value
 
     @property
     def value(self) -> float:
+        """The latest value (NaN before any value)."""
         return self._value
 
     def reset(self) -> None:
+        """Forget every value."""
         self._value = math.nan
 
 
@@ -98,6 +130,11 @@ class RollingMean(Aggregator):
         self.reset()
 
     def update(self, value: float) -> None:
+        """Add one value (the oldest of a full window drops out).
+
+        Args:
+            value: the number to fold in.
+        """
         if len(self._values) == self.window:
             self._sum -= self._values[0]
         self._values.append(value)
@@ -108,9 +145,11 @@ class RollingMean(Aggregator):
 
     @property
     def value(self) -> float:
+        """The mean of the last ``window`` values (NaN before any value)."""
         return self._sum / len(self._values) if self._values else math.nan
 
     def reset(self) -> None:
+        """Forget every value."""
         self._values: deque[float] = deque(maxlen=self.window)
         self._sum = 0.0
         self._updates = 0
@@ -126,6 +165,11 @@ class Std(Aggregator):
         self.reset()
 
     def update(self, value: float) -> None:
+        """Add one value.
+
+        Args:
+            value: the number to fold in.
+        """
         self._n += 1
         delta = value - self._mean
         self._mean += delta / self._n
@@ -133,9 +177,11 @@ class Std(Aggregator):
 
     @property
     def value(self) -> float:
+        """The population standard deviation so far (NaN before any value)."""
         return math.sqrt(self._m2 / self._n) if self._n else math.nan
 
     def reset(self) -> None:
+        """Forget every value."""
         self._n, self._mean, self._m2 = 0, 0.0, 0.0
 
 
@@ -147,6 +193,11 @@ class Extra:
 
 
 def extra(name: str) -> Extra:
+    """A stat source reading the named extra of each episode record (``tracker.track("loss", extra("loss"), Mean())``).
+
+    Args:
+        name: the extra's name, as the agent's ``episode_extras`` or the game reports it.
+    """
     return Extra(name)
 
 
@@ -197,6 +248,14 @@ class StatsTracker:
                 .track("mean_decisions", Extra("decisions"), RollingMean(window)))
 
     def track(self, name: str, source: Source, aggregator: Aggregator) -> "StatsTracker":
+        """Track a statistic; returns the tracker, so calls chain.
+
+        Args:
+            name: the statistic's name in summaries and reports.
+            source: ``"reward"`` (an episode's total reward), ``"length"``, ``extra(name)``, or a function of the
+                ``EpisodeRecord`` returning a number.
+            aggregator: how values fold into one: ``Mean()``, ``Max()``, ``Min()``, ``Last()``, ``RollingMean(n)``, ``Std()``.
+        """
         if not isinstance(name, str) or not name:
             raise ValueError(f"stat name must be a non-empty string, got {name!r}")
         if not isinstance(aggregator, Aggregator):
@@ -214,9 +273,15 @@ class StatsTracker:
 
     @property
     def names(self) -> list[str]:
+        """The tracked statistics' names, in the order they were added."""
         return list(self._stats)
 
     def update(self, record: EpisodeRecord) -> None:
+        """Fold one episode into every statistic (a missing or NaN value leaves a statistic unchanged).
+
+        Args:
+            record: the episode that ended.
+        """
         self.episodes += 1
         for name, stat in self._stats.items():
             value = stat.read(record)
@@ -227,15 +292,22 @@ class StatsTracker:
                 stat.aggregator.update(value)
 
     def get(self, name: str) -> float:
+        """The current value of one statistic; ``KeyError`` naming the tracked ones if there is none.
+
+        Args:
+            name: the statistic's name.
+        """
         try:
             return self._stats[name].aggregator.value
         except KeyError:
             raise KeyError(f"no stat named {name!r}; tracked: {', '.join(self._stats) or 'none'}") from None
 
     def summary(self) -> dict[str, float]:
+        """Every statistic's current value, by name."""
         return {name: stat.aggregator.value for name, stat in self._stats.items()}
 
     def reset(self) -> None:
+        """Forget every episode (the statistics stay tracked)."""
         self.episodes = 0
         for stat in self._stats.values():
             stat.aggregator.reset()

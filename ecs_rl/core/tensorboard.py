@@ -63,6 +63,7 @@ class TensorBoardLogger:
             self._writer.add_scalar(tag, float(value), global_step=int(step))
 
     def flush(self) -> None:
+        """Write pending scalars to the event file now."""
         self._writer.flush()
 
     def close(self) -> None:

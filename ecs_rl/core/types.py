@@ -64,14 +64,17 @@ class Experience(Generic[Obs, Act]):
 
     @property
     def terminated(self) -> bool:
+        """Whether the episode ended for good at ``next_obs`` (no bootstrapping from it)."""
         return self.status is EpisodeStatus.TERMINATED
 
     @property
     def truncated(self) -> bool:
+        """Whether the episode was cut short at ``next_obs`` (a time limit: bootstrapping goes on)."""
         return self.status is EpisodeStatus.TRUNCATED
 
     @property
     def done(self) -> bool:
+        """Whether the episode ended at ``next_obs``, either way."""
         return self.status is not EpisodeStatus.RUNNING
 
 
@@ -125,7 +128,7 @@ class EpisodeRecord:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> "EpisodeRecord":
-        """Inverse of :meth:`to_json`; raises ``ValueError`` naming the missing or bad field."""
+        """Inverse of ``to_json``; raises ``ValueError`` naming the missing or bad field."""
         if not isinstance(data, Mapping):
             raise ValueError(f"an episode record must be a JSON object, got {type(data).__name__}")
         missing = [k for k in ("total_reward", "length", "status") if k not in data]

@@ -13,6 +13,11 @@ import sys
 
 
 def is_loopback(host: str) -> bool:
+    """Whether ``host`` is this machine only (``localhost``, 127.0.0.0/8, ``::1``).
+
+    Args:
+        host: a host name or IP address, as given to ``--host``.
+    """
     if host == "localhost":
         return True
     try:

@@ -3,7 +3,7 @@
 >>> from ecs_rl.distributed import train
 >>> result = train("foragers", session, workers=2, evaluation=Evaluation(game.eval_factory, every=5_000))
 
-Importing this package does not import Ray; :func:`train` does, when called.
+Importing this package does not import Ray; ``train`` does, when called.
 """
 
 from .learner import DistributedResult, train

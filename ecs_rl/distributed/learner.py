@@ -1,8 +1,8 @@
 """The learner: one process, one ``TrainingSession``, fed by worlds in Ray workers.
 
-Each worker (:class:`~ecs_rl.distributed.worker.WorldWorker` as a Ray actor) claims an agent-id namespace
+Each worker (``WorldWorker`` as a Ray actor) claims an agent-id namespace
 of the session, as each world does in one process, so two workers' agents never meet. The learner feeds
-the workers' chunks to the session through an uninstalled :class:`~ecs_rl.ecs.plugin.Plugin` (its budget
+the workers' chunks to the session through an uninstalled ``Plugin`` (its budget
 and its evaluation at exact step counts, in a world of its own), logs their episode ends (``worker`` = k),
 and sends weights as numpy arrays through Ray's object store:
 
@@ -135,7 +135,7 @@ def train(game: Game | str, session: TrainingSession, workers: int, *, envs: int
           on_start: Callable[[list[Any]], Any] | None = None) -> DistributedResult:
     """Train ``session`` (a DQN or PPO agent for ``game``'s main policy) on worlds in ``workers`` Ray actors.
 
-    Each worker builds ``game`` (a spec string or a game from :func:`~ecs_rl.games.load_game`, which the
+    Each worker builds ``game`` (a spec string or a game from ``load_game``, which the
     workers load again by its spec) with ``envs`` agents (default: the game's), worker k seeded
     ``seed + k * envs``. ``address``: a Ray cluster to join (``"auto"``, ``"ray://host:10001"``, ...); without
     it, a local Ray is started for the run and shut down after it (one already started by the caller is

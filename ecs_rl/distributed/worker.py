@@ -4,7 +4,7 @@ transitions of a chunk of ticks handed back in one piece (one Ray call per chunk
 The plugin is installed as in a single process, with a session whose agent only records: it acts with
 the acting copy (weights from the learner), and each transition, agent departure and episode end the
 plugin produces goes into the chunk, in order, keyed by the world's own agent ids. Nothing learns here.
-This module does not import Ray: :mod:`ecs_rl.distributed.learner` wraps :class:`WorldWorker` as an actor.
+This module does not import Ray: ``ecs_rl.distributed.learner`` wraps ``WorldWorker`` as an actor.
 """
 
 from __future__ import annotations
@@ -146,6 +146,7 @@ class WorldWorker:
         self._tick = 0
 
     def pid(self) -> int:
+        """The worker's process id."""
         return os.getpid()
 
     def node(self) -> str:
@@ -161,7 +162,7 @@ class WorldWorker:
     def collect(self, ticks: int, weights: dict[str, np.ndarray] | None = None, epsilon: float | None = None,
                 version: int = 0, dt: float = 1 / 60) -> Chunk:
         """Take new weights (tagged ``version``) and epsilon, if given, run ``ticks`` ticks, and hand back
-        their :class:`Chunk`."""
+        their ``Chunk``."""
         esper.switch_world(self.world)
         if weights is not None:
             self.acting.load(weights, version)

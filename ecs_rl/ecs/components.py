@@ -100,7 +100,20 @@ class ResetRequest:
 
 def agent_components(policy: str, observation: np.ndarray, agent_id: int | None = None,
                      decision_period: int = 1) -> list[Any]:
-    """The components every agent entity carries; add your game's own beside them."""
+    """The components every agent entity carries; add your game's own beside them.
+
+    ``esper.create_entity(*agent_components("runner", first_obs), Position(0, 0))``.
+
+    Args:
+        policy: the name of the policy that acts for the entity (a key of ``install``'s ``policies``).
+        observation: the entity's first observation (its ``Observation`` component's value).
+        agent_id: a stable id for the agent (default: the entity id); a respawned entity may take the id of
+            one whose episode has closed, never of a live one.
+        decision_period: the entity decides every ``decision_period`` ticks and repeats its action in between.
+
+    Returns:
+        ``[Agent, Observation, Action, Reward, Done, EpisodeTracker]``, to unpack into ``esper.create_entity``.
+    """
     if decision_period < 1:
         raise ValueError(f"decision_period must be >= 1, got {decision_period!r}")
     return [Agent(policy, agent_id, decision_period), Observation(observation), Action(), Reward(), Done(),

@@ -26,7 +26,7 @@ class Evaluation:
       ticks, when the ones still running are recorded as truncated (extra ``unfinished`` = 1) and counted.
     - **ticks** (``ticks=T``): the world (``factory(episodes, seed)``: ``episodes`` is then the number of
       agents it starts with) runs exactly ``T`` ticks and every episode that ends in them is scored,
-      newborns' included; :attr:`EvalResult.rates` gives per-policy rates (episode ends, deaths and
+      newborns' included; ``EvalResult.rates`` gives per-policy rates (episode ends, deaths and
       each extra per 1000 ticks, mean lifetime). Fits a population world with births and deaths.
 
     Each evaluation gets fresh start seeds: the one at step s uses base seed
@@ -52,6 +52,7 @@ class Evaluation:
 
     @property
     def mode(self) -> str:
+        """``"episodes"`` (the factory's agents, one episode each) or ``"ticks"`` (every episode ending in ``ticks`` ticks)."""
         return "episodes" if self.ticks is None else "ticks"
 
     def seed_at(self, step: int) -> int:
@@ -73,6 +74,7 @@ class EvalResult:
 
     @property
     def mean_reward(self) -> float:
+        """The mean total reward of the episodes (NaN without episodes)."""
         return float(np.mean([r.total_reward for r in self.records])) if self.records else float("nan")
 
     @property

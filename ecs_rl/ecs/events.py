@@ -33,7 +33,7 @@ class MatchResult:
 
     A game that reports results dispatches one from its processor (between the plugin's decide and record
     processors, while both entities still exist): ``esper.dispatch_event(MATCH_RESULT, MatchResult(...))``.
-    Self-play turns them into ratings (:mod:`ecs_rl.selfplay`); ``kind`` says what happened ("catch", ...)."""
+    Self-play turns them into ratings (``ecs_rl.selfplay``); ``kind`` says what happened ("catch", ...)."""
 
     winner: int
     loser: int

@@ -27,7 +27,17 @@ _ON_END = ("reset", "delete")
 
 @dataclass(frozen=True, slots=True)
 class Priorities:
-    """Where the plugin's processors sit; the game's processors go between ``decide`` and ``record``."""
+    """Where the plugin's processors sit; the game's processors go between ``decide`` and ``record``.
+
+    esper runs processors from high priority to low, and a processor added without a priority gets 0,
+    so a game's processors are in the right place by default.
+
+    Attributes:
+        decide: gathers observations, acts (one forward pass per policy), writes ``Action``.
+        record: builds each agent's transition and hands it to its session; notes episode ends.
+        episode: consumes episode ends: statistics, logs, evaluation, checkpoints, the done signal.
+        reset: calls the game's reset hook on ended entities (or deletes them with ``on_end="delete"``).
+    """
 
     decide: int = 100
     record: int = -100
@@ -43,7 +53,7 @@ class Plugin:
     ``on_end="delete"`` deletes an entity whose episode ended instead of calling the reset hook.
 
     Budgets: each session learns until its own ``with_max_steps`` budget, exactly (transitions past it
-    are not learned from); it is then frozen (see :meth:`freeze`) and plays greedily while the others
+    are not learned from); it is then frozen (see ``freeze``) and plays greedily while the others
     go on. ``max_steps`` is an optional budget for all learning policies together. ``done`` turns true
     when every policy that still learns reached its budget (or ``max_steps`` was reached).
     """
@@ -93,6 +103,7 @@ class Plugin:
     # -- install ------------------------------------------------------------------------------
 
     def install(self) -> "Plugin":
+        """Add the plugin's processors to the current esper world at its priorities (``install()`` does this); returns the plugin."""
         if esper.get_processor(DecideProcessor) is not None:
             raise RuntimeError(f"an ecs-rl plugin is already installed in esper world {esper.current_world!r}")
         self.life.attach(esper.current_world)
@@ -352,7 +363,7 @@ def install(policies: Mapping[str, Any], reset: ResetHook | None = None, *, eval
 
     ``policies`` maps the names used in ``Agent(policy=...)`` to a ``TrainingSession`` (learns), anything
     with ``act_batch`` (a frozen policy: acts greedily), a controller with ``decide(obs, entity)``, or the
-    path of an exported policy file (``.npz`` / ``.onnx``, read with :func:`ecs_rl.inference.load_policy`).
+    path of an exported policy file (``.npz`` / ``.onnx``, read with ``ecs_rl.inference.load_policy``).
     ``reset(entity, seed)`` is the game's hook that starts a fresh episode on an entity; with
     ``on_end="delete"`` ended entities are deleted instead (the game spawns new ones) and no hook is needed.
     Each session stops learning at its own ``with_max_steps`` budget; ``max_steps`` caps all of them together.
@@ -360,6 +371,21 @@ def install(policies: Mapping[str, Any], reset: ResetHook | None = None, *, eval
     ``learning=False`` installs inference only, for a shipped game: every policy acts greedily, nothing
     learns, no run directory is written; episodes are counted in ``plugin.policies[name].stats``. With
     exported files it runs on numpy and esper alone (torch need not be installed).
+
+    Args:
+        policies: policy name -> ``TrainingSession``, frozen policy (``act_batch``), controller
+            (``decide(obs, entity)``) or exported policy file path.
+        reset: the game's reset hook ``reset(entity, seed)``, called by the reset processor on each entity
+            whose episode ended; it puts a fresh state and ``Observation`` on the entity.
+        evaluation: periodic greedy evaluation in a world of its own (``Evaluation(factory, every, episodes)``).
+        priorities: where the plugin's processors sit (``Priorities()``: decide 100, record -100, episode -200,
+            reset -300); the game's processors go between decide and record.
+        on_end: ``"reset"`` (call ``reset``) or ``"delete"`` (delete ended entities; the game spawns new ones).
+        max_steps: a budget for all learning policies together (each session also has its own).
+        learning: False for inference only.
+
+    Returns:
+        The installed ``Plugin`` (``plugin.done``, ``plugin.freeze(name)``, ``plugin.uninstall()``, ...).
     """
     return Plugin(policies, reset, evaluation=evaluation, priorities=priorities, learning=learning, on_end=on_end,
                   max_steps=max_steps).install()

@@ -16,6 +16,12 @@ def step_world(until: int | Callable[[], bool] | None = None, *, plugin: Plugin 
 
     Returns the number of ticks run. With neither ``until`` nor ``plugin`` it refuses to loop forever.
     With ``plugin``, esper's current world must be the plugin's (else ``WorldError`` names both).
+
+    Args:
+        until: a number of ticks, or a function called before each tick that returns True to stop.
+        plugin: an installed plugin: stop once it is done (every learning policy spent its budget).
+        dt: the time step passed to ``esper.process``.
+        max_ticks: stop after this many ticks in any case.
     """
     if until is None and plugin is None and max_ticks is None:
         raise ValueError("step_world() needs until=, plugin= or max_ticks= to know when to stop")
@@ -52,6 +58,12 @@ class FixedStep:
         self._accumulated = 0.0
 
     def advance(self, frame_seconds: float, speed: float = 1.0) -> int:
+        """How many simulation ticks to run for a frame that took ``frame_seconds``.
+
+        Args:
+            frame_seconds: real time since the last frame.
+            speed: simulated seconds per real second (2.0: twice as fast).
+        """
         self._accumulated += max(0.0, frame_seconds) * speed
         ticks = int(self._accumulated / self.dt + 1e-9)  # tolerate float drift in the sum
         if ticks > self.max_ticks_per_frame:

@@ -4,7 +4,7 @@
     policy = load_policy("cartpole.npz")        # made by ``ecs-rl export RUN -o cartpole.npz``
     action = policy.act(obs)                    # greedy; ``mask=`` restricts it to legal actions
 
-The policy acts like :class:`ecs_rl.algorithms.GreedyPolicy` (same actions, same masks) and the esper
+The policy acts like ``ecs_rl.algorithms.GreedyPolicy`` (same actions, same masks) and the esper
 plugin takes it like any frozen policy: ``install({"cartpole": policy}, reset, learning=False)``.
 Importing this package imports numpy only; onnxruntime is imported when an ``.onnx`` file is loaded.
 """

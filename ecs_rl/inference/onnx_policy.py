@@ -26,6 +26,12 @@ class OnnxPolicy(ExportedPolicy):
 
     @classmethod
     def load(cls, path: str | os.PathLike[str], threads: int = 1) -> "OnnxPolicy":
+        """Read an exported ``.onnx`` policy with onnxruntime (needs ``ecs-rl[onnx]``).
+
+        Args:
+            path: the ``.onnx`` file.
+            threads: onnxruntime's intra-op threads (1: as ``configure_torch`` gives torch).
+        """
         path = Path(path)
         if not path.is_file():
             raise PolicyFileError(f"policy file {path} does not exist" if not path.exists()

@@ -1,7 +1,7 @@
 """Exported greedy policies: the acting rules shared by every format, and the numpy one.
 
 Masks are applied by this wrapper, not inside the network: the network's Q-values (DQN) or logits (PPO) of
-illegal actions are set to -inf before the argmax, exactly as :class:`ecs_rl.algorithms.GreedyPolicy` does.
+illegal actions are set to -inf before the argmax, exactly as ``ecs_rl.algorithms.GreedyPolicy`` does.
 """
 
 from __future__ import annotations
@@ -50,6 +50,7 @@ class ExportedPolicy:
 
     @property
     def total_steps(self) -> int:
+        """Always 0: an exported policy does not learn."""
         return 0
 
     def forward(self, obs: np.ndarray) -> np.ndarray:
@@ -58,6 +59,14 @@ class ExportedPolicy:
 
     def act_batch(self, obs_batch: Any, mode: Any = None, agent_ids: Sequence[int] | None = None,
                   masks: np.ndarray | None = None) -> np.ndarray:
+        """Greedy actions for a batch, as ``GreedyPolicy`` chooses them.
+
+        Args:
+            obs_batch: a batch of rows of the network's input size (in any shape).
+            mode: ignored: always greedy.
+            agent_ids: ignored.
+            masks: optional ``(n, n_actions)`` bool array of legal actions (Discrete only).
+        """
         obs = np.asarray(obs_batch, dtype=np.float32)
         # one row per observation, each of obs_dim numbers (in any shape): a batch whose size is merely a
         # multiple of obs_dim (another game's observations) is refused, never regrouped into other rows
@@ -76,6 +85,14 @@ class ExportedPolicy:
         return out.argmax(axis=1) + s.start
 
     def act(self, obs: Any, mode: Any = None, agent_id: int = 0, mask: np.ndarray | None = None) -> Any:
+        """The greedy action for one observation.
+
+        Args:
+            obs: one observation of the network's input size.
+            mode: ignored: always greedy.
+            agent_id: ignored.
+            mask: optional bool array of legal actions.
+        """
         masks = None if mask is None else np.asarray(mask).reshape(1, -1)
         obs = np.asarray(obs, dtype=np.float32)
         if obs.size != self.obs_dim:
@@ -100,6 +117,11 @@ class NumpyPolicy(ExportedPolicy):
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> "NumpyPolicy":
+        """Read an exported ``.npz`` policy (``numpy.load(allow_pickle=False)``; shapes checked against its header).
+
+        Args:
+            path: the ``.npz`` file.
+        """
         spec, layers = read_npz(path)
         return cls(spec, layers, path)
 
@@ -182,7 +204,7 @@ def read_npz(path: str | os.PathLike[str]) -> tuple[Spec, list[tuple[np.ndarray,
 
 def load_policy(path: str | os.PathLike[str]) -> ExportedPolicy:
     """The greedy policy in an exported file: ``.npz`` (numpy only) or ``.onnx`` (needs onnxruntime,
-    ``pip install 'ecs-rl[onnx]'``). Bad files are refused with a :class:`PolicyFileError` naming the file."""
+    ``pip install 'ecs-rl[onnx]'``). Bad files are refused with a ``PolicyFileError`` naming the file."""
     suffix = Path(path).suffix.lower()
     if suffix == ".npz":
         return NumpyPolicy.load(path)
