@@ -19,7 +19,19 @@ def evaluate(world: Any, policy: Any, episodes: int = 10, *, seed: int = 0, max_
     """Score ``policy`` on ``world`` (a ``Game`` or a factory) over ``episodes`` episodes from ``seed`` on,
     at most ``max_ticks`` ticks (unfinished episodes counted); returns the ``EvalResult``.
     ``evaluate(game, "random", ...)`` is the random baseline. See ``ecs_rl.scoring.evaluate``
-    (imported on first use: ``import ecs_rl`` stays free of esper and torch)."""
+    (imported on first use: ``import ecs_rl`` stays free of esper and torch).
+
+    Args:
+        world: a ``Game``, or a factory ``factory(n, seed)``.
+        policy: any policy, or ``"random"``.
+        episodes: the number of episodes.
+        seed: episode i starts from ``seed + i``.
+        max_ticks: the tick limit (default: the game's ``eval_max_ticks``).
+        name: with a factory, the policy name its agents carry.
+        others: policies for the game's other agents.
+        action_space: the space ``"random"`` samples (default: the game's).
+        drive: ``drive(stop)`` steps the world itself (a window); default headless.
+    """
     from .scoring import evaluate as _evaluate
 
     return _evaluate(world, policy, episodes, seed=seed, max_ticks=max_ticks, name=name, others=others,

@@ -188,7 +188,13 @@ class Game:
 
     def make_world(self, n: int, seed: int | None, human: bool = False) -> Any:
         """Build the game for ``n`` agents in the current esper world (``human``: with the person's agent,
-        for games that declare ``human``)."""
+        for games that declare ``human``).
+
+        Args:
+            n: the number of agents.
+            seed: agent i is seeded ``seed + i``.
+            human: add the person's agent.
+        """
         return self.build(n, seed, human=self.human) if human else self.build(n, seed)
 
     @property
@@ -201,7 +207,13 @@ class Game:
         return dict(self.controllers()) if self.controllers else {}
 
     def install(self, policies: Mapping[str, Any], *, evaluation: Any = None, learning: bool = True) -> Any:
-        """Install the plugin in the current world: ``policies`` plus the game's controllers, ``on_end`` as declared."""
+        """Install the plugin in the current world: ``policies`` plus the game's controllers, ``on_end`` as declared.
+
+        Args:
+            policies: policy name -> session, frozen policy or controller.
+            evaluation: periodic greedy evaluation (``Evaluation``).
+            learning: False for inference only.
+        """
         from .ecs.plugin import Plugin
 
         return Plugin({**self.extra_controllers(), **policies}, self.reset, evaluation=evaluation, learning=learning,
@@ -217,7 +229,14 @@ class Game:
         return getattr(importlib.import_module(module), attr)
 
     def preset(self, algo: str, seed: int, steps: int, policy: str | None = None) -> Any:
-        """The agent config for ``policy`` (default: the main one): the game's preset, else the defaults."""
+        """The agent config for ``policy`` (default: the main one): the game's preset, else the defaults.
+
+        Args:
+            algo: ``"dqn"`` or ``"ppo"``.
+            seed: the agent's seed.
+            steps: the training budget.
+            policy: the learning policy (default: the main one).
+        """
         policy = policy or self.policy
         make = self.presets.get(f"{policy}/{algo}") or self.presets.get(algo)
         if make is not None:
@@ -239,7 +258,11 @@ def _plain_draw(surface: Any, human: int | None = None) -> None:
 
 
 def preset_from(name: str) -> Callable[[int, int], Any]:
-    """``preset(seed, total_steps)`` from the tuned settings in ``ecs_rl.algorithms.presets`` (imported on use)."""
+    """``preset(seed, total_steps)`` from the tuned settings in ``ecs_rl.algorithms.presets`` (imported on use).
+
+    Args:
+        name: a function name in ``ecs_rl.algorithms.presets`` (``"cartpole_dqn"``).
+    """
     def make(seed: int, total_steps: int) -> Any:
         from .algorithms import presets
 

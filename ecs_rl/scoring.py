@@ -27,6 +27,17 @@ def evaluate(world: Game | Callable[[int, "int | None"], Any], policy: Any, epis
     (``result.unfinished``). ``others``: policies for the game's other agents (a multi-policy game's other
     learners, ``"random"`` for a random one; a game's scripted controllers are added on their own). Returns the policy's ``EvalResult``
     (``records``, ``mean_reward``, ``unfinished``, ``seed``, ``ticks``).
+
+    Args:
+        world: a ``Game``, or a factory ``factory(n, seed)``.
+        policy: any policy, or ``"random"``.
+        episodes: the number of episodes.
+        seed: episode i starts from ``seed + i``.
+        max_ticks: the tick limit.
+        name: with a factory, the policy name its agents carry.
+        others: policies for the game's other agents.
+        action_space: the space ``"random"`` samples.
+        drive: ``drive(stop)`` steps the world itself (a window); default headless.
     """
     if isinstance(episodes, bool) or not isinstance(episodes, int) or episodes < 1:
         raise ValueError(f"evaluate(): episodes must be a whole number >= 1, got {episodes!r}")

@@ -111,7 +111,13 @@ def _load_greedy(path: Path) -> Any:
 
 
 class SnapshotPool:
-    """One policy's snapshots and ratings, kept in ``<run>/snapshots/`` (files and ``index.json``)."""
+    """One policy's snapshots and ratings, kept in ``<run>/snapshots/`` (files and ``index.json``).
+
+    Args:
+        directory: the snapshots directory.
+        policy: the policy whose snapshots these are.
+        load: loads a snapshot file as a greedy policy.
+    """
 
     def __init__(self, directory: Path, policy: str, load: Callable[[Path], Any] = _load_greedy) -> None:
         self.directory = Path(directory)
@@ -131,7 +137,13 @@ class SnapshotPool:
 
     @classmethod
     def open(cls, run: TrainingRun | Path, policy: str, load: Callable[[Path], Any] = _load_greedy) -> "SnapshotPool":
-        """The pool of ``policy`` in a run directory: read from its index if there is one, else empty."""
+        """The pool of ``policy`` in a run directory: read from its index if there is one, else empty.
+
+        Args:
+            run: the run (or its directory).
+            policy: the policy.
+            load: loads a snapshot file as a greedy policy.
+        """
         path = run.path if isinstance(run, TrainingRun) else Path(run)
         pool = cls(path / SNAPSHOTS_DIR, policy, load)
         if pool.index_path.exists():
@@ -170,7 +182,13 @@ class SnapshotPool:
                 raise SelfPlayError(f"{path} lists snapshot {snap.file}, which is missing from {self.directory}")
 
     def write(self, settings: Mapping[str, Any], rng_state: Mapping[str, Any] | None, path: Path | None = None) -> None:
-        """Write the index atomically (ratings, snapshots, settings, draw RNG), to ``path`` or ``index.json``."""
+        """Write the index atomically (ratings, snapshots, settings, draw RNG), to ``path`` or ``index.json``.
+
+        Args:
+            settings: the self-play settings to record.
+            rng_state: the draw generator's state (None: not recorded).
+            path: where to write (default: ``index.json``).
+        """
         self.directory.mkdir(parents=True, exist_ok=True)
         self.settings = dict(settings)
         atomic_write_json(path or self.index_path, {
@@ -198,7 +216,13 @@ class SnapshotPool:
         return later
 
     def draw(self, rng: np.random.Generator, latest_prob: float, window: int) -> Snapshot:
-        """The latest snapshot with probability ``latest_prob``, else one of the last ``window`` uniformly."""
+        """The latest snapshot with probability ``latest_prob``, else one of the last ``window`` uniformly.
+
+        Args:
+            rng: the generator that draws.
+            latest_prob: the probability of the latest snapshot.
+            window: how many of the last snapshots the uniform draw covers.
+        """
         if not self.snapshots:
             raise SelfPlayError(f"policy {self.policy!r} has no snapshot to draw an opponent from")
         if rng.random() < latest_prob:
@@ -207,7 +231,11 @@ class SnapshotPool:
         return recent[int(rng.integers(len(recent)))]
 
     def policy_of(self, snap: Snapshot) -> Any:
-        """The snapshot's greedy policy (loaded from its file once)."""
+        """The snapshot's greedy policy (loaded from its file once).
+
+        Args:
+            snap: the snapshot.
+        """
         policy = self._policies.get(snap.file)
         if policy is None:
             policy = self._policies[snap.file] = self.load(self.directory / snap.file)
@@ -228,7 +256,16 @@ def _accepts(method: Any, keyword: str) -> bool:
 
 class SnapshotOpponent:
     """Acts for a team's ghost agents: each agent id plays the snapshot drawn for it when first seen, until
-    ``forget`` (its episode ended). One greedy forward pass per snapshot in play."""
+    ``forget`` (its episode ended). One greedy forward pass per snapshot in play.
+
+    Args:
+        pool: the team's snapshots.
+        rng: draws each agent's snapshot.
+        latest_prob: the probability of drawing the latest snapshot.
+        window: otherwise, one of the last ``window`` snapshots uniformly.
+        observation_space: the ghosts' observation space.
+        action_space: the ghosts' action space.
+    """
 
     def __init__(self, pool: SnapshotPool, rng: np.random.Generator, latest_prob: float, window: int,
                  observation_space: Any = None, action_space: Any = None) -> None:
@@ -298,7 +335,14 @@ class _SelfPlayProcessor(esper.Processor):
 class SelfPlay:
     """Self-play of two learning policies (``sessions``, each with its ``runs`` directory); see the module
     docstring. ``ghosts()`` goes into the plugin's policies, ``attach(plugin)`` starts it in the plugin's world,
-    and ``close()`` (or leaving a ``with`` block) writes the indexes."""
+    and ``close()`` (or leaving a ``with`` block) writes the indexes.
+
+    Args:
+        sessions: the two learning policies' sessions, by policy name.
+        runs: their run directories (snapshots go in ``<run>/snapshots/``).
+        config: snapshot interval, ghost share and draw settings (default: ``SelfPlayConfig()``).
+        load: loads a snapshot file as a greedy policy.
+    """
 
     def __init__(self, sessions: Mapping[str, TrainingSession], runs: Mapping[str, TrainingRun],
                  config: SelfPlayConfig | None = None, load: Callable[[Path], Any] = _load_greedy) -> None:
@@ -441,7 +485,11 @@ class SelfPlay:
         return self.opponents[team].snapshot_for(entity if agent.agent_id is None else int(agent.agent_id)).rating
 
     def on_result(self, event: MatchResult) -> None:
-        """A result the game reported: update the ratings of the two selves that played."""
+        """A result the game reported: update the ratings of the two selves that played.
+
+        Args:
+            event: the ``MatchResult`` (winner and loser entities).
+        """
         winner, loser = self._self_of(event.winner), self._self_of(event.loser)
         if winner is None or loser is None or winner is loser:
             return
@@ -506,7 +554,13 @@ class SelfPlay:
 def for_training(sessions: Mapping[str, TrainingSession], runs: Mapping[str, TrainingRun],
                  requested: bool) -> SelfPlay | None:
     """``ecs-rl train <game> --self-play``: self-play of the team runs, also when resuming runs that had it
-    (they hold a snapshot index); None otherwise."""
+    (they hold a snapshot index); None otherwise.
+
+    Args:
+        sessions: the team sessions, by policy.
+        runs: their runs.
+        requested: whether ``--self-play`` was given.
+    """
     had = any((run.path / SNAPSHOTS_DIR / INDEX).exists() for run in runs.values())
     return SelfPlay(sessions, runs) if requested or had else None
 

@@ -11,7 +11,7 @@ export SDL_VIDEODRIVER="${SDL_VIDEODRIVER:-dummy}" SDL_AUDIODRIVER="${SDL_AUDIOD
 if [ "${ECS_RL_DOCS:-1}" != "0" ]; then
   site="$(mktemp -d)"
   trap 'rm -rf "$site"' EXIT
-  NO_MKDOCS_2_WARNING=1 "$ECS_RL_PYTHON" -m mkdocs build --strict --quiet --site-dir "$site" \
+  NO_MKDOCS_2_WARNING=1 "$ECS_RL_PYTHON" -m mkdocs build --strict --site-dir "$site" \
     || { echo "docs: mkdocs build --strict failed (see the warnings above)" >&2; exit 1; }
 fi
 "$ECS_RL_PYTHON" -m pytest "$@"

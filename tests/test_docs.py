@@ -39,7 +39,7 @@ def _build(tmp_path: Path, pages: dict[str, str], nav: list) -> subprocess.Compl
         isinstance(ext, dict) and "pymdownx.snippets" in ext else ext for ext in config["markdown_extensions"]]
     for plugin in config["plugins"]:
         if isinstance(plugin, dict) and "mkdocstrings" in plugin:
-            plugin["mkdocstrings"]["handlers"]["python"]["paths"] = [str(ROOT)]
+            plugin["mkdocstrings"]["handlers"]["python"]["paths"] = [str(ROOT), str(tmp_path)]
     (tmp_path / "mkdocs.yml").write_text(yaml.safe_dump(config))
     return subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "-f", str(tmp_path / "mkdocs.yml")],
                           capture_output=True, text=True, cwd=tmp_path, env={"NO_MKDOCS_2_WARNING": "1",
@@ -66,6 +66,15 @@ def test_strict_build_fails_on_a_missing_page(tmp_path):
     result = _build(tmp_path, {"index.md": GOOD + "\nSee [the guide](guide.md).\n"}, ["index.md", "missing.md"])
     assert result.returncode != 0
     assert "missing.md" in result.stderr and "guide.md" in result.stderr
+
+
+def test_strict_build_fails_on_a_docstring_naming_no_parameter(tmp_path):
+    # Google-style Args are checked against the signature: a renamed parameter cannot leave its docs behind.
+    (tmp_path / "docprobe.py").write_text(
+        'def step(until: int) -> int:\n    """Run.\n\n    Args:\n        untill: how long.\n    """\n    return until\n')
+    result = _build(tmp_path, {"index.md": "# Page\n\n::: docprobe.step\n"}, ["index.md"])
+    assert result.returncode != 0
+    assert "Parameter 'untill' does not appear in the function signature" in result.stderr
 
 
 def test_strict_build_fails_on_a_missing_include(tmp_path):

@@ -39,14 +39,29 @@ class GymEnvProcessor(esper.Processor):
 
 
 def gym_reset(entity: int, seed: int | None = None) -> None:
-    """Reset hook for gym-backed entities: ``env.reset(seed=seed)`` into ``Observation``."""
+    """Reset hook for gym-backed entities: ``env.reset(seed=seed)`` into ``Observation``.
+
+    Args:
+        entity: the esper entity whose env to reset.
+        seed: passed to ``env.reset(seed=...)``.
+    """
     g = esper.component_for_entity(entity, GymEnv)
     esper.component_for_entity(entity, Observation).value = np.asarray(g.env.reset(seed=seed)[0])
 
 
 def build_gym_world(make_env: Callable[[], gym.Env], n_envs: int = 1, seed: int | None = None,
                     policy: str = "gym") -> list[int]:
-    """``n_envs`` entities each owning ``make_env()`` (reset with ``seed + i``), and the stepping processor."""
+    """``n_envs`` entities each owning ``make_env()`` (reset with ``seed + i``), and the stepping processor.
+
+    Args:
+        make_env: makes one Gymnasium env (called once per entity).
+        n_envs: the number of entities (envs).
+        seed: entity i's env is reset with ``seed + i`` (None: unseeded).
+        policy: the policy name the entities' ``Agent`` components carry.
+
+    Returns:
+        The entity ids.
+    """
     if n_envs < 1:
         raise ValueError(f"n_envs must be >= 1, got {n_envs!r}")
     if esper.get_processor(GymEnvProcessor) is None:
@@ -60,5 +75,10 @@ def build_gym_world(make_env: Callable[[], gym.Env], n_envs: int = 1, seed: int 
 
 
 def gym_factory(make_env: Callable[[], gym.Env], policy: str = "gym"):
-    """A world factory ``(n_envs, seed) -> entities`` for the plugin's evaluation and the adapters."""
+    """A world factory ``(n_envs, seed) -> entities`` for the plugin's evaluation and the adapters.
+
+    Args:
+        make_env: makes one Gymnasium env (called once per entity).
+        policy: the policy name the entities carry.
+    """
     return lambda n_envs, seed: build_gym_world(make_env, n_envs, seed, policy)

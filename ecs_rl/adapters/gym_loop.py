@@ -23,7 +23,18 @@ from .gym_entities import gym_factory, gym_reset
 def evaluate(policy, make_env: Callable[[], gym.Env], n_episodes: int = 20, seed: int = 10_000,
              max_ticks: int = 100_000) -> list[EpisodeRecord]:
     """``n_episodes`` greedy episodes, env i reset with ``seed + i`` (the plugin's episode runner, with
-    the envs as entities: one batched forward pass per step)."""
+    the envs as entities: one batched forward pass per step).
+
+    Args:
+        policy: a greedy policy (``agent.to_policy()``, ``GreedyPolicy.load(...)``) or anything with ``act_batch``.
+        make_env: makes one Gymnasium env.
+        n_episodes: the number of episodes (one env each).
+        seed: env i is reset with ``seed + i``.
+        max_ticks: episodes still running after this many steps are recorded as truncated.
+
+    Returns:
+        One ``EpisodeRecord`` per episode.
+    """
     return run_episodes(gym_factory(make_env), {"gym": policy}, n_episodes, seed=seed, reset=gym_reset,
                         max_ticks=max_ticks)["gym"].records
 
@@ -41,6 +52,15 @@ def train(
 
     Every ``eval_freq`` steps (if set, with ``eval_env``), run a greedy evaluation, log it and
     save ``best``. Returns the evaluations made.
+
+    Args:
+        session: the session to train (its budget: ``with_max_steps``).
+        envs: N Gymnasium envs, one agent each (agent id = index).
+        seed: env i's first reset is seeded ``seed + i``.
+        eval_env: makes an evaluation env (needed with ``eval_freq``).
+        eval_freq: steps between greedy evaluations (0: none).
+        n_eval_episodes: episodes per evaluation.
+        stop_reward: stop once an evaluation's mean reaches it.
     """
     n = len(envs)
     ids = list(range(n))

@@ -26,6 +26,15 @@ class ParallelWorldEnv(ParallelEnv):
     Action masks follow PettingZoo's classic environments: when the world's agent entities carry an
     ``ActionMask`` (or ``action_masks=True``), each observation is a dict ``{"observation": obs,
     "action_mask": int8 array, 1 = legal}`` and the observation space a ``Dict`` of the two.
+
+    Args:
+        factory: ``factory(n, seed)`` builds ``n`` agent entities in the current esper world (a private world here).
+        reset: the game's reset hook ``reset(entity, seed)``.
+        observation_space: each agent's observation space.
+        action_space: each agent's action space.
+        num_agents: the number of agents.
+        dt: the time step passed to ``esper.process``.
+        action_masks: force masked observations on (True) or off (False); None: when the entities carry ``ActionMask``.
     """
 
     metadata = {"name": "ecs_rl_world_v0", "render_modes": []}
@@ -52,12 +61,28 @@ class ParallelWorldEnv(ParallelEnv):
         self.render_mode = None
 
     def observation_space(self, agent: str) -> gym.Space:
+        """The observation space of ``agent`` (its own copy, the same object on every call).
+
+        Args:
+            agent: the agent's name (``agent_<i>``).
+        """
         return self._obs_spaces[agent]
 
     def action_space(self, agent: str) -> gym.Space:
+        """The action space of ``agent`` (its own copy, the same object on every call).
+
+        Args:
+            agent: the agent's name (``agent_<i>``).
+        """
         return self._act_spaces[agent]
 
     def reset(self, seed: int | None = None, options: dict[str, Any] | None = None):
+        """Start a new episode for every agent; returns ``(observations, infos)`` by agent name.
+
+        Args:
+            seed: agent i's reset hook gets ``seed + i`` (None: each continues its random stream).
+            options: unused (PettingZoo's signature).
+        """
         self.agents = list(self.possible_agents)
         with in_world(self._world.name):
             for i, agent in enumerate(self.agents):
@@ -73,6 +98,12 @@ class ParallelWorldEnv(ParallelEnv):
         return {"observation": obs, "action_mask": mask.astype(np.int8)}
 
     def step(self, actions: dict[str, Any]):
+        """One tick with every live agent's action; returns observations, rewards, terminations,
+        truncations and infos by agent name (an agent whose episode ended leaves ``agents``).
+
+        Args:
+            actions: agent name -> action, for the live agents.
+        """
         unknown = set(actions) - set(self.agents)
         if unknown:
             raise ValueError(f"actions for agents that are not live: {sorted(unknown)}")
@@ -91,4 +122,5 @@ class ParallelWorldEnv(ParallelEnv):
         return obs, rewards, terminations, truncations, {a: {} for a in results}
 
     def close(self) -> None:
+        """Delete the env's private esper world."""
         self._world.close()

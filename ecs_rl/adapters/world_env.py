@@ -30,6 +30,15 @@ class WorldEnv(gym.Env):
 
     ``reset(seed=s)`` calls the game's reset hook with ``s`` (which reseeds the entity); ``reset()``
     continues its random stream, as Gymnasium envs do.
+
+    Args:
+        factory: ``factory(n, seed)`` builds the agent entity in the current esper world (a private world here).
+        reset: the game's reset hook ``reset(entity, seed)``.
+        observation_space: the agent's observation space (the env keeps its own copy).
+        action_space: the agent's action space (its own copy).
+        dt: the time step passed to ``esper.process`` per ``step``.
+        renderer: ``renderer(entity)`` -> an RGB array, for ``render_mode="rgb_array"``.
+        render_mode: None or ``"rgb_array"`` (needs ``renderer``).
     """
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 50}
@@ -47,12 +56,24 @@ class WorldEnv(gym.Env):
         (self._entity,) = self._world.entities
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        """Start a new episode on the entity through the reset hook; returns ``(observation, {})``.
+
+        Args:
+            seed: passed to the reset hook (None: the entity continues its random stream).
+            options: unused (Gymnasium's signature).
+        """
         super().reset(seed=seed)
         with in_world(self._world.name):
             self._world.start_episode(self._reset_hook, self._entity, seed)
             return self._world.observation(self._entity), {}
 
     def step(self, action):
+        """One tick (``esper.process(dt)``) with ``action`` in the entity's ``Action``; returns
+        ``(observation, reward, terminated, truncated, {})``.
+
+        Args:
+            action: an action of ``action_space``.
+        """
         with in_world(self._world.name):
             self._world.components(self._entity)[1].value = action
             esper.process(self._dt)
@@ -65,12 +86,14 @@ class WorldEnv(gym.Env):
             return self._world.action_mask(self._entity, self.action_space)
 
     def render(self) -> np.ndarray | None:
+        """The current frame as an RGB array (``render_mode="rgb_array"``), else None."""
         if self.render_mode != "rgb_array":
             return None
         with in_world(self._world.name):
             return self._renderer(self._entity)
 
     def close(self) -> None:
+        """Delete the env's private esper world."""
         self._world.close()
         super().close()
 
@@ -87,6 +110,15 @@ class WorldVectorEnv(VectorEnv):
       in ``infos["final_obs"][i]`` (masked by ``infos["_final_obs"]``).
 
     ``reset(seed=s)`` seeds entity ``i`` with ``s + i``, as ``SyncVectorEnv`` does.
+
+    Args:
+        factory: ``factory(n, seed)`` builds ``n`` agent entities in the current esper world (a private world here).
+        reset: the game's reset hook ``reset(entity, seed)``.
+        single_observation_space: one entity's observation space.
+        single_action_space: one entity's action space.
+        num_envs: the number of agent entities.
+        dt: the time step passed to ``esper.process`` per ``step``.
+        autoreset_mode: ``AutoresetMode.NEXT_STEP`` or ``AutoresetMode.SAME_STEP``.
     """
 
     def __init__(self, factory, reset: Callable[[int, "int | None"], None], single_observation_space: gym.Space,
@@ -109,6 +141,12 @@ class WorldVectorEnv(VectorEnv):
         self._autoreset = np.zeros(num_envs, dtype=bool)
 
     def reset(self, *, seed: int | list[int | None] | None = None, options: dict[str, Any] | None = None):
+        """Start a new episode on every entity; returns the stacked observations and ``{}``.
+
+        Args:
+            seed: an int (entity i gets ``seed + i``), a list of seeds (one per entity), or None.
+            options: unused (Gymnasium's signature).
+        """
         if seed is None:
             seeds = [None] * self.num_envs
         elif isinstance(seed, int):
@@ -125,6 +163,12 @@ class WorldVectorEnv(VectorEnv):
         return obs, {}
 
     def step(self, actions):
+        """One tick with one action per entity; returns stacked observations, rewards, terminations,
+        truncations and infos, autoresetting as ``autoreset_mode`` says.
+
+        Args:
+            actions: one action per entity, stacked.
+        """
         n, entities, world = self.num_envs, self._world.entities, self._world
         rewards = np.zeros(n, dtype=np.float64)
         terminated = np.zeros(n, dtype=bool)
@@ -155,4 +199,9 @@ class WorldVectorEnv(VectorEnv):
             return np.stack([self._world.action_mask(e, self.single_action_space) for e in self._world.entities])
 
     def close_extras(self, **kwargs: Any) -> None:
+        """Delete the env's private esper world (``close()`` calls this).
+
+        Args:
+            **kwargs: unused (Gymnasium's signature).
+        """
         self._world.close()

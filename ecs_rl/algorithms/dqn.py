@@ -187,7 +187,13 @@ class ReplayBuffer:
 
 
 class DqnAgent:
-    """DQN over a ``Box`` observation space and a ``Discrete`` action space (a ``LearningAgent``)."""
+    """DQN over a ``Box`` observation space and a ``Discrete`` action space (a ``LearningAgent``).
+
+    Args:
+        observation_space: a ``Box`` of the observations.
+        action_space: a ``Discrete`` of the actions.
+        config: the hyper-parameters (default: ``DqnConfig()``; ``presets`` has tuned ones).
+    """
 
     algorithm = "dqn"
 
@@ -237,7 +243,14 @@ class DqnAgent:
         return c.epsilon_start + fraction * (c.epsilon_end - c.epsilon_start)
 
     def act(self, obs: Any, mode: ActMode = ActMode.EXPLORE, agent_id: int = 0, mask: np.ndarray | None = None) -> int:
-        """Epsilon-greedy in explore mode, greedy in exploit mode; ``mask`` (bool, True = legal) limits both."""
+        """Epsilon-greedy in explore mode, greedy in exploit mode; ``mask`` (bool, True = legal) limits both.
+
+        Args:
+            obs: one observation.
+            mode: ``ActMode.EXPLORE`` (epsilon-greedy) or ``ActMode.EXPLOIT`` (greedy).
+            agent_id: accepted for the protocol (DQN keeps no per-agent state).
+            mask: optional bool array of legal actions.
+        """
         if mask is not None:
             masks = np.asarray(mask).reshape(1, -1)
             return int(self.act_batch(np.asarray(obs, dtype=np.float32).reshape(1, self.obs_dim), mode, [agent_id],
@@ -254,7 +267,14 @@ class DqnAgent:
     ) -> np.ndarray:
         """One forward pass for the whole batch; in explore mode each row explores with probability epsilon.
 
-        ``masks``: an ``(n, n_actions)`` bool array, True = legal; masked actions are never returned."""
+        ``masks``: an ``(n, n_actions)`` bool array, True = legal; masked actions are never returned.
+
+        Args:
+            obs_batch: observations stacked on the first axis.
+            mode: ``ActMode.EXPLORE`` (epsilon-greedy) or ``ActMode.EXPLOIT`` (greedy).
+            agent_ids: accepted for the protocol (DQN keeps no per-agent state).
+            masks: optional ``(n, n_actions)`` bool array of legal actions.
+        """
         epsilon = self.epsilon if mode is ActMode.EXPLORE else None
         return self.epsilon_greedy(obs_batch, epsilon, self.explore_rng, masks)
 
@@ -262,7 +282,14 @@ class DqnAgent:
                        masks: np.ndarray | None = None) -> np.ndarray:
         """``act_batch``'s rule with a given ``epsilon`` (None: greedy, nothing drawn) and generator: each row
         explores with probability epsilon (a legal action uniformly), the others take the argmax of the legal
-        Q-values. Acting copies in other processes use it with the learner's epsilon."""
+        Q-values. Acting copies in other processes use it with the learner's epsilon.
+
+        Args:
+            obs_batch: observations stacked on the first axis.
+            epsilon: the exploration probability, or None for greedy.
+            rng: the generator that draws exploration.
+            masks: optional ``(n, n_actions)`` bool array of legal actions.
+        """
         obs_batch = np.asarray(obs_batch, dtype=np.float32).reshape(-1, self.obs_dim)
         n = len(obs_batch)
         if masks is not None:
@@ -289,7 +316,11 @@ class DqnAgent:
     # -- learning -----------------------------------------------------------------------------
 
     def observe(self, experience: Experience) -> None:
-        """Store the transition; every ``train_freq`` steps after ``learning_starts``, do ``gradient_steps`` updates."""
+        """Store the transition; every ``train_freq`` steps after ``learning_starts``, do ``gradient_steps`` updates.
+
+        Args:
+            experience: the transition (its status says whether to bootstrap; ``ticks`` k discounts by gamma^k).
+        """
         c = self.config
         self.replay.add(
             np.asarray(experience.obs, dtype=np.float32).reshape(self.obs_dim),
@@ -309,7 +340,11 @@ class DqnAgent:
     def observe_batch(self, experiences: Sequence[Experience]) -> None:
         """``observe`` each transition in order, in fewer, larger writes: the rows up to the next step that
         updates or syncs the target are stored at once, so updates see exactly the buffer they would see
-        one transition at a time (same draws, same weights)."""
+        one transition at a time (same draws, same weights).
+
+        Args:
+            experiences: the transitions, in the order they happened.
+        """
         c, i, n = self.config, 0, len(experiences)
         while i < n:
             # the next step (1-based count) at which observe() would update or sync: the chunk ends there
@@ -415,7 +450,15 @@ class DqnAgent:
             return rewards + discounts * (1.0 - terminated) * next_value
 
     def td_targets(self, rewards, next_obs, terminated, ticks=None, next_masks=None) -> torch.Tensor:
-        """The targets ``_update_burst`` trains towards, for given transitions (for inspection and tests)."""
+        """The targets ``_update_burst`` trains towards, for given transitions (for inspection and tests).
+
+        Args:
+            rewards: the transitions' rewards (a tensor).
+            next_obs: their next observations.
+            terminated: whether each ended for good (no bootstrapping).
+            ticks: the ticks each spans (discount gamma^ticks; None: 1).
+            next_masks: the legal actions at each next observation (None: all).
+        """
         ticks = np.ones(len(rewards)) if ticks is None else np.asarray(ticks)
         if next_masks is not None:  # stored as in the replay: a terminal row all-legal
             next_masks = np.asarray(next_masks, dtype=bool) | np.asarray(terminated, dtype=bool)[:, None]
@@ -454,6 +497,11 @@ class DqnAgent:
         """The whole training state; the replay buffer's contents only if asked (``config.save_replay``).
 
         ``session``: plain data stored in the same file (a ``TrainingSession``'s counts), returned by ``load``.
+
+        Args:
+            path: the checkpoint file (written atomically).
+            include_replay: keep the replay buffer's contents (None: ``config.save_replay``).
+            session: plain data to store beside the agent.
         """
         with_replay = self.config.save_replay if include_replay is None else include_replay
         config = asdict(self.config)

@@ -22,7 +22,13 @@ class GreedyPolicy:
     """Acts greedily with a frozen network: argmax for Discrete actions, the mean (clipped) for Box.
 
     ``masks`` (Discrete only; bool, True = legal) restricts the argmax to legal actions: Q-values for a
-    DQN network, logits for a PPO actor, so the masked argmax is the most likely legal action."""
+    DQN network, logits for a PPO actor, so the masked argmax is the most likely legal action.
+
+    Args:
+        network: the frozen network (DQN's Q-network or PPO's actor).
+        obs_dim: the number of observation features.
+        action_space: the action space the network acts in.
+    """
 
     def __init__(self, network: nn.Module, obs_dim: int, action_space: gym.Space) -> None:
         self.network = copy.deepcopy(network).eval().requires_grad_(False)
@@ -38,6 +44,10 @@ class GreedyPolicy:
         By default a run's ``best`` (saved by periodic evaluation), else its ``latest``, with a
         ``UserWarning`` saying so. A checkpoint the run does not hold is refused with the list of
         those it has. The policy's ``source`` is the file it was loaded from.
+
+        Args:
+            path: a checkpoint file, or a run, version or name directory.
+            which: ``"best"``, ``"latest"`` or ``"step_<N>"`` (default: best, else latest).
         """
         path = Path(path)
         if path.is_dir():

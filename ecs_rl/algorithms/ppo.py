@@ -179,7 +179,13 @@ class _Segment:
 
 
 class PpoAgent:
-    """PPO for ``Box`` observations and ``Discrete`` or ``Box`` actions (a ``LearningAgent``)."""
+    """PPO for ``Box`` observations and ``Discrete`` or ``Box`` actions (a ``LearningAgent``).
+
+    Args:
+        observation_space: a ``Box`` of the observations.
+        action_space: ``Discrete`` (categorical policy) or ``Box`` (Gaussian policy).
+        config: the hyper-parameters (default: ``PpoConfig()``; ``presets`` has tuned ones).
+    """
 
     algorithm = "ppo"
 
@@ -243,7 +249,14 @@ class PpoAgent:
         """One forward pass for all rows; in explore mode each row's decision is remembered under its agent id.
 
         ``masks``: an ``(n, n_actions)`` bool array, True = legal (Discrete only); masked actions are never
-        returned, and each row's mask is kept with its decision for the update."""
+        returned, and each row's mask is kept with its decision for the update.
+
+        Args:
+            obs_batch: observations stacked on the first axis.
+            mode: ``ActMode.EXPLORE`` (sample) or ``ActMode.EXPLOIT`` (the distribution's mode).
+            agent_ids: the agent of each row (default ``0..n-1``): its transition is matched to this decision.
+            masks: optional ``(n, n_actions)`` bool array of legal actions.
+        """
         # a private copy: the rows are kept until their transitions arrive, and callers reuse their arrays
         obs_batch = np.array(obs_batch, dtype=np.float32).reshape(-1, self.obs_dim)
         obs_t = torch.from_numpy(obs_batch)
@@ -268,7 +281,15 @@ class PpoAgent:
         """A decision an acting copy of this policy made elsewhere, with the current weights (a distributed
         worker): remembered as ``act_batch`` remembers its own, so ``observe`` takes its transition.
         ``action`` is the raw sample (before clipping or the Discrete offset), ``logp`` its log-probability,
-        ``mask`` the legal actions it was sampled under."""
+        ``mask`` the legal actions it was sampled under.
+
+        Args:
+            agent_id: the agent that decided.
+            obs: the observation it decided on.
+            action: the raw sampled action.
+            logp: its log-probability.
+            mask: the legal actions it was sampled under.
+        """
         self._pending[int(agent_id)] = (np.array(obs, dtype=np.float32).reshape(self.obs_dim), np.array(action),
                                         float(logp), None if mask is None else np.array(mask, dtype=bool))
 
@@ -287,7 +308,11 @@ class PpoAgent:
     # -- collecting ---------------------------------------------------------------------------
 
     def observe(self, experience: Experience) -> None:
-        """Add the transition to its agent's segment; update once every active agent has ``n_steps``."""
+        """Add the transition to its agent's segment; update once every active agent has ``n_steps``.
+
+        Args:
+            experience: the transition of an agent that decided through ``act_batch`` (or ``decided``).
+        """
         agent_id = int(experience.agent_id)
         pending = self._pending.pop(agent_id, None)
         if pending is None:
@@ -328,7 +353,11 @@ class PpoAgent:
 
     def forget(self, agent_id: int) -> None:
         """The actor is gone: drop its pending decision and close its segment (it stays in the rollout,
-        bootstrapped from its last observation unless it ended). A new actor under the same id starts afresh."""
+        bootstrapped from its last observation unless it ended). A new actor under the same id starts afresh.
+
+        Args:
+            agent_id: the agent that is gone.
+        """
         agent_id = int(agent_id)
         self._pending.pop(agent_id, None)
         seg = self._segments.pop(agent_id, None)
@@ -476,6 +505,10 @@ class PpoAgent:
         """The whole training state, including the rollout in progress and actions awaiting their transition.
 
         ``session``: plain data stored in the same file (a ``TrainingSession``'s counts), returned by ``load``.
+
+        Args:
+            path: the checkpoint file (written atomically).
+            session: plain data to store beside the agent.
         """
         config = asdict(self.config)
         config["hidden"] = list(config["hidden"])

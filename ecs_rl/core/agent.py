@@ -110,6 +110,10 @@ class RandomAgent:
     It samples from its own copy of ``action_space``, so seeding it never touches the space it was
     given (often a module-level one that other agents and envs share).
     Its checkpoint is a small JSON file (RNG state and step count), so it round-trips exactly.
+
+    Args:
+        action_space: the gymnasium space to sample from.
+        seed: seeds the agent's own copy of the space (None: unseeded).
     """
 
     kind = "random"
@@ -144,7 +148,14 @@ class RandomAgent:
         self, obs_batch: np.ndarray, mode: ActMode = ActMode.EXPLORE, agent_ids: Sequence[int] | None = None,
         masks: np.ndarray | None = None,
     ) -> np.ndarray:
-        """Uniform actions; with ``masks`` ((n, n_actions) bool, Discrete only) uniform over each row's legal ones."""
+        """Uniform actions; with ``masks`` ((n, n_actions) bool, Discrete only) uniform over each row's legal ones.
+
+        Args:
+            obs_batch: observations stacked on the first axis (only their number is used).
+            mode: ignored: every mode samples uniformly.
+            agent_ids: ignored.
+            masks: optional ``(n, n_actions)`` bool array of legal actions.
+        """
         space = self.action_space
         if masks is not None:
             if not isinstance(space, gym.spaces.Discrete):
@@ -172,7 +183,12 @@ class RandomAgent:
         self._episode_steps = 0
 
     def save(self, path: str | os.PathLike[str], session: dict[str, Any] | None = None) -> None:
-        """A JSON file: RNG state, step count, and the ``session`` state if given (returned by ``load``)."""
+        """A JSON file: RNG state, step count, and the ``session`` state if given (returned by ``load``).
+
+        Args:
+            path: the file to write (atomically).
+            session: plain data to store beside the agent.
+        """
         state = {
             "kind": self.kind,
             "total_steps": self._steps,
@@ -183,7 +199,11 @@ class RandomAgent:
             tmp.write_text(json.dumps(state))
 
     def load(self, path: str | os.PathLike[str]) -> dict[str, Any] | None:
-        """Restore the RNG and the step count; return the session state saved with them (or ``None``)."""
+        """Restore the RNG and the step count; return the session state saved with them (or ``None``).
+
+        Args:
+            path: the JSON file ``save`` wrote.
+        """
         path = Path(path)
         try:
             state = json.loads(path.read_text())

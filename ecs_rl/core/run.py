@@ -83,7 +83,13 @@ def read_metadata(path: Path) -> dict[str, Any]:
 
 
 class TrainingRun:
-    """Owns one run directory. Make one with ``create`` or ``resume``."""
+    """Owns one run directory. Make one with ``create`` or ``resume``.
+
+    Args:
+        path: the run directory.
+        metadata: the contents of its ``metadata.json``.
+        resumed: whether the run was reopened (``resume``) rather than created.
+    """
 
     def __init__(self, path: Path, metadata: dict[str, Any], resumed: bool) -> None:
         self.path = path
@@ -145,7 +151,11 @@ class TrainingRun:
 
     @classmethod
     def resume(cls, path: str | os.PathLike[str]) -> "TrainingRun":
-        """Reopen a run for appending. Nothing is written here, so a corrupt file stays as it was."""
+        """Reopen a run for appending. Nothing is written here, so a corrupt file stays as it was.
+
+        Args:
+            path: a run directory, or a version or name directory (its newest run).
+        """
         run_dir = cls.find(path)
         metadata = read_metadata(run_dir / METADATA)
         (run_dir / CHECKPOINTS).mkdir(exist_ok=True)
@@ -284,7 +294,13 @@ class TrainingRun:
         return read_jsonl(self.eval_log_path)
 
     def update_metadata(self, total_steps: int, total_episodes: int, **fields: Any) -> None:
-        """Record progress (and any extra JSON fields) in ``metadata.json``, replaced atomically."""
+        """Record progress (and any extra JSON fields) in ``metadata.json``, replaced atomically.
+
+        Args:
+            total_steps: the session's step count.
+            total_episodes: the session's episode count.
+            **fields: more JSON fields to record.
+        """
         metadata = {**self.metadata, **fields, "total_steps": int(total_steps),
                     "total_episodes": int(total_episodes), "last_updated": _now_iso()}
         atomic_write_json(self.path / METADATA, metadata)

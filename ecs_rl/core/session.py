@@ -212,7 +212,14 @@ class TrainingSession:
     # -- acting and observing -----------------------------------------------------------------
 
     def act(self, obs: Any, mode: ActMode = ActMode.EXPLORE, agent_id: int = 0, mask: np.ndarray | None = None) -> Any:
-        """The agent's action for one observation (``mask``: bool array of legal actions, None = all legal)."""
+        """The agent's action for one observation (``mask``: bool array of legal actions, None = all legal).
+
+        Args:
+            obs: one observation.
+            mode: ``ActMode.EXPLORE`` while training, ``ActMode.EXPLOIT`` for greedy.
+            agent_id: the agent acting (its transition comes back to ``observe`` under the same id).
+            mask: optional bool array of legal actions.
+        """
         if mask is None:
             return self._agent.act(obs, mode, agent_id)
         return self._agent.act(obs, mode, agent_id, mask)
@@ -222,13 +229,25 @@ class TrainingSession:
         masks: np.ndarray | None = None,
     ) -> np.ndarray:
         """Actions for a stacked batch of observations, in one call (one forward pass for torch agents);
-        ``masks``: an ``(n, n_actions)`` bool array of legal actions (None = all legal)."""
+        ``masks``: an ``(n, n_actions)`` bool array of legal actions (None = all legal).
+
+        Args:
+            obs_batch: observations stacked on the first axis.
+            mode: ``ActMode.EXPLORE`` while training, ``ActMode.EXPLOIT`` for greedy.
+            agent_ids: the agent of each row (default ``0..n-1``).
+            masks: optional ``(n, n_actions)`` bool array of legal actions.
+        """
         if masks is None:
             return self._agent.act_batch(obs_batch, mode, agent_ids)
         return self._agent.act_batch(obs_batch, mode, agent_ids, masks)
 
     def observe(self, experience: Experience) -> None:
-        """Record a transition; on a step milestone save ``step_<N>`` and ``latest`` and prune."""
+        """Record a transition; on a step milestone save ``step_<N>`` and ``latest`` and prune.
+
+        Args:
+            experience: ``Experience(obs, action, reward, next_obs, status, agent_id)``; the status says
+                whether the episode ended there, terminated or truncated.
+        """
         reward = experience.reward
         if not isinstance(reward, (int, float, np.number)) or not math.isfinite(reward):
             raise ValueError(f"reward of agent {experience.agent_id} must be a finite number, got {reward!r}")
@@ -248,7 +267,11 @@ class TrainingSession:
 
     def observe_batch(self, experiences: Sequence[Experience]) -> None:
         """``observe`` each transition in order; an agent with ``observe_batch`` takes them in one call per
-        stretch between checkpoint milestones (a milestone saves the state of exactly that step)."""
+        stretch between checkpoint milestones (a milestone saves the state of exactly that step).
+
+        Args:
+            experiences: the transitions, in the order they happened.
+        """
         batch = getattr(self._agent, "observe_batch", None)
         if not callable(batch):
             for experience in experiences:
@@ -267,7 +290,11 @@ class TrainingSession:
             i += k
 
     def forget(self, agent_id: int) -> None:
-        """An actor is gone (entity deleted): agents that keep per-actor state drop it (optional hook)."""
+        """An actor is gone (entity deleted): agents that keep per-actor state drop it (optional hook).
+
+        Args:
+            agent_id: the agent that is gone.
+        """
         forget = getattr(self._agent, "forget", None)
         if callable(forget):
             forget(agent_id)
@@ -298,6 +325,16 @@ class TrainingSession:
         """Record an episode end: merge env and agent extras, update stats, log, reset agent aggregators.
 
         ``log_fields`` (e.g. ``agent_id=3``) are written into the JSONL line beside the record.
+
+        Args:
+            total_reward: the episode's summed reward.
+            length: its length in ticks.
+            status: ``EpisodeStatus.TERMINATED`` or ``EpisodeStatus.TRUNCATED``.
+            env_extras: the game's own numbers for the episode (food eaten, ...).
+            **log_fields: more JSON fields for the log line.
+
+        Returns:
+            The ``EpisodeRecord`` as logged.
         """
         extras = dict(env_extras or {})
         extras.update(self._agent.episode_extras())
@@ -320,7 +357,12 @@ class TrainingSession:
     # -- evaluation and checkpoints -----------------------------------------------------------
 
     def on_eval_episode(self, record: EpisodeRecord, **log_fields: Any) -> None:
-        """Log an evaluation episode, tagged with the current step count."""
+        """Log an evaluation episode, tagged with the current step count.
+
+        Args:
+            record: the evaluation episode.
+            **log_fields: more JSON fields for the log line.
+        """
         if self._run is not None:
             self._run.log_eval_episode(record, self._total_steps, **log_fields)
         for logger in self._loggers:

@@ -28,6 +28,11 @@ class TensorBoardLogger:
     (a run killed before its first checkpoint) drops every earlier scalar. None: nothing is replaced (the
     first logger of a run directory marks the session's start, so a later resume's replacement holds in
     ``tensorboard --logdir`` too).
+
+    Args:
+        log_dir: where the event files go (the run directory).
+        purge_step: see above.
+        flush_secs: seconds between writes of pending scalars to disk.
     """
 
     def __init__(self, log_dir: str | os.PathLike[str], purge_step: int | None = None,
@@ -45,17 +50,33 @@ class TensorBoardLogger:
         self._writer = SummaryWriter(self.log_dir, purge_step=purge_step, flush_secs=flush_secs)
 
     def log_episode(self, record: EpisodeRecord, step: int, episode: int) -> None:
-        """One finished training episode at ``step``."""
+        """One finished training episode at ``step``.
+
+        Args:
+            record: the episode.
+            step: the session's step count when it ended (the x axis).
+            episode: its number in the run.
+        """
         self._scalar("train/reward", record.total_reward, step)
         self._scalar("train/length", record.length, step)
         for name, value in record.extras.items():
             self._scalar(f"train/{name}", value, step)
 
     def log_eval_episode(self, record: EpisodeRecord, step: int) -> None:
-        """One greedy evaluation episode (only the evaluation's mean becomes a scalar)."""
+        """One greedy evaluation episode (only the evaluation's mean becomes a scalar).
+
+        Args:
+            record: the evaluation episode.
+            step: the session's step count at the evaluation.
+        """
 
     def log_eval_mean(self, mean_reward: float, step: int) -> None:
-        """The mean reward of one evaluation at ``step``."""
+        """The mean reward of one evaluation at ``step``.
+
+        Args:
+            mean_reward: the evaluation's mean total reward.
+            step: the session's step count at the evaluation.
+        """
         self._scalar("eval/mean_reward", mean_reward, step)
 
     def _scalar(self, tag: str, value: Any, step: int) -> None:

@@ -128,7 +128,11 @@ class EpisodeRecord:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> "EpisodeRecord":
-        """Inverse of ``to_json``; raises ``ValueError`` naming the missing or bad field."""
+        """Inverse of ``to_json``; raises ``ValueError`` naming the missing or bad field.
+
+        Args:
+            data: a dict as ``to_json`` makes it (a log line).
+        """
         if not isinstance(data, Mapping):
             raise ValueError(f"an episode record must be a JSON object, got {type(data).__name__}")
         missing = [k for k in ("total_reward", "length", "status") if k not in data]

@@ -44,7 +44,13 @@ def listen(host: str, port: int) -> socket.socket:
 def server(root: str | os.PathLike[str], sock: socket.socket, host: str = "127.0.0.1"):
     """A uvicorn server of the app over the runs under ``root``, to be run on ``sock`` (``server.run(sockets=
     [sock])``; ``server.should_exit = True`` stops it). On a loopback address only Host headers naming
-    127.0.0.1, localhost or that address are accepted."""
+    127.0.0.1, localhost or that address are accepted.
+
+    Args:
+        root: the directory holding ``<name>/<version>/<run>``.
+        sock: a listening socket (``listen(host, port)``).
+        host: the address ``sock`` listens on, which decides the accepted Host headers.
+    """
     import uvicorn
 
     from .app import create_app
@@ -55,7 +61,13 @@ def server(root: str | os.PathLike[str], sock: socket.socket, host: str = "127.0
 
 
 def serve(root: str | os.PathLike[str], host: str = "127.0.0.1", port: int = 8765) -> None:
-    """Serve the dashboard of the runs under ``root`` until interrupted."""
+    """Serve the dashboard of the runs under ``root`` until interrupted.
+
+    Args:
+        root: the directory holding ``<name>/<version>/<run>``.
+        host: the address to listen on (127.0.0.1: this machine only).
+        port: the port (0: a free one).
+    """
     sock = listen(host, port)
     if not is_loopback(host):
         print(f"ecs-rl dashboard: warning: listening on {host}, not only this machine: anyone who can reach "

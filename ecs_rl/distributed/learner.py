@@ -144,6 +144,22 @@ def train(game: Game | str, session: TrainingSession, workers: int, *, envs: int
     budget is spent or ``stop()`` is true. ``plugin``: the learner's bookkeeping plugin (uninstalled), if
     the caller made one (e.g. to read ``eval_history`` while it runs); ``on_start(actors)``: called once the
     workers are up (tests use it to reach a worker's process).
+
+    Args:
+        game: a ``Game`` or a game spec string.
+        session: the learner's session (DQN or PPO agent, run, budget).
+        workers: the number of Ray actors, one world each.
+        envs: agents per worker's world.
+        seed: worker k's world is seeded ``seed + k * envs``.
+        evaluation: greedy evaluation in a world of the learner's own.
+        address: a Ray cluster to join.
+        ticks_per_call: DQN: ticks per chunk a worker plays.
+        broadcast_every: DQN: learner steps between weight broadcasts.
+        stop: returns True to stop at the next chunk boundary.
+        progress: show a progress bar.
+        worker_cpus: CPUs Ray reserves per worker.
+        plugin: the learner's bookkeeping plugin.
+        on_start: called with the actors once they are up.
     """
     try:
         import ray

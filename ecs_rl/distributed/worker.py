@@ -64,7 +64,12 @@ class Chunk:
         return len(self.keys)
 
     def experience(self, row: int, offset: int) -> Experience:
-        """Row ``row`` as the learner's transition, its agent id moved into the worker's namespace."""
+        """Row ``row`` as the learner's transition, its agent id moved into the worker's namespace.
+
+        Args:
+            row: the row of the chunk.
+            offset: the start of the worker's agent-id namespace in the session.
+        """
         mask = None if self.next_masks is None or self.next_masks[row].all() else self.next_masks[row]
         return Experience(self.obs[row], self.actions[row], float(self.rewards[row]), self.next_obs[row],
                           STATUS[self.status[row]], offset + int(self.keys[row]), int(self.spans[row]), mask)
@@ -123,7 +128,17 @@ class _Recorder:
 
 class WorldWorker:
     """One world of ``game`` (a spec string, built again here) with ``envs`` agents seeded from ``seed``,
-    acting with a copy of the learner's ``algorithm`` network built from ``config`` (a dict of its fields)."""
+    acting with a copy of the learner's ``algorithm`` network built from ``config`` (a dict of its fields).
+
+    Args:
+        spec: the game spec string.
+        algorithm: ``"dqn"`` or ``"ppo"``.
+        config: the agent config's fields.
+        envs: agents in the world.
+        seed: the world's seed.
+        index: the worker's number (its agent-id namespace).
+        policy: the learning policy (default: the game's main one).
+    """
 
     def __init__(self, spec: str, algorithm: str, config: dict[str, Any], envs: int, seed: int, index: int,
                  policy: str | None = None) -> None:
@@ -162,7 +177,15 @@ class WorldWorker:
     def collect(self, ticks: int, weights: dict[str, np.ndarray] | None = None, epsilon: float | None = None,
                 version: int = 0, dt: float = 1 / 60) -> Chunk:
         """Take new weights (tagged ``version``) and epsilon, if given, run ``ticks`` ticks, and hand back
-        their ``Chunk``."""
+        their ``Chunk``.
+
+        Args:
+            ticks: how many ticks to run.
+            weights: new network weights (numpy arrays), or None to keep the current ones.
+            epsilon: DQN's exploration probability now.
+            version: the tag of ``weights``, carried by every decision made with them.
+            dt: the time step passed to ``esper.process``.
+        """
         esper.switch_world(self.world)
         if weights is not None:
             self.acting.load(weights, version)

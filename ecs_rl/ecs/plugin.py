@@ -56,6 +56,15 @@ class Plugin:
     are not learned from); it is then frozen (see ``freeze``) and plays greedily while the others
     go on. ``max_steps`` is an optional budget for all learning policies together. ``done`` turns true
     when every policy that still learns reached its budget (or ``max_steps`` was reached).
+
+    Args:
+        policies: policy name -> session, frozen policy, controller or exported policy path (see ``install``).
+        reset: the game's reset hook ``reset(entity, seed)``.
+        evaluation: periodic greedy evaluation in a world of its own.
+        priorities: where the plugin's processors sit.
+        learning: False for inference only.
+        on_end: ``"reset"`` or ``"delete"``.
+        max_steps: a budget for all learning policies together.
     """
 
     def __init__(self, policies: Mapping[str, Any], reset: ResetHook | None = None, *,
@@ -180,7 +189,12 @@ class Plugin:
         """Hand a policy's closed transitions to its session, in order, up to its budget (and the
         plugin's ``max_steps``): the rest are not learned from. An evaluation falls due when the
         session's count reaches a multiple of ``Evaluation.every`` and runs right then, before the
-        next transition is learned from, so it evaluates the policy of exactly that step."""
+        next transition is learned from, so it evaluates the policy of exactly that step.
+
+        Args:
+            entry: the policy's entry in ``plugin.policies``.
+            experiences: its closed transitions, in order.
+        """
         session = entry.session
         if session is None:
             return
@@ -424,6 +438,23 @@ def run_episodes(factory: WorldFactory, policies: Mapping[str, Any], episodes: i
 
     ``drive(stop)`` may step the world itself (a window); by default it runs headless. The world is
     deleted after.
+
+    Args:
+        factory: ``factory(episodes, seed)`` builds the agent entities in the current (fresh) esper world.
+        policies: policy name -> session, frozen policy or controller.
+        episodes: episodes to score per evaluated policy.
+        seed: the factory's base seed.
+        reset: the game's reset hook (None: ended entities are only deleted).
+        evaluate: the policies to score (default: all).
+        max_ticks: the tick limit in episodes mode.
+        ticks: run exactly this many ticks instead (ticks mode).
+        dt: the time step passed to ``esper.process``.
+        priorities: where the plugin's processors sit.
+        world: the esper world's name (default: a unique one).
+        drive: ``drive(stop)`` steps the world itself (a window).
+
+    Returns:
+        ``{policy: EvalResult}`` for the evaluated policies.
     """
     names = list(policies) if evaluate is None else list(evaluate)
     previous = esper.current_world

@@ -48,6 +48,10 @@ class FixedStep:
 
     ``speed`` scales simulated time per real second; at most ``max_ticks_per_frame`` run per frame
     (the rest is dropped, so a slow frame never snowballs).
+
+    Args:
+        rate_hz: simulation ticks per simulated second (``dt = 1 / rate_hz``).
+        max_ticks_per_frame: the most ticks one frame may run.
     """
 
     def __init__(self, rate_hz: float = 50.0, max_ticks_per_frame: int = 1000) -> None:

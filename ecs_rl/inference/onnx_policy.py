@@ -16,7 +16,13 @@ METADATA_KEY = "ecs_rl"  # the header's key in the model's metadata
 
 class OnnxPolicy(ExportedPolicy):
     """The network as an ONNX graph (input ``obs``: float32 ``[batch, obs_dim]``; output: the header's
-    ``output``, float32 ``[batch, n]``), run by onnxruntime on the CPU with ``threads`` intra-op threads."""
+    ``output``, float32 ``[batch, n]``), run by onnxruntime on the CPU with ``threads`` intra-op threads.
+
+    Args:
+        session: the onnxruntime ``InferenceSession``.
+        spec: the file's header.
+        source: the file it was loaded from.
+    """
 
     def __init__(self, session, spec, source: str | os.PathLike[str]) -> None:
         super().__init__(spec, source)
@@ -70,4 +76,9 @@ class OnnxPolicy(ExportedPolicy):
         return cls(session, spec, path)
 
     def forward(self, obs: np.ndarray) -> np.ndarray:
+        """The network's output for a float32 ``(n, obs_dim)`` batch: ``(n, outputs)`` float32.
+
+        Args:
+            obs: the observations.
+        """
         return self.session.run(self._outputs, {self._input: obs})[0]

@@ -26,6 +26,10 @@ class ExportedPolicy:
 
     Takes the same arguments as ``GreedyPolicy.act`` / ``act_batch`` (``mode`` and agent ids are accepted and
     ignored: it is always greedy), so the esper plugin uses it like any frozen policy.
+
+    Args:
+        spec: the file's header (architecture, spaces).
+        source: the file it was loaded from.
     """
 
     def __init__(self, spec: Spec, source: str | os.PathLike[str]) -> None:
@@ -54,7 +58,11 @@ class ExportedPolicy:
         return 0
 
     def forward(self, obs: np.ndarray) -> np.ndarray:
-        """The network's output for a float32 ``(n, obs_dim)`` batch: ``(n, outputs)`` float32."""
+        """The network's output for a float32 ``(n, obs_dim)`` batch: ``(n, outputs)`` float32.
+
+        Args:
+            obs: the observations.
+        """
         raise NotImplementedError
 
     def act_batch(self, obs_batch: Any, mode: Any = None, agent_ids: Sequence[int] | None = None,
@@ -106,7 +114,13 @@ class ExportedPolicy:
 
 
 class NumpyPolicy(ExportedPolicy):
-    """An exported policy computed with numpy alone: ``x @ W.T + b`` and the activation, layer by layer."""
+    """An exported policy computed with numpy alone: ``x @ W.T + b`` and the activation, layer by layer.
+
+    Args:
+        spec: the file's header.
+        layers: ``(weight, bias)`` float32 arrays, layer by layer (weights ``(out, in)``).
+        source: the file it was loaded from.
+    """
 
     def __init__(self, spec: Spec, layers: list[tuple[np.ndarray, np.ndarray]], source: str | os.PathLike[str]):
         super().__init__(spec, source)
@@ -126,6 +140,11 @@ class NumpyPolicy(ExportedPolicy):
         return cls(spec, layers, path)
 
     def forward(self, obs: np.ndarray) -> np.ndarray:
+        """The network's output for a float32 ``(n, obs_dim)`` batch: ``(n, outputs)`` float32.
+
+        Args:
+            obs: the observations.
+        """
         x = obs
         for weight_t, bias, act in self._plan:
             x = x @ weight_t
@@ -147,7 +166,11 @@ def read_npz(path: str | os.PathLike[str]) -> tuple[Spec, list[tuple[np.ndarray,
     """A checked ``.npz`` policy file: its header and its ``(weight, bias)`` float32 arrays, layer by layer.
 
     Read with ``allow_pickle=False`` (nothing in the file can run code); every array's shape is checked
-    against the header's architecture, and arrays the header does not account for are refused."""
+    against the header's architecture, and arrays the header does not account for are refused.
+
+    Args:
+        path: the ``.npz`` file.
+    """
     path = Path(path)
     if not path.is_file():
         raise PolicyFileError(f"policy file {path} does not exist" if not path.exists()
@@ -204,7 +227,11 @@ def read_npz(path: str | os.PathLike[str]) -> tuple[Spec, list[tuple[np.ndarray,
 
 def load_policy(path: str | os.PathLike[str]) -> ExportedPolicy:
     """The greedy policy in an exported file: ``.npz`` (numpy only) or ``.onnx`` (needs onnxruntime,
-    ``pip install 'ecs-rl[onnx]'``). Bad files are refused with a ``PolicyFileError`` naming the file."""
+    ``pip install 'ecs-rl[onnx]'``). Bad files are refused with a ``PolicyFileError`` naming the file.
+
+    Args:
+        path: the ``.npz`` or ``.onnx`` file.
+    """
     suffix = Path(path).suffix.lower()
     if suffix == ".npz":
         return NumpyPolicy.load(path)
