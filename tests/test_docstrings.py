@@ -104,8 +104,9 @@ def _parameters(fn) -> list[str]:
         signature = inspect.signature(fn)
     except (TypeError, ValueError):  # pragma: no cover - a builtin without a signature
         return []
-    return [p.name for p in signature.parameters.values()
-            if p.name not in ("self", "cls") and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+    # a leading underscore is not public (Ray, once it has made an actor of a class, adds ``_ray_trace_ctx``)
+    return [p.name for p in signature.parameters.values() if p.name not in ("self", "cls")
+            and not p.name.startswith("_") and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
 
 
 def _unnamed(doc: str | None, names: list[str]) -> list[str]:
