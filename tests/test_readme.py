@@ -151,16 +151,24 @@ BLOCKS = readme_blocks()
 
 @pytest.fixture(scope="module")
 def workdir(tmp_path_factory):
+    return clone_like(tmp_path_factory.mktemp("readme") / "clone")
+
+
+def check_scripts_find_this_environment() -> None:
+    """The scripts reinstall unless this environment's stamp is this checkout's (they would then install into
+    it from the temporary directory): run them only in an environment that scripts/setup-env.sh set up."""
     stamp = Path(sys.prefix) / ".ecs-rl-installed"
     want = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()
                           + (ROOT / "requirements" / "dev-constraints.txt").read_bytes()).hexdigest()
     if not stamp.is_file() or stamp.read_text().strip() != want:
-        pytest.fail(f"{sys.prefix} is not set up for this checkout: run the tests with bash scripts/run-tests.sh")
-    return clone_like(tmp_path_factory.mktemp("readme") / "clone")
+        pytest.fail(f"{sys.prefix} was not set up by scripts/setup-env.sh for this checkout: run the tests with "
+                    "bash scripts/run-tests.sh")
 
 
 @pytest.mark.parametrize("block", BLOCKS, ids=[b.id for b in BLOCKS])
 def test_readme_block_runs_as_written(block, workdir):
+    if block.lang == "bash" and "scripts/" in (as_run(block) or ""):
+        check_scripts_find_this_environment()
     check(block, run_block(block, workdir))
 
 
