@@ -46,8 +46,8 @@ CHANGED: dict[str, tuple[str | None, str]] = {
     'pip install "ecs-rl[render]"                                          # ... then ecs-rl, which keeps that '
     "torch": (None, "installs into the environment the suite runs in"),
     # the Quickstart
-    "with_max_steps(50_000)": ("with_max_steps(3_000)", "50 000 steps take 30-60 s: a smaller budget"),
-    "every=5_000, episodes=20": ("every=1_500, episodes=20", "evaluations within the smaller budget (best.pt)"),
+    "with_max_steps(50_000)": ("with_max_steps(2_000)", "50 000 steps take 30-60 s: a smaller budget"),
+    "every=5_000, episodes=20": ("every=1_000, episodes=20", "evaluations within the smaller budget (best.pt)"),
     # windows that stay open until closed: a frame limit (the hidden --max-frames of the commands)
     "ecs-rl watch runs/catch                          # the picture above":
         ("ecs-rl watch runs/catch --max-frames 20", "a window open until closed: 20 frames"),
