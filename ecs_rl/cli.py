@@ -18,6 +18,10 @@ GAME_HELP = ("a game: cartpole, foragers, hunt, a name an installed package regi
              "'ecs_rl.games'), path/to/game.py:make_game or package.module:make_game")
 
 
+RUN_GAME_HELP = ("the run's game, for a run made from Python that has no config.json naming it (e.g. cartpole, "
+                 "path/to/game.py:make_game)")
+
+
 class CliError(Exception):
     """A user mistake: printed as one line, exit status 2, no traceback."""
 
@@ -54,6 +58,17 @@ def _seconds(text: str) -> float:
     if not value > 0 or value == float("inf"):
         raise argparse.ArgumentTypeError(f"must be a number > 0, got {text}")
     return value
+
+
+def _check_output(path: str | None, flag: str) -> None:
+    """A file the command will write: its directory must exist and the path must not be a directory."""
+    if path is None:
+        return
+    parent = Path(path).parent
+    if not parent.is_dir():
+        raise CliError(f"argument {flag}: directory {parent} does not exist")
+    if Path(path).is_dir():
+        raise CliError(f"argument {flag}: {path} is a directory")
 
 
 def _cmd_runs(args: argparse.Namespace) -> int:
@@ -130,19 +145,21 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     from .commands import evaluate
 
     _configure_torch()
-    return evaluate(args.run, args.episodes, args.seed, args.render, args.max_frames, args.baseline)
+    return evaluate(args.run, args.episodes, args.seed, args.render, args.max_frames, args.baseline, game=args.game)
 
 
 def _cmd_watch(args: argparse.Namespace) -> int:
     from .commands import watch
 
+    _check_output(args.screenshot, "--screenshot")
     _configure_torch()
-    return watch(args.run, args.max_frames, args.screenshot, args.seed)
+    return watch(args.run, args.max_frames, args.screenshot, args.seed, game=args.game)
 
 
 def _cmd_play(args: argparse.Namespace) -> int:
     from .commands import play
 
+    _check_output(args.screenshot, "--screenshot")
     if args.run is not None:
         _configure_torch()
     return play(args.game, args.run, args.max_frames, args.screenshot, args.seed)
@@ -158,16 +175,14 @@ def _cmd_export(args: argparse.Namespace) -> int:
 def _cmd_plot(args: argparse.Namespace) -> int:
     from .plot import plot_ratings, plot_runs
 
-    parent = Path(args.output).parent
-    if not parent.is_dir():
-        raise CliError(f"argument -o/--output: directory {parent} does not exist")
-    if Path(args.output).is_dir():
-        raise CliError(f"argument -o/--output: {args.output} is a directory")
+    _check_output(args.output, "-o/--output")
     try:
         runs = [TrainingRun.resume(path) for path in args.runs]
         out = plot_ratings(runs, args.output) if args.ratings else plot_runs(runs, args.output, window=args.smooth)
     except (RunError, ValueError, RuntimeError) as exc:
         raise CliError(str(exc)) from None
+    except OSError as exc:
+        raise CliError(f"argument -o/--output: cannot write {args.output}: {exc.strerror or exc}") from None
     print(f"wrote {out}")
     return 0
 
@@ -185,7 +200,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--envs", type=_positive, help="agent entities in the world (default: the game's; hunt: all "
                    "three teams together, 24)")
     p.add_argument("--seed", type=_seed, help="default: 0 (with --resume: the run's)")
-    p.add_argument("--render", action="store_true", help="train live in a window (keys: space, up/down, r, esc)")
+    p.add_argument("--render", action="store_true",
+                   help="train live in a window (keys: +/- speed, space pause, r drawing, esc quit)")
     p.add_argument("--name", help="run name (default: the game)")
     p.add_argument("--version", dest="version", help="run version (default: the algorithm; hunt: one run per "
                    "policy, <name>/<policy>/<run>, so no --version)")
@@ -217,6 +233,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=_seed, default=HELD_OUT_SEED,
                    help="first start seed (default 10**9: seeds no training-time evaluation uses)")
     p.add_argument("--render", action="store_true")
+    p.add_argument("--game", help=RUN_GAME_HELP)
     p.add_argument("--baseline", action="store_true", help="also report a random policy on the same episodes "
                    "(hunt: a random team in each team's place)")
     p.add_argument("--max-frames", type=_positive, help=argparse.SUPPRESS)
@@ -225,6 +242,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("watch", help="a run's best checkpoint playing greedily in a window")
     p.add_argument("run")
     p.add_argument("--seed", type=_seed, default=0)
+    p.add_argument("--game", help=RUN_GAME_HELP)
     p.add_argument("--max-frames", type=_positive, help="close after N frames")
     p.add_argument("--screenshot", metavar="PNG", help="save the last frame")
     p.set_defaults(handler=_cmd_watch)

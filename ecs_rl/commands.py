@@ -623,17 +623,32 @@ def _train_teams_window(game: Game, sessions: dict[str, TrainingSession], budget
 
 # -- evaluate / watch / play ----------------------------------------------------------------------
 
-def _run_and_game(path: str) -> tuple[TrainingRun, Game, Path]:
-    """The run at ``path``, the game it trained, and its best (else latest) checkpoint."""
+def _run_and_game(path: str, game: str | None = None, default: str | None = None) -> tuple[TrainingRun, Game, Path]:
+    """The run at ``path``, the game it trained, and its best (else latest) checkpoint. The game is the one its
+    config.json names; a run without one (made from Python) needs ``game`` (``--game``, which must agree with
+    the run's when both are there) or takes ``default``."""
     try:
         run_dir = TrainingRun.resume(path)
     except RunError as exc:
         raise CommandError(str(exc)) from None
     cfg = run_dir.read_config()
-    if "game" not in cfg:
-        raise CommandError(f"{run_dir.path / 'config.json'} names no game: a run made with the library can name "
-                           f"its game spec there, e.g. \"game\": \"path/to/game.py:make_game\" (game.spec)")
-    return run_dir, _load_game(cfg["game"], str(run_dir.path / "config.json")), _checkpoint(run_dir)
+    config_path = run_dir.path / "config.json"
+    if not isinstance(cfg, dict) or "game" not in cfg:
+        game = game or default
+        if game is None:
+            raise CommandError(f"{config_path} names no game (a run made from Python): pass --game GAME (cartpole, "
+                               f"foragers, hunt, path/to/game.py:make_game or module:make_game), or record it in "
+                               f"the run with run.write_config({{\"game\": ...}})")
+        return run_dir, _load_game(game), _checkpoint(run_dir)
+    if game is not None:
+        try:
+            same = canonical_spec(game) == canonical_spec(cfg["game"])
+        except GameSpecError as exc:
+            raise CommandError(str(exc)) from None
+        if not same:
+            raise CommandError(f"--game {game}: {run_dir.path} was trained on {cfg['game']!r} ({config_path}); "
+                               f"leave out --game")
+    return run_dir, _load_game(cfg["game"], str(config_path)), _checkpoint(run_dir)
 
 
 def _checkpoint(run_dir: TrainingRun | Path) -> Path:
@@ -662,8 +677,10 @@ def _load_policy(checkpoint: Path):
 
 
 def evaluate(path: str, episodes: int | None, seed: int, render: bool, max_frames: int | None = None,
-             baseline: bool = False) -> int:
-    run_dir, game, checkpoint = _run_and_game(path)
+             baseline: bool = False, game: str | None = None) -> int:
+    """``ecs-rl eval``: greedy episodes of a run's best (else latest) checkpoint; ``game`` for a run without
+    config.json (made from Python)."""
+    run_dir, game, checkpoint = _run_and_game(path, game)
     if game.multi:
         return _evaluate_teams(run_dir, game, episodes, seed, render, baseline)
     n = episodes or game.eval_episodes
@@ -748,8 +765,10 @@ def report_for(records: list[EpisodeRecord], title: str) -> EvalReport:
     return EvalReport(len(records), stats.summary(), title=title)
 
 
-def watch(path: str, max_frames: int | None, screenshot: str | None, seed: int) -> int:
-    run_dir, game, checkpoint = _run_and_game(path)
+def watch(path: str, max_frames: int | None, screenshot: str | None, seed: int, game: str | None = None) -> int:
+    """``ecs-rl watch``: a run's best (else latest) checkpoint playing greedily in a window; ``game`` for a run
+    without config.json (made from Python)."""
+    run_dir, game, checkpoint = _run_and_game(path, game)
     if game.multi:
         policies, checkpoints = _team_policies(run_dir, game)
         _fresh_world("ecs-rl:watch")
@@ -774,7 +793,7 @@ def play(game_name: str, path: str | None, max_frames: int | None, screenshot: s
         return _play_teams(game, path, max_frames, screenshot, seed)
     others: Any = RandomAgent(game.spaces(game.policy)[1], seed=seed)
     if path is not None:
-        _, trained_game, checkpoint = _run_and_game(path)
+        _, trained_game, checkpoint = _run_and_game(path, default=game_name)
         if trained_game.name != game.name:
             raise CommandError(f"{path} holds a {trained_game.name!r} agent, not a {game.name!r} one")
         others = _load_policy(checkpoint)
@@ -795,7 +814,10 @@ def _keyboard_for(game: Game, human: HumanController):
     """The window's event hook that turns the game's keys into the person's action, and the keys as text."""
     from .render.window import KeyboardInput
 
-    keyboard = KeyboardInput(game.keys, game.idle)
+    try:
+        keyboard = KeyboardInput(game.keys, game.idle)
+    except ValueError as exc:
+        raise CommandError(f"game {game.name}: keys: {exc}") from None
 
     def on_events(events, tick: int) -> None:
         keyboard.handle(events)
@@ -843,7 +865,10 @@ def _show(game: Game, plugin: Plugin, title: str, max_frames: int | None, screen
         live_loop(window, FixedStep(game.sim_hz), lambda s: draw(s, human_entity), hud,
                   on_events=on_events, max_frames=max_frames)
         if screenshot:
-            window.screenshot(screenshot)
+            try:
+                window.screenshot(screenshot)
+            except Exception as exc:  # pygame.error (its own exception type) or OSError
+                raise CommandError(f"--screenshot: cannot write {screenshot}: {exc}") from None
             print(f"screenshot: {screenshot}")
     finally:
         window.close()

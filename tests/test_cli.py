@@ -139,6 +139,68 @@ def test_bad_seed_root_and_plot_output(tmp_path, run_copy, capsys):
     expect_one_line_error(capsys, ["train", "cartpole", "--checkpoint-seconds", "0", "--root", tmp_path],
                    "argument --checkpoint-seconds: must be a number > 0, got 0", tmp_path)
 
+def test_output_files_that_cannot_be_written(tmp_path, run_copy, capsys):
+    """-o and --screenshot into a missing directory, onto a directory, or where nothing can be written."""
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    for command in (["plot", run_copy, "-o"], ["watch", run_copy, "--max-frames", "2", "--screenshot"],
+                    ["play", "cartpole", "--max-frames", "2", "--screenshot"]):
+        flag = command[-1] if command[-1] != "-o" else "-o/--output"
+        expect_one_line_error(capsys, [*command, "/nonexistent/dir/x.png"],
+                              f"argument {flag}: directory /nonexistent/dir does not exist", tmp_path)
+        expect_one_line_error(capsys, [*command, afile / "x.png"],
+                              f"argument {flag}: directory {afile} does not exist", tmp_path)
+        expect_one_line_error(capsys, [*command, tmp_path], f"argument {flag}: {tmp_path} is a directory", tmp_path)
+    # /proc takes no new files, even from root: the write itself fails, after the work
+    expect_one_line_error(capsys, ["plot", run_copy, "-o", "/proc/x.png"],
+                          "argument -o/--output: cannot write /proc/x.png: No such file or directory", tmp_path)
+    expect_one_line_error(capsys, ["watch", run_copy, "--max-frames", "2", "--screenshot", "/proc/x.png"],
+                          "--screenshot: cannot write /proc/x.png: Couldn't open /proc/x.png", tmp_path)
+
+
+@pytest.fixture
+def python_run(tmp_path):
+    """A run made from Python, as the Quickstart makes one: no config.json naming its game."""
+    import esper
+
+    from ecs_rl import TrainingSession
+    from ecs_rl.algorithms import DqnAgent, presets
+    from ecs_rl.ecs import install, step_world
+    from ecs_rl.worlds import cartpole
+
+    esper.switch_world("python-run")
+    try:
+        agent = DqnAgent(cartpole.observation_space, cartpole.action_space, presets.cartpole_dqn(seed=0))
+        run = TrainingRun.create("cartpole", "v1", root=tmp_path / "runs")
+        session = TrainingSession(agent).with_run(run).with_max_steps(200)
+        cartpole.build(n_envs=2, seed=0)
+        plugin = install({"cartpole": session}, reset=cartpole.reset)
+        with session:
+            step_world(plugin=plugin)
+    finally:
+        esper.switch_world("default")
+        esper.delete_world("python-run")
+    assert not (run.path / "config.json").exists() and (run.path / "checkpoints" / "latest.pt").is_file()
+    return run.path
+
+
+def test_runs_made_from_python_work_with_watch_eval_and_play_given_the_game(python_run, run_copy, capsys):
+    root = python_run.parent.parent.parent
+    for command in (["watch", root / "cartpole", "--max-frames", "2"], ["eval", python_run, "--episodes", "2"]):
+        expect_one_line_error(capsys, command,
+                              f"{python_run / 'config.json'} names no game (a run made from Python): pass --game GAME "
+                              "(cartpole, foragers, hunt, path/to/game.py:make_game or module:make_game), or record "
+                              "it in the run with run.write_config({\"game\": ...})", root)
+    assert main(["watch", str(root / "cartpole"), "--game", "cartpole", "--max-frames", "2"]) == 0
+    assert main(["eval", str(python_run), "--game", "cartpole", "--episodes", "2"]) == 0
+    assert "Evaluation of" in capsys.readouterr().out
+    assert main(["play", "cartpole", "--run", str(python_run), "--max-frames", "2"]) == 0  # play names the game
+    expect_one_line_error(capsys, ["eval", run_copy, "--game", "foragers"],
+                          f"--game foragers: {run_copy} was trained on 'cartpole' ({run_copy / 'config.json'}); "
+                          "leave out --game", run_copy.parent)
+    assert main(["eval", str(run_copy), "--game", "cartpole", "--episodes", "2"]) == 0  # agreeing is fine
+
+
 def test_resume_accepts_runs_written_with_the_retired_torch_settings(tmp_path, capsys):
     """Runs from before configure_torch() hold num_threads / flush_denormal in their agent config."""
     import json

@@ -83,6 +83,47 @@ def test_keyboard_events_become_actions():
         window.close()
 
 
+def test_no_key_does_two_things_in_play():
+    """The arrow keys move the player only; the speed keys are + and -; a game may not claim a window key."""
+    window = Window((100, 100), "keys")
+    try:
+        for game in (get_game("foragers"), get_game("cartpole"), get_game("hunt")):
+            keyboard = KeyboardInput(game.keys, game.idle)
+            for name, action in game.keys.items():
+                code = getattr(pygame, f"K_{name.upper()}")
+                pygame.event.post(pygame.event.Event(pygame.KEYDOWN, key=code))
+                keyboard.handle(window.poll())
+                assert keyboard.action(0) == action
+                assert window.speed == 1.0 and not window.paused and window.rendering and window.open, name
+                pygame.event.post(pygame.event.Event(pygame.KEYUP, key=code))
+                keyboard.handle(window.poll())
+        for key, speed in ((pygame.K_PLUS, 2.0), (pygame.K_EQUALS, 4.0), (pygame.K_MINUS, 2.0),
+                           (pygame.K_KP_MINUS, 1.0)):
+            pygame.event.post(pygame.event.Event(pygame.KEYDOWN, key=key))
+            window.poll()
+            assert window.speed == speed
+    finally:
+        window.close()
+    with pytest.raises(ValueError, match="key 'space' is the window's \\(pause\\)"):
+        KeyboardInput({"left": 0, "space": 1}, lambda tick: 0)
+    with pytest.raises(ValueError, match="key 'PLUS' is the window's \\(faster\\)"):
+        KeyboardInput({"PLUS": 1}, lambda tick: 0)
+    with pytest.raises(ValueError, match="key 'jump' is not a pygame key name"):
+        KeyboardInput({"jump": 1}, lambda tick: 0)
+    assert KeyboardInput({"a": 1, "kp_4": 2}, lambda tick: 0).codes == {pygame.K_a: 1, pygame.K_KP_4: 2}
+
+
+def test_play_refuses_a_game_whose_keys_are_the_window_s(tmp_path):
+    game = tmp_path / "rkeys.py"
+    game.write_text("from dataclasses import replace\n"
+                    "from ecs_rl.worlds import cartpole\n\n"
+                    "def make_game():\n"
+                    "    return replace(cartpole.make_game(), name='rkeys', keys={'left': 0, 'r': 1})\n")
+    proc = cli("play", f"{game}:make_game", "--max-frames", 2)
+    assert (proc.returncode, proc.stderr) == (2, "ecs-rl play: error: game rkeys: keys: key 'r' is the window's "
+                                                 "(drawing on/off); the game's keys must be others\n")
+
+
 def cli(*args, timeout=300):
     return subprocess.run([ECS_RL, *map(str, args)], capture_output=True, text=True, env=ENV, timeout=timeout)
 

@@ -1,6 +1,8 @@
 """The esper plugin: the ECS frame loop drives training (transitions, batching, episodes, evaluation)."""
 
 
+import warnings
+
 import esper
 import numpy as np
 import pytest
@@ -9,7 +11,7 @@ from walk_world import ACT_SPACE, RecordingAgent, factory, reset, spawn
 from ecs_rl import EpisodeStatus, TrainingRun, TrainingSession
 from ecs_rl.ecs import (
     EPISODE_END, Action, Agent, ComponentError, Evaluation, FixedStep, HumanController, Observation,
-    ResetRequest, Reward, ScriptedController, install, step_world,
+    ObservationCastWarning, ResetRequest, Reward, ScriptedController, install, step_world,
 )
 from ecs_rl.ecs.processors import DecideProcessor
 
@@ -186,6 +188,37 @@ def test_bad_observations_name_entity_and_component(world, bad, message):
     with pytest.raises(ComponentError, match=message) as info:
         step_world(1)
     assert str(entity) in str(info.value).split(":")[0] and str(good) not in str(info.value).split(":")[0]
+
+
+def test_float64_and_int64_observations_are_cast_to_the_space_dtype_with_one_warning_per_policy(world):
+    class Widen(esper.Processor):  # a game that writes float64 (walkers) and int64 (runners) observations
+        def process(self, *args, **kwargs):
+            for entity, (agent, obs) in esper.get_components(Agent, Observation):
+                obs.value = obs.value.astype(np.float64 if agent.policy == "walk" else np.int64)
+
+    walkers = [spawn("walk", limit=3, tag=0.5) for _ in range(3)]
+    runners = [spawn("run", limit=4) for _ in range(2)]
+    for entity in walkers + runners:  # the first observations too
+        obs = esper.component_for_entity(entity, Observation)
+        obs.value = obs.value.astype(np.float64 if entity in walkers else np.int64)
+    walk, run = learner(1), learner(2)
+    install({"walk": walk, "run": run}, reset=reset)
+    esper.add_processor(Widen(), priority=-50)  # after the game, before the record processor
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        step_world(40)
+    cast = [w for w in caught if issubclass(w.category, ObservationCastWarning)]
+    assert sorted(str(w.message).split(":")[0] for w in cast) == ["policy 'run'", "policy 'walk'"]  # once each
+    said = {str(w.message).split(":")[0]: str(w.message) for w in cast}
+    assert "dtype float64; observations are cast to float32" in said["policy 'walk'"]
+    assert "dtype int64; observations are cast to float32" in said["policy 'run'"]
+    for session in (walk, run):  # what the learner got: float32 batches and transitions, values kept
+        assert {batch.dtype for batch, _, _ in session.agent.batches} == {np.dtype(np.float32)}
+        assert {e.obs.dtype for e in session.agent.experiences} == {np.dtype(np.float32)}
+        assert {e.next_obs.dtype for e in session.agent.experiences} == {np.dtype(np.float32)}
+    assert walk.agent.batches[5][0][0].tolist() == [walk.agent.batches[5][0][0][0], 0.5]
+    assert max(b[0].max() for b in run.agent.batches) == 3.0  # decided at 0..3, ended at 4
+    assert max(e.next_obs[0] for e in run.agent.experiences) == 4.0
 
 
 def test_bad_rewards_actions_and_policies_are_named(world, tmp_path):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 import math
+import warnings
 from typing import Any, Mapping, Sequence
 
 import gymnasium as gym
@@ -16,6 +17,11 @@ from ..core.types import ActMode
 
 class ComponentError(ValueError):
     """A component holds a value the plugin cannot use; the message names entity, component and value."""
+
+
+class ObservationCastWarning(UserWarning):
+    """Observations of another dtype than the policy's observation space (float64 or int64 for a float32 space)
+    are cast to the space's dtype, as intended (the networks compute in float32); said once per policy."""
 
 
 class PolicyEntry:
@@ -40,6 +46,7 @@ class PolicyEntry:
         obs_dim = getattr(inner, "obs_dim", None)  # a policy that knows only its input size (exported, greedy)
         self.obs_size: int | None = obs_dim if isinstance(obs_dim, int) and self.obs_shape is None else None
         self._accepted_dtypes: set[np.dtype] = set()
+        self._cast_warned = False
         self.stats = StatsTracker.default()  # episodes of non-learning policies (HUDs, reports)
         self.next_eval = 0
 
@@ -92,7 +99,7 @@ class PolicyEntry:
         for entity, value in zip(entities, values):
             if type(value) is not np.ndarray or value.shape != shape or value.dtype not in accepted:
                 self._check(entity, value, what)
-        batch = np.array(values)
+        batch = np.array(values, dtype=self.obs_dtype)
         total = batch.sum()
         if not math.isfinite(total):  # one reduction for the common case; find the culprit only on failure
             bad = ~np.isfinite(batch.reshape(len(batch), -1)).all(axis=1)
@@ -117,6 +124,12 @@ class PolicyEntry:
         if self.obs_dtype is not None and not np.can_cast(value.dtype, self.obs_dtype, "same_kind"):
             raise ComponentError(f"entity {entity}: Observation{what} has dtype {value.dtype}, policy {self.name!r} "
                                  f"expects {self.obs_dtype}")
+        if self.obs_dtype is not None and value.dtype != self.obs_dtype and not self._cast_warned:
+            self._cast_warned = True
+            warnings.warn(f"policy {self.name!r}: entity {entity}'s Observation has dtype {value.dtype}; observations "
+                          f"are cast to {self.obs_dtype}, the dtype of the policy's observation space (write "
+                          f"{self.obs_dtype} observations to skip the cast; said once per policy)",
+                          ObservationCastWarning, stacklevel=2)
         self._accepted_dtypes.add(value.dtype)
 
     def check_action(self, entity: int, value: Any) -> None:

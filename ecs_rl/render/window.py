@@ -1,7 +1,8 @@
 """A pygame window for any esper game: fixed-rate simulation, frame-rate drawing, a HUD, speed keys.
 
-Keys: SPACE pause, UP / + faster, DOWN / - slower, R rendering on/off (off: simulate flat out),
-ESC or closing the window quits. The game supplies ``draw(surface)`` and the HUD lines.
+Keys: SPACE pause, + faster, - slower, R rendering on/off (off: simulate flat out), ESC or closing the
+window quits. The game supplies ``draw(surface)`` and the HUD lines. The arrow keys and every other key are
+left to the game (``play``): no key does two things, and a game key map naming a window key is refused.
 """
 
 from __future__ import annotations
@@ -16,6 +17,22 @@ from ..ecs.runner import FixedStep
 
 BACKGROUND = (245, 247, 250)
 HUD_TEXT, HUD_BACK = (20, 20, 28), (255, 255, 255, 200)
+
+#: the window's own keys (pygame key names), shown in its HUD; a game's ``keys`` may not use them
+WINDOW_KEYS = {"space": "pause", "plus": "faster", "equals": "faster", "kp_plus": "faster", "minus": "slower",
+               "kp_minus": "slower", "r": "drawing on/off", "escape": "quit"}
+KEYS_HELP = "+/- speed, space pause, r drawing, esc quit"
+_FASTER = (pygame.K_PLUS, pygame.K_EQUALS, pygame.K_KP_PLUS)
+_SLOWER = (pygame.K_MINUS, pygame.K_KP_MINUS)
+
+
+def key_code(name: str) -> int | None:
+    """pygame's code for a key name as the game specs write them ("left", "a", "kp_4"), or None."""
+    for attr in (f"K_{name}", f"K_{name.upper()}", f"K_{name.lower()}"):
+        code = getattr(pygame, attr, None)
+        if isinstance(code, int):
+            return code
+    return None
 
 
 class Window:
@@ -41,9 +58,9 @@ class Window:
             elif event.type == pygame.KEYDOWN:
                 if event.key == pygame.K_SPACE:
                     self.paused = not self.paused
-                elif event.key in (pygame.K_UP, pygame.K_PLUS, pygame.K_EQUALS, pygame.K_KP_PLUS):
+                elif event.key in _FASTER:
                     self.speed = min(self.speed * 2, 256.0)
-                elif event.key in (pygame.K_DOWN, pygame.K_MINUS, pygame.K_KP_MINUS):
+                elif event.key in _SLOWER:
                     self.speed = max(self.speed / 2, 1 / 16)
                 elif event.key == pygame.K_r:
                     self.rendering = not self.rendering
@@ -99,7 +116,8 @@ def live_loop(window: Window, clock: FixedStep, draw: Callable[[pygame.Surface],
                     ticks += 1
         if window.rendering:
             draw(window.screen)
-            window.draw_hud(hud() + [f"speed x{window.speed:g}" + ("  (paused)" if window.paused else "")])
+            window.draw_hud(hud() + [f"speed x{window.speed:g}" + ("  (paused)" if window.paused else "")
+                                     + f"   keys: {KEYS_HELP}"])
             pygame.display.flip()
         frames += 1
         if max_frames is not None and frames >= max_frames:
@@ -109,10 +127,19 @@ def live_loop(window: Window, clock: FixedStep, draw: Callable[[pygame.Surface],
 
 class KeyboardInput:
     """Held keys -> an action: the most recently pressed held key of ``keys`` ("left" for K_LEFT, ...), else
-    ``idle(tick)``. Tracks KEYDOWN / KEYUP events, so it works with any video driver."""
+    ``idle(tick)``. Tracks KEYDOWN / KEYUP events, so it works with any video driver. A key name pygame does
+    not know, or one of the window's own keys (:data:`WINDOW_KEYS`), is a ``ValueError`` naming it."""
 
     def __init__(self, keys: dict[str, int], idle: Callable[[int], int]) -> None:
-        self.codes = {getattr(pygame, f"K_{name.upper()}"): action for name, action in keys.items()}
+        self.codes = {}
+        for name, action in keys.items():
+            lower = str(name).lower()
+            if lower in WINDOW_KEYS:
+                raise ValueError(f"key {name!r} is the window's ({WINDOW_KEYS[lower]}); the game's keys must be others")
+            code = key_code(str(name))
+            if code is None:
+                raise ValueError(f"key {name!r} is not a pygame key name (such as 'left', 'a', 'kp_4')")
+            self.codes[code] = action
         self.idle = idle
         self.held: list[int] = []
 
