@@ -297,3 +297,17 @@ def test_a_chunk_fed_as_arrays_fills_the_replay_and_trains_as_one_transition_at_
         assert torch.equal(p, q)
     assert not torch.equal(next(a.q_net.parameters()), next(DqnAgent(*game.spaces(game.policy), config).q_net
                                                             .parameters()))  # it did learn
+
+
+def test_a_local_ray_started_for_the_run_gives_its_workers_the_learners_priority():
+    """Ray's default starts workers 15 nicer than the learner: on a busy machine the worlds would then lose
+    the CPU to everything else while the single-process plugin does not."""
+    if os.getpriority(os.PRIO_PROCESS, 0) >= 19:
+        pytest.skip("at niceness 19 no process can be nicer than this one")
+    ray.shutdown()  # train starts (and stops) a Ray of its own
+    game = load_game("cartpole")
+    session = session_for(game, "ppo", 64, PpoConfig(n_steps=16, seed=1))
+    seen = []
+    train(game, session, 1, envs=4,
+          on_start=lambda actors: seen.append(os.getpriority(os.PRIO_PROCESS, ray.get(actors[0].pid.remote()))))
+    assert seen == [os.getpriority(os.PRIO_PROCESS, 0)]

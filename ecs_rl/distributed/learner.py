@@ -45,6 +45,10 @@ from .worker import Chunk, WorldWorker
 log = logging.getLogger("ecs_rl.distributed")
 
 STOP_GRACE = 10.0  # seconds the learner waits for chunks in flight once asked to stop
+# Ray starts its workers 15 nicer than itself by default (they yield the CPU to anything else on the
+# machine); here they are the run's work, so a local Ray started for the run gives them the learner's own
+# priority (a cluster joined with ``address`` keeps its own setting)
+WORKER_NICENESS = 0
 
 
 @dataclass
@@ -185,7 +189,8 @@ def train(game: Game | str, session: TrainingSession, workers: int, *, envs: int
                 ray.init(address=address, logging_level=logging.WARNING)
             else:
                 ray.init(num_cpus=max(os.cpu_count() or 1, int(workers * worker_cpus + 0.999)),
-                         include_dashboard=False, logging_level=logging.WARNING)
+                         include_dashboard=False, logging_level=logging.WARNING,
+                         _system_config={"worker_niceness": WORKER_NICENESS})
         except Exception as exc:  # a wrong address, an unreachable cluster: one line naming it
             where = f"the Ray cluster at {address!r}" if address else "a local Ray"
             raise RuntimeError(f"cannot start or join {where}: {_first_line(exc)}") from None
