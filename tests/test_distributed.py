@@ -28,7 +28,7 @@ from ecs_rl.scoring import evaluate  # noqa: E402
 def local_ray():
     configure_torch()
     if not ray.is_initialized():
-        ray.init(num_cpus=2, include_dashboard=False, logging_level="WARNING")
+        ray.init(address="local", num_cpus=2, include_dashboard=False, logging_level="WARNING")
     yield
     ray.shutdown()
 

@@ -188,7 +188,8 @@ def train(game: Game | str, session: TrainingSession, workers: int, *, envs: int
                 _check_answers(address)
                 ray.init(address=address, logging_level=logging.WARNING)
             else:
-                ray.init(num_cpus=max(os.cpu_count() or 1, int(workers * worker_cpus + 0.999)),
+                # "local": a Ray of the run's own, even where another was started on this machine (`ray start`)
+                ray.init(address="local", num_cpus=max(os.cpu_count() or 1, int(workers * worker_cpus + 0.999)),
                          include_dashboard=False, logging_level=logging.WARNING,
                          _system_config={"worker_niceness": WORKER_NICENESS})
         except Exception as exc:  # a wrong address, an unreachable cluster: one line naming it
