@@ -3,6 +3,7 @@
     python benchmarks/distributed_throughput.py             # throughput (2 repeats) and the learning curves
     python benchmarks/distributed_throughput.py --quick     # one repeat, shorter windows
     python benchmarks/distributed_throughput.py --only throughput
+    python benchmarks/distributed_throughput.py --write     # and write results/distributed-throughput.json
 
 Each measurement runs in its own subprocess, the three set-ups alternating so they see the same machine load
 (printed beside each figure: the 1-minute load average before and after). Two modes:
@@ -35,12 +36,35 @@ import sys
 import time
 from pathlib import Path
 
+from results_file import add_write_option, check_folder, meta, write
+
 ROOT = Path(__file__).resolve().parents[1]
 N_AGENTS = 256
 
 
 def _load() -> float:
     return os.getloadavg()[0]
+
+
+def _tree_cpu(root: int) -> float:
+    """CPU seconds (user + system) of process ``root`` and all its descendants, read from /proc (Linux):
+    the learner, Ray's own processes it started and the workers Ray started."""
+    parents, ticks = {}, {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                fields = f.read().rpartition(")")[2].split()
+        except OSError:
+            continue
+        parents[int(entry)], ticks[int(entry)] = int(fields[1]), int(fields[11]) + int(fields[12])
+    tree, grew = {root}, True
+    while grew:
+        more = {pid for pid, parent in parents.items() if parent in tree} - tree
+        tree |= more
+        grew = bool(more)
+    return sum(ticks.get(pid, 0) for pid in tree) / os.sysconf("SC_CLK_TCK")
 
 
 def _session(mode: str, steps: int | None = None, agents: int = N_AGENTS):
@@ -84,30 +108,37 @@ def child_single(mode: str, warm: int, window: int) -> dict:
     plugin = install({"foragers": session}, reset=foragers.reset)
     step_world(warm // N_AGENTS, plugin=plugin)
     spent.update(act=0.0, learn=0.0)
-    steps, started = session.total_steps, time.perf_counter()
+    steps, started, cpu = session.total_steps, time.perf_counter(), time.process_time()
     step_world(window // N_AGENTS, plugin=plugin)
-    seconds = time.perf_counter() - started
-    return {"steps_per_sec": (session.total_steps - steps) / seconds, "seconds": {
+    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
+    steps = session.total_steps - steps
+    return {"steps_per_sec": steps / seconds, "cpu_us_per_step": {"process": 1e6 * cpu / steps}, "seconds": {
         "world": seconds - spent["act"] - spent["learn"], "act": spent["act"], "learn": spent["learn"]}}
 
 
-def child_workers(mode: str, workers: int, warm: int, window: int) -> dict:
+def child_workers(mode: str, workers: int, warm: int, window: int, ticks_per_call: int, in_flight: int) -> dict:
     from ecs_rl.distributed import train
 
     session = _session(mode)
-    marks: list[tuple[float, int]] = []
+    marks: list[tuple[float, int, float, float]] = []
 
     def stop() -> bool:
         if not marks and session.total_steps >= warm:
-            marks.append((time.perf_counter(), session.total_steps))
+            marks.append((time.perf_counter(), session.total_steps, time.process_time(), _tree_cpu(os.getpid())))
         if marks and session.total_steps >= marks[0][1] + window:
-            marks.append((time.perf_counter(), session.total_steps))
+            marks.append((time.perf_counter(), session.total_steps, time.process_time(), _tree_cpu(os.getpid())))
             return True
         return False
 
-    result = train("foragers", session, workers, envs=N_AGENTS, stop=stop)
-    (t0, s0), (t1, s1) = marks
-    return {"steps_per_sec": (s1 - s0) / (t1 - t0), "seconds": result.seconds, "nodes": len(set(result.nodes))}
+    result = train("foragers", session, workers, envs=N_AGENTS, stop=stop, ticks_per_call=ticks_per_call,
+                   in_flight=in_flight)
+    (t0, s0, c0, a0), (t1, s1, c1, a1) = marks
+    # CPU per agent-step: the workers' in their ticks (summed, over every chunk they sent), the learner's and
+    # all processes' together (learner, workers, Ray's own) over the window
+    cpu = {"workers": 1e6 * result.seconds["cpu"] / result.transitions, "learner": 1e6 * (c1 - c0) / (s1 - s0),
+           "all": 1e6 * (a1 - a0) / (s1 - s0)}
+    return {"steps_per_sec": (s1 - s0) / (t1 - t0), "cpu_us_per_step": cpu, "seconds": result.seconds,
+            "nodes": len(set(result.nodes))}
 
 
 def child_curve(kind: str, steps: int, every: int) -> dict:
@@ -157,18 +188,27 @@ def run_child(*args: object) -> dict:
     return result
 
 
-def _shares(seconds: dict) -> str:
+def _shares(result: dict) -> str:
+    seconds = result["seconds"]
     keys = [k for k in ("world", "act", "pack", "learn", "start", "wait", "feed", "broadcast") if k in seconds]
     text = ", ".join(f"{k} {seconds[k]:.1f}s" for k in keys)
-    return text + (f" (of {seconds['wall']:.1f}s wall)" if "wall" in seconds else "")
+    text += f" (of {seconds['wall']:.1f}s wall)" if "wall" in seconds else ""
+    cpu = ", ".join(f"{k} {v:.1f}" for k, v in result["cpu_us_per_step"].items())
+    return f"{text}; CPU us per agent-step: {cpu}"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--only", choices=["throughput", "curve"])
+    parser.add_argument("--mode", choices=["env-bound", "learning"], help="only this throughput mode")
+    parser.add_argument("--ticks-per-call", type=int, default=16, help="ticks per worker chunk (default 16)")
+    parser.add_argument("--in-flight", type=int, default=2, help="chunks asked of each worker at a time (default 2)")
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
+    add_write_option(parser)
     args = parser.parse_args()
+    check_folder(parser, args.write)
+    load, found = _load(), {}
     from ecs_rl.algorithms import configure_torch
 
     configure_torch()  # one torch thread, flush-denormal: what `ecs-rl train` runs with (workers too)
@@ -185,18 +225,22 @@ def main() -> None:
         lines.append(f"Foragers, {N_AGENTS} agents per world, DQN: agent-steps per second over {window:,} steps "
                      f"after {warm:,} (median of {repeats}; load average before -> after)")
         lines.append(f"  {'mode':<10} {'set-up':<16} {'steps/s':>8} {'x single':>9}  {'load':>11}  where the time goes")
-        for mode in ("env-bound", "learning"):
+        for mode in [args.mode] if args.mode else ("env-bound", "learning"):
             runs: dict[str, list[dict]] = {"single process": [], "1 worker": [], "2 workers": []}
             for _ in range(repeats):
                 runs["single process"].append(run_child("single", mode, warm, window))
-                runs["1 worker"].append(run_child("workers", mode, 1, warm, window))
-                runs["2 workers"].append(run_child("workers", mode, 2, warm, window))
+                for n, setup in ((1, "1 worker"), (2, "2 workers")):
+                    runs[setup].append(run_child("workers", mode, n, warm, window, args.ticks_per_call,
+                                                 args.in_flight))
+            found.setdefault("throughput", {"agents": N_AGENTS, "warm": warm, "window": window,
+                                            "ticks_per_call": args.ticks_per_call,
+                                            "in_flight": args.in_flight})[mode] = runs
             base = statistics.median(r["steps_per_sec"] for r in runs["single process"])
             for setup, rs in runs.items():
                 rate = statistics.median(r["steps_per_sec"] for r in rs)
                 last = rs[-1]
                 lines.append(f"  {mode:<10} {setup:<16} {rate:8,.0f} {rate / base:8.2f}x  "
-                             f"{last['load'][0]:4.1f} -> {last['load'][1]:4.1f}  {_shares(last['seconds'])}")
+                             f"{last['load'][0]:4.1f} -> {last['load'][1]:4.1f}  {_shares(last)}")
                 print(lines[-1], file=sys.stderr, flush=True)
     if args.only in (None, "curve"):
         steps, every = (30_000, 7_500) if q else (60_000, 10_000)
@@ -204,6 +248,7 @@ def main() -> None:
                      "return of 16 evaluation episodes at each step")
         curves = {kind: run_child("curve", kind, steps, every) for kind in ("single", "workers")}
         rand = run_child("random", steps, every)["mean"]
+        found["curve"] = {"agents": 16, "steps": steps, "every": every, "random": rand, **curves}
         lines.append(f"  {'step':>8} {'single process':>15} {'2 workers':>10}")
         for (step, a), (_, b) in zip(curves["single"]["curve"], curves["workers"]["curve"]):
             lines.append(f"  {step:8,} {a:15.1f} {b:10.1f}")
@@ -211,6 +256,7 @@ def main() -> None:
                      f"{curves['workers']['seconds']:.0f}s (Ray's start included); random policy: {rand:.1f}")
     lines.append(f"load average at the end {_load():.1f}")
     print("\n".join(lines))
+    write("distributed-throughput", {"meta": meta(load, q), **found}, args.write)
 
 
 if __name__ == "__main__":

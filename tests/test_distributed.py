@@ -5,6 +5,7 @@ import os
 import signal
 import subprocess
 import sys
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -27,7 +28,7 @@ from ecs_rl.scoring import evaluate  # noqa: E402
 def local_ray():
     configure_torch()
     if not ray.is_initialized():
-        ray.init(num_cpus=2, include_dashboard=False, logging_level="WARNING")
+        ray.init(address="local", num_cpus=2, include_dashboard=False, logging_level="WARNING")
     yield
     ray.shutdown()
 
@@ -266,3 +267,47 @@ def test_a_dqn_worker_acts_with_the_epsilon_and_weights_it_was_sent(world):
     with torch.inference_mode():
         best = learner.q_net(torch.from_numpy(explored.obs)).argmax(dim=1).numpy()
     assert np.mean(explored.actions != best) > 0.25
+
+
+def test_a_chunk_fed_as_arrays_fills_the_replay_and_trains_as_one_transition_at_a_time(world):
+    """The learner ingests a worker's rows as arrays (``Chunk.transitions``): the DQN replay holds the same rows,
+    masks and step count as when each row is observed as an ``Experience``, and its updates give the same
+    weights (checked in-process, no Ray needed)."""
+    game = load_game("foragers")
+    config = replace(game.preset("dqn", 0, 10_000), learning_starts=100, train_freq=16, batch_size=32,
+                     target_update_interval=200)
+    worker = WorldWorker("foragers", "dqn", vars(config), envs=16, seed=3, index=2)  # its own world here
+    chunk = worker.collect(40, epsilon=1.0)
+    n, offset = len(chunk), 5 * 2**32
+    masked = np.random.default_rng(0).random((n, 5)) < 0.8  # some next states with illegal actions
+    masked[:, 0] = True
+    chunk.next_masks = masked
+    one, arrays = (TrainingSession(DqnAgent(*game.spaces(game.policy), config)) for _ in range(2))
+    for lo, hi in zip(chunk.bounds[:-1], chunk.bounds[1:]):  # tick by tick, as the learner feeds them
+        one.observe_batch([chunk.experience(j, offset) for j in range(lo, hi)])
+        arrays.observe_batch(chunk.transitions(lo, hi, offset))
+    a, b = one.agent, arrays.agent
+    assert n == 640 and one.total_steps == arrays.total_steps == n and a.total_steps == b.total_steps == n
+    assert (a.replay.pos, a.replay.size) == (b.replay.pos, b.replay.size) == (n, n)
+    np.testing.assert_array_equal(a.replay.rows, b.replay.rows)
+    np.testing.assert_array_equal(a.replay.next_masks, b.replay.next_masks)
+    assert a.replay.next_masks[:n].sum() < n * 5  # the masks were stored, not dropped
+    assert chunk.transitions(0, 4, offset).agent_ids.tolist() == (chunk.keys[:4] + offset).tolist()
+    for p, q in zip(a.q_net.parameters(), b.q_net.parameters()):
+        assert torch.equal(p, q)
+    assert not torch.equal(next(a.q_net.parameters()), next(DqnAgent(*game.spaces(game.policy), config).q_net
+                                                            .parameters()))  # it did learn
+
+
+def test_a_local_ray_started_for_the_run_gives_its_workers_the_learners_priority():
+    """Ray's default starts workers 15 nicer than the learner: on a busy machine the worlds would then lose
+    the CPU to everything else while the single-process plugin does not."""
+    if os.getpriority(os.PRIO_PROCESS, 0) >= 19:
+        pytest.skip("at niceness 19 no process can be nicer than this one")
+    ray.shutdown()  # train starts (and stops) a Ray of its own
+    game = load_game("cartpole")
+    session = session_for(game, "ppo", 64, PpoConfig(n_steps=16, seed=1))
+    seen = []
+    train(game, session, 1, envs=4,
+          on_start=lambda actors: seen.append(os.getpriority(os.PRIO_PROCESS, ray.get(actors[0].pid.remote()))))
+    assert seen == [os.getpriority(os.PRIO_PROCESS, 0)]

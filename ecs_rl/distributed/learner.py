@@ -13,9 +13,11 @@ and sends weights as numpy arrays through Ray's object store:
   go out with the next round. Each decision carries the version of the weights that made it: a
   transition decided by weights the policy has since updated (a decision period spanning two rounds)
   is not learned from (counted in ``stale``); its episode is still logged.
-- DQN, asynchronous: workers keep stepping, each with one chunk in flight; the learner takes whichever is
-  ready, asks that worker for its next chunk before feeding this one (so the world runs while the learner
-  learns), sends its current epsilon with every request and new weights every ``broadcast_every`` steps.
+- DQN, asynchronous: workers keep stepping, each with ``in_flight`` chunks asked for (2: a worker never
+  waits for the learner between two); the learner takes the oldest of whichever worker's is ready, asks
+  that worker for another before feeding it (so the world runs while the learner learns), feeds its rows
+  as arrays (``Chunk.transitions``: one replay write per tick, no object per row), sends its current
+  epsilon with every request and new weights every ``broadcast_every`` steps.
 
 A worker that dies (its process killed) is dropped with a logged warning: its open episodes, as of its
 last chunk, end truncated (extra ``worker_lost`` = 1) and the session forgets its agents; training goes
@@ -29,6 +31,7 @@ import os
 import signal
 import threading
 import time
+from collections import deque
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable
 
@@ -42,14 +45,20 @@ from .worker import Chunk, WorldWorker
 log = logging.getLogger("ecs_rl.distributed")
 
 STOP_GRACE = 10.0  # seconds the learner waits for chunks in flight once asked to stop
+# Ray starts its workers 15 nicer than itself by default (they yield the CPU to anything else on the
+# machine); here they are the run's work, so a local Ray started for the run gives them the learner's own
+# priority (a cluster joined with ``address`` keeps its own setting)
+WORKER_NICENESS = 0
 
 
 @dataclass
 class DistributedResult:
     """What a distributed run did: its bookkeeping plugin (``eval_history``), counts and where the time went.
 
-    ``seconds``: ``wall`` (from the workers' ``start``, which it includes); the learner's ``wait`` (for
-    chunks), ``feed`` (learning, logging, evaluation) and ``broadcast``; the workers' ``world`` (simulation and plugin), ``act`` and ``pack``, summed over workers.
+    ``seconds``: ``wall`` (from the workers' ``start``, which it includes) and ``learner_cpu`` (the learner
+    process's CPU time over it); the learner's ``wait`` (for chunks), ``feed`` (learning, logging,
+    evaluation) and ``broadcast``; the workers' ``world`` (simulation and plugin), ``act``, ``pack`` and
+    ``cpu`` (their CPU time in ``collect``), summed over workers.
     """
 
     plugin: Plugin
@@ -100,10 +109,10 @@ class _Learner:
                 self.plugin.check_done()
 
     def _learn(self, chunk: Chunk, lo: int, hi: int, offset: int, keys: set[int]) -> None:
-        keys.update(int(x) for x in chunk.keys[lo:hi])
+        keys.update(chunk.keys[lo:hi].tolist())
         self.transitions += hi - lo
-        if not self.ppo:
-            self.plugin.learn(self.entry, [chunk.experience(j, offset) for j in range(lo, hi)])
+        if not self.ppo:  # the rows as arrays: one replay write per stretch (DqnAgent.observe_transitions)
+            self.plugin.learn(self.entry, chunk.transitions(lo, hi, offset))
             return
         agent = self.session.agent
         raw, logps, masks, versions = chunk.behaviour
@@ -130,8 +139,8 @@ class _Learner:
 
 def train(game: Game | str, session: TrainingSession, workers: int, *, envs: int | None = None, seed: int = 0,
           evaluation: Evaluation | None = None, address: str | None = None, ticks_per_call: int = 16,
-          broadcast_every: int = 1_000, stop: Callable[[], bool] | None = None, progress: bool = False,
-          worker_cpus: float = 1.0, plugin: Plugin | None = None,
+          broadcast_every: int = 1_000, in_flight: int = 2, stop: Callable[[], bool] | None = None,
+          progress: bool = False, worker_cpus: float = 1.0, plugin: Plugin | None = None,
           on_start: Callable[[list[Any]], Any] | None = None) -> DistributedResult:
     """Train ``session`` (a DQN or PPO agent for ``game``'s main policy) on worlds in ``workers`` Ray actors.
 
@@ -139,7 +148,8 @@ def train(game: Game | str, session: TrainingSession, workers: int, *, envs: int
     workers load again by its spec) with ``envs`` agents (default: the game's), worker k seeded
     ``seed + k * envs``. ``address``: a Ray cluster to join (``"auto"``, ``"ray://host:10001"``, ...); without
     it, a local Ray is started for the run and shut down after it (one already started by the caller is
-    used as is). DQN workers request ``ticks_per_call`` ticks per call and get new weights every
+    used as is). DQN workers are asked for ``ticks_per_call`` ticks per call, ``in_flight`` calls ahead
+    (so a worker acts with an epsilon and weights up to that many chunks old), and get new weights every
     ``broadcast_every`` learner steps; PPO workers run ``n_steps`` ticks per round. Stops when the session's
     budget is spent or ``stop()`` is true. ``plugin``: the learner's bookkeeping plugin (uninstalled), if
     the caller made one (e.g. to read ``eval_history`` while it runs); ``on_start(actors)``: called once the
@@ -167,7 +177,8 @@ def train(game: Game | str, session: TrainingSession, workers: int, *, envs: int
         raise RuntimeError("distributed training needs Ray: pip install 'ecs-rl[ray]'") from None
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise ValueError(f"workers must be an integer >= 1, got {workers!r}")
-    for name, value in (("ticks_per_call", ticks_per_call), ("broadcast_every", broadcast_every)):
+    for name, value in (("ticks_per_call", ticks_per_call), ("broadcast_every", broadcast_every),
+                        ("in_flight", in_flight)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
     game = load_game(game) if isinstance(game, str) else game
@@ -193,8 +204,10 @@ def train(game: Game | str, session: TrainingSession, workers: int, *, envs: int
                 _check_answers(address)
                 ray.init(address=address, logging_level=logging.WARNING)
             else:
-                ray.init(num_cpus=max(os.cpu_count() or 1, int(workers * worker_cpus + 0.999)),
-                         include_dashboard=False, logging_level=logging.WARNING)
+                # "local": a Ray of the run's own, even where another was started on this machine (`ray start`)
+                ray.init(address="local", num_cpus=max(os.cpu_count() or 1, int(workers * worker_cpus + 0.999)),
+                         include_dashboard=False, logging_level=logging.WARNING,
+                         _system_config={"worker_niceness": WORKER_NICENESS})
         except Exception as exc:  # a wrong address, an unreachable cluster: one line naming it
             where = f"the Ray cluster at {address!r}" if address else "a local Ray"
             raise RuntimeError(f"cannot start or join {where}: {_first_line(exc)}") from None
@@ -202,12 +215,12 @@ def train(game: Game | str, session: TrainingSession, workers: int, *, envs: int
             _restore(kept)  # Ray installs its own SIGTERM handler: the caller's (ecs-rl train: stop at a tick) wins
     learner = _Learner(session, plugin, policy, algorithm == "ppo")
     result = DistributedResult(plugin, workers)
-    seconds = dict.fromkeys(("wait", "feed", "broadcast", "world", "act", "pack"), 0.0)
+    seconds = dict.fromkeys(("wait", "feed", "broadcast", "world", "act", "pack", "cpu"), 0.0)
     actor_class = ray.remote(WorldWorker).options(num_cpus=worker_cpus, max_restarts=0, scheduling_strategy="SPREAD")
     config = asdict(agent.config)
     actors = {k: actor_class.remote(game.spec, algorithm, config, envs, seed + k * envs, k) for k in range(workers)}
     stop = stop or (lambda: False)
-    wall = time.perf_counter()
+    wall, cpu = time.perf_counter(), time.process_time()
     bar = _progress(session, progress)
     try:
         def arrived(refs: list[Any], n: int) -> list[Any]:
@@ -260,7 +273,7 @@ def train(game: Game | str, session: TrainingSession, workers: int, *, envs: int
                 return None
             finally:
                 seconds["wait"] += time.perf_counter() - t
-            for key in ("world", "act", "pack"):
+            for key in ("world", "act", "pack", "cpu"):
                 seconds[key] += chunk.seconds.get(key, 0.0)
             learner.open[k] = chunk.open
             return chunk
@@ -288,20 +301,28 @@ def train(game: Game | str, session: TrainingSession, workers: int, *, envs: int
         else:
             ref, since = weights(), session.total_steps
             sent = {k: ref for k in actors}
-            calls = {k: a.collect.remote(ticks_per_call, ref, agent.epsilon) for k, a in actors.items()}
-            while not plugin.done and not stop():
-                ready = arrived(list(calls.values()), 1)
-                if not ready:
-                    break
-                k = next(k for k, r in calls.items() if r == ready[0])
-                chunk = received(k, calls.pop(k))
-                if chunk is None:
-                    continue
-                # the worker's next chunk starts before this one is fed, so its world runs while the learner
-                # learns (its epsilon and weights are then one chunk older than they would otherwise be)
+
+            def request(k: int) -> Any:
                 new = ref if sent[k] is not ref else None
                 sent[k] = ref
-                calls[k] = actors[k].collect.remote(ticks_per_call, new, agent.epsilon)
+                return actors[k].collect.remote(ticks_per_call, new, agent.epsilon)
+
+            # each worker has ``in_flight`` chunks asked for, so it never waits for the learner between two;
+            # its chunks are taken in order (the oldest of each worker is waited on)
+            calls = {k: deque(request(k) for _ in range(in_flight)) for k in actors}
+            while not plugin.done and not stop():
+                heads = {queue[0]: k for k, queue in calls.items()}
+                ready = arrived(list(heads), 1)
+                if not ready:
+                    break
+                k = heads[ready[0]]
+                chunk = received(k, calls[k].popleft())
+                if chunk is None:
+                    calls.pop(k)
+                    continue
+                # the worker's next chunk is asked for before this one is fed, so its world runs while the
+                # learner learns (its epsilon and weights are then up to ``in_flight`` chunks old)
+                calls[k].append(request(k))
                 t = time.perf_counter()
                 for tick in range(chunk.ticks):
                     learner.feed(k, chunk, tick)
@@ -318,7 +339,7 @@ def train(game: Game | str, session: TrainingSession, workers: int, *, envs: int
             ray.kill(actor)
         if started_ray:
             ray.shutdown()
-    seconds["wall"] = time.perf_counter() - wall
+    seconds["wall"], seconds["learner_cpu"] = time.perf_counter() - wall, time.process_time() - cpu
     result.ticks, result.transitions, result.stale = learner.ticks, learner.transitions, learner.stale
     result.seconds = seconds
     return result

@@ -18,7 +18,7 @@ import esper
 import numpy as np
 
 from ..core.session import TrainingSession
-from ..core.types import ActMode, EpisodeStatus, Experience
+from ..core.types import ActMode, EpisodeStatus, Experience, Transitions
 from ..ecs.events import EpisodeEnd
 from ..games import load_game
 
@@ -63,6 +63,13 @@ class Chunk:
     def __len__(self) -> int:
         return len(self.keys)
 
+    def transitions(self, lo: int, hi: int, offset: int) -> Transitions:
+        """Rows ``lo:hi`` as the learner's transitions (arrays, no object per row), agent ids moved into the
+        worker's namespace: the same rows as :meth:`experience` gives one at a time."""
+        masks = None if self.next_masks is None or self.next_masks[lo:hi].all() else self.next_masks[lo:hi]
+        return Transitions(self.obs[lo:hi], self.actions[lo:hi], self.rewards[lo:hi], self.next_obs[lo:hi],
+                           self.status[lo:hi], self.keys[lo:hi] + offset, self.spans[lo:hi], masks)
+
     def experience(self, row: int, offset: int) -> Experience:
         """Row ``row`` as the learner's transition, its agent id moved into the worker's namespace.
 
@@ -76,13 +83,22 @@ class Chunk:
 
 
 class _Recorder:
-    """The worker's agent as the plugin sees it: acts with the acting copy, records what it is told."""
+    """The worker's agent as the plugin sees it: acts with the acting copy, records what it is told.
+
+    Each tick's transitions are kept as the arrays of one :class:`Transitions` (a list of
+    :class:`Experience` from the plugin is turned into one at once); a chunk is their concatenation."""
 
     def __init__(self, acting: Any) -> None:
         self.acting = acting
         self.observation_space, self.action_space = acting.observation_space, acting.action_space
         self.gamma = acting.gamma  # the plugin discounts rewards within a decision period with it
-        self.rows: list[tuple[Experience, Any]] = []
+        self.n_actions = int(getattr(acting.action_space, "n", 0))
+        self.clear()
+
+    def clear(self) -> None:
+        self.pieces: list[Transitions] = []
+        self.behaviour: list[tuple[np.ndarray, float, np.ndarray | None, int]] = []  # PPO, per row
+        self.rows = 0
         self.forgets: list[tuple[int, int]] = []  # (row, key)
         self.act_seconds = 0.0
 
@@ -102,16 +118,20 @@ class _Recorder:
         return self.act_batch(np.asarray(obs)[None], mode, [agent_id], masks)[0]
 
     def observe(self, experience: Experience) -> None:
-        behaviour = self.acting.take(experience.agent_id) if self.acting.algorithm == "ppo" else None
-        self.rows.append((experience, behaviour))
+        self.observe_batch([experience])
 
     def observe_batch(self, experiences: list[Experience]) -> None:
-        for experience in experiences:
-            self.observe(experience)
+        self.observe_transitions(_transitions(experiences, self.acting.obs_dim, self.n_actions))
+
+    def observe_transitions(self, batch: Transitions) -> None:
+        if self.acting.algorithm == "ppo":
+            self.behaviour += [self.acting.take(key) for key in batch.agent_ids.tolist()]
+        self.pieces.append(batch)
+        self.rows += len(batch)
 
     def forget(self, agent_id: int) -> None:
         self.acting.forget(agent_id)
-        self.forgets.append((len(self.rows), int(agent_id)))
+        self.forgets.append((self.rows, int(agent_id)))
 
     def episode_extras(self) -> dict[str, float]:
         return {}
@@ -124,6 +144,26 @@ class _Recorder:
 
     def load(self, path: Any) -> None:
         raise RuntimeError("a worker's recorder holds no training state to load")
+
+
+def _transitions(experiences: list[Experience], dim: int, n_actions: int) -> Transitions:
+    """The plugin's transitions of one tick as arrays (status codes as in :data:`STATUS`)."""
+    n = len(experiences)
+    next_masks = None
+    if any(e.next_mask is not None for e in experiences):
+        next_masks = np.ones((n, n_actions), dtype=bool)
+        for j, e in enumerate(experiences):
+            if e.next_mask is not None:
+                next_masks[j] = e.next_mask
+    return Transitions(
+        obs=np.asarray([e.obs for e in experiences], dtype=np.float32).reshape(n, dim),
+        actions=np.asarray([e.action for e in experiences]),
+        rewards=np.fromiter((e.reward for e in experiences), dtype=np.float64, count=n),
+        next_obs=np.asarray([e.next_obs for e in experiences], dtype=np.float32).reshape(n, dim),
+        status=np.fromiter((_CODE[e.status] for e in experiences), dtype=np.int8, count=n),
+        agent_ids=np.fromiter((e.agent_id for e in experiences), dtype=np.int64, count=n),
+        ticks=np.fromiter((e.ticks for e in experiences), dtype=np.int64, count=n),
+        next_masks=next_masks)
 
 
 class WorldWorker:
@@ -192,39 +232,42 @@ class WorldWorker:
         if epsilon is not None:
             self.acting.epsilon = float(epsilon)
         rec = self.recorder
-        rec.rows, rec.forgets, rec.act_seconds, self._ends = [], [], 0.0, []
+        rec.clear()
+        self._ends = []
         bounds, forgets = [0], []
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         for tick in range(ticks):
             self._tick = tick
             seen = len(rec.forgets)
             esper.process(dt)
             forgets += [(tick, row, key) for row, key in rec.forgets[seen:]]
-            bounds.append(len(rec.rows))
+            bounds.append(rec.rows)
         world_seconds = time.perf_counter() - started
         packing = time.perf_counter()
         chunk = self._pack(ticks, np.asarray(bounds), forgets)
         chunk.seconds = {"world": world_seconds - rec.act_seconds, "act": rec.act_seconds,
-                         "pack": time.perf_counter() - packing}
+                         "pack": time.perf_counter() - packing, "cpu": time.process_time() - cpu}
         return chunk
 
     def _pack(self, ticks: int, bounds: np.ndarray, forgets: list[tuple[int, int, int]]) -> Chunk:
-        rows = self.recorder.rows
-        exps = [e for e, _ in rows]
-        n = len(exps)
-        dim = self.acting.obs_dim
+        """The chunk's ticks as one set of arrays: each tick's :class:`Transitions` concatenated, once."""
+        rec = self.recorder
+        pieces = rec.pieces or [_transitions([], self.acting.obs_dim, rec.n_actions)]
+        n, dim = rec.rows, self.acting.obs_dim
+
+        def joined(name: str) -> np.ndarray:
+            return np.concatenate([getattr(p, name) for p in pieces])
+
         next_masks = None
-        if any(e.next_mask is not None for e in exps):
-            next_masks = np.ones((n, int(self.acting.action_space.n)), dtype=bool)
-            for j, e in enumerate(exps):
-                if e.next_mask is not None:
-                    next_masks[j] = e.next_mask
+        if any(p.next_masks is not None for p in pieces):
+            next_masks = np.concatenate([np.ones((len(p), rec.n_actions), dtype=bool) if p.next_masks is None
+                                         else p.next_masks for p in pieces])
         behaviour = None
         if self.acting.algorithm == "ppo":
-            sampled = [b for _, b in rows]
+            sampled = rec.behaviour
             masks = None
             if any(b[2] is not None for b in sampled):
-                masks = np.ones((n, int(self.acting.action_space.n)), dtype=bool)
+                masks = np.ones((n, rec.n_actions), dtype=bool)
                 for j, b in enumerate(sampled):
                     if b[2] is not None:
                         masks[j] = b[2]
@@ -235,11 +278,9 @@ class WorldWorker:
                 if agent.policy == self.policy and t.length > 0 and not t.needs_reset]
         return Chunk(
             ticks=ticks, bounds=bounds,
-            obs=np.asarray([e.obs for e in exps], dtype=np.float32).reshape(n, dim),
-            actions=np.asarray([e.action for e in exps]),
-            rewards=np.fromiter((e.reward for e in exps), dtype=np.float64, count=n),
-            next_obs=np.asarray([e.next_obs for e in exps], dtype=np.float32).reshape(n, dim),
-            status=np.fromiter((_CODE[e.status] for e in exps), dtype=np.int8, count=n),
-            keys=np.fromiter((e.agent_id for e in exps), dtype=np.int64, count=n),
-            spans=np.fromiter((e.ticks for e in exps), dtype=np.int32, count=n),
+            obs=joined("obs").astype(np.float32, copy=False).reshape(n, dim), actions=joined("actions"),
+            rewards=joined("rewards").astype(np.float64, copy=False),
+            next_obs=joined("next_obs").astype(np.float32, copy=False).reshape(n, dim),
+            status=joined("status").astype(np.int8, copy=False), keys=joined("agent_ids").astype(np.int64, copy=False),
+            spans=joined("ticks").astype(np.int32, copy=False),
             next_masks=next_masks, behaviour=behaviour, forgets=forgets, ends=list(self._ends), open=live)
