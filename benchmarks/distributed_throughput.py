@@ -3,6 +3,7 @@
     python benchmarks/distributed_throughput.py             # throughput (2 repeats) and the learning curves
     python benchmarks/distributed_throughput.py --quick     # one repeat, shorter windows
     python benchmarks/distributed_throughput.py --only throughput
+    python benchmarks/distributed_throughput.py --write     # and write results/distributed-throughput.json
 
 Each measurement runs in its own subprocess, the three set-ups alternating so they see the same machine load
 (printed beside each figure: the 1-minute load average before and after). Two modes:
@@ -34,6 +35,8 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+from results_file import add_write_option, check_folder, meta, write
 
 ROOT = Path(__file__).resolve().parents[1]
 N_AGENTS = 256
@@ -168,7 +171,10 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--only", choices=["throughput", "curve"])
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
+    add_write_option(parser)
     args = parser.parse_args()
+    check_folder(parser, args.write)
+    load, found = _load(), {}
     from ecs_rl.algorithms import configure_torch
 
     configure_torch()  # one torch thread, flush-denormal: what `ecs-rl train` runs with (workers too)
@@ -191,6 +197,7 @@ def main() -> None:
                 runs["single process"].append(run_child("single", mode, warm, window))
                 runs["1 worker"].append(run_child("workers", mode, 1, warm, window))
                 runs["2 workers"].append(run_child("workers", mode, 2, warm, window))
+            found.setdefault("throughput", {"agents": N_AGENTS, "warm": warm, "window": window})[mode] = runs
             base = statistics.median(r["steps_per_sec"] for r in runs["single process"])
             for setup, rs in runs.items():
                 rate = statistics.median(r["steps_per_sec"] for r in rs)
@@ -204,6 +211,7 @@ def main() -> None:
                      "return of 16 evaluation episodes at each step")
         curves = {kind: run_child("curve", kind, steps, every) for kind in ("single", "workers")}
         rand = run_child("random", steps, every)["mean"]
+        found["curve"] = {"agents": 16, "steps": steps, "every": every, "random": rand, **curves}
         lines.append(f"  {'step':>8} {'single process':>15} {'2 workers':>10}")
         for (step, a), (_, b) in zip(curves["single"]["curve"], curves["workers"]["curve"]):
             lines.append(f"  {step:8,} {a:15.1f} {b:10.1f}")
@@ -211,6 +219,7 @@ def main() -> None:
                      f"{curves['workers']['seconds']:.0f}s (Ray's start included); random policy: {rand:.1f}")
     lines.append(f"load average at the end {_load():.1f}")
     print("\n".join(lines))
+    write("distributed-throughput", {"meta": meta(load, q), **found}, args.write)
 
 
 if __name__ == "__main__":
