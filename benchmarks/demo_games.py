@@ -3,14 +3,15 @@
     python benchmarks/demo_games.py                    # both, ~3-6 min on 2 cores
     python benchmarks/demo_games.py --only cartpole    # `ecs-rl train cartpole --seed S` for S in 0-4
     python benchmarks/demo_games.py --only foragers    # `ecs-rl train foragers`, then its greedy eval vs random
-    python benchmarks/demo_games.py --write            # and write results/cartpole-seeds.json, foragers-demo.json
+    python benchmarks/demo_games.py --only hunt        # `ecs-rl train hunt`, then `ecs-rl eval runs/hunt --baseline`
+    python benchmarks/demo_games.py --write    # and write results/cartpole-seeds.json, foragers-demo.json, hunt-demo.json
 
 Each run is the real command in its own subprocess (``ecs-rl train <game> --seed S --root <temporary dir>``);
 the figures are read back from what it printed (``solved at step N in X s``) and from its run directory (every
 training episode's step and reward, every greedy evaluation's mean), so README's solve steps and its reward
 plots (``benchmarks/report.py --plots``) come from the same runs. Foragers' trained policy (its ``best.pt``)
 is then scored greedily against a random policy on the same held-out episodes, as ``ecs-rl eval runs/foragers
---baseline`` does.
+--baseline`` does. Hunt's two teams are scored by ``ecs-rl eval runs/hunt --baseline`` itself (its table read back).
 """
 
 from __future__ import annotations
@@ -54,6 +55,24 @@ def train(game: str, seed: int, root: Path) -> dict:
             "evals": [[step, statistics.mean(rewards)] for step, rewards in sorted(evals.items())]}
 
 
+def hunt(root: Path) -> dict:
+    """``ecs-rl train hunt`` (default budgets) and ``ecs-rl eval <root>/hunt --baseline``: each team's score."""
+    cli = [sys.executable, "-m", "ecs_rl.cli"]
+    started = time.perf_counter()
+    proc = subprocess.run([*cli, "train", "hunt", "--root", str(root)], capture_output=True, text=True)
+    wall = time.perf_counter() - started
+    if proc.returncode != 0:
+        sys.exit(f"ecs-rl train hunt failed:\n{proc.stderr.strip()[-2000:]}")
+    steps = {p: int(k.replace(",", "")) for p, k in re.findall(r"(\w+) ([\d,]+) steps /", proc.stdout)}
+    proc = subprocess.run([*cli, "eval", str(root / "hunt"), "--baseline"], capture_output=True, text=True)
+    if proc.returncode != 0:
+        sys.exit(f"ecs-rl eval hunt --baseline failed:\n{proc.stderr.strip()[-2000:]}")
+    rows = re.findall(r"^(\w+)\s+([+-]\d+\.\d+)\s+([+-]\d+\.\d+)\s", proc.stdout, re.M)
+    head = proc.stdout.splitlines()[0]
+    return {"wall_seconds": round(wall, 2), "steps": steps, "eval_title": head,
+            "trained": {p: float(t) for p, t, _ in rows}, "random": {p: float(r) for p, _, r in rows}}
+
+
 def score_foragers(run: Path) -> dict:
     """The run's best.pt greedy and a random policy on the same held-out episodes (``ecs-rl eval --baseline``)."""
     from ecs_rl import evaluate
@@ -68,7 +87,7 @@ def score_foragers(run: Path) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--only", choices=["cartpole", "foragers"])
+    parser.add_argument("--only", choices=["cartpole", "foragers", "hunt"])
     parser.add_argument("--seeds", type=int, default=5, help="CartPole seeds 0..N-1 (default: %(default)s)")
     add_write_option(parser)
     args = parser.parse_args()
@@ -96,6 +115,13 @@ def main() -> None:
                   f"{len(scores['trained'])} held-out episodes", flush=True)
             write("foragers-demo", {"meta": meta(load), "command": "ecs-rl train foragers", "run": r,
                                     "eval_seed": HELD_OUT_SEED, "eval": scores}, args.write)
+        if args.only in (None, "hunt"):
+            load = load_average()
+            h = hunt(Path(tmp) / "hunt-runs")
+            print(f"hunt: {h['steps']} in {h['wall_seconds']:.0f} s; trained {h['trained']}, random {h['random']}",
+                  flush=True)
+            write("hunt-demo", {"meta": meta(load), "command": "ecs-rl train hunt; ecs-rl eval runs/hunt --baseline",
+                                **h}, args.write)
 
 
 if __name__ == "__main__":
