@@ -21,13 +21,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import subprocess
 import sys
 import time
 
 import gymnasium as gym
 import numpy as np
+from report import sb3_table
 from results_file import add_write_option, check_folder, load_average, meta, write
 
 TASKS = {
@@ -144,28 +144,9 @@ def spawn(task_name: str, library: str, seed: int) -> dict:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def summarise(task_name: str, results: dict[str, list[dict]], libraries: list[str]) -> list[str]:
-    task = TASKS[task_name]
-    solved = lambda r: next((s for s, m in r["evals"] if (m >= task["target"] if task["target"] > 0 else m > task["target"])), None)  # noqa: E731
-    lines = [f"## {task_name}: {task['env']}, {task['n_envs']} env(s), {task['steps']:,} steps, "
-             f"eval every {task['eval_freq']:,} steps (20 greedy episodes)", "",
-             "| library | seeds reaching target | steps to target (per seed) | final eval mean | best eval mean | train seconds (mean) |",
-             "|---|---|---|---|---|---|"]
-    for lib in libraries:
-        rs = results[lib]
-        steps = [solved(r) for r in rs]
-        finals = [r["evals"][-1][1] for r in rs]
-        bests = [max(m for _, m in r["evals"]) for r in rs]
-        secs = [r["train_seconds"] for r in rs]
-        lines.append(f"| {lib} | {sum(s is not None for s in steps)}/{len(rs)} | "
-                     f"{', '.join('-' if s is None else f'{s:,}' for s in steps)} | {statistics.mean(finals):.1f} | "
-                     f"{statistics.mean(bests):.1f} | {statistics.mean(secs):.1f} |")
-    lines.append("")
-    for lib in libraries[1:]:
-        ratios = [o["train_seconds"] / s["train_seconds"] for o, s in zip(results["ours"], results[lib])]
-        lines.append(f"wall-clock ratio ours / {lib}: median {statistics.median(ratios):.2f} "
-                     f"(per seed: {', '.join(f'{r:.2f}' for r in ratios)})")
-    return lines
+def summarise(task_name: str, results: dict[str, list[dict]]) -> list[str]:
+    """The table README quotes: benchmarks/report.py renders it, from the same figures as --write writes."""
+    return sb3_table(task_name, {"task": TASKS[task_name], "results": results})
 
 
 def main() -> None:
@@ -198,7 +179,7 @@ def main() -> None:
                       f"{[round(m) for _, m in r['evals']]}", flush=True)
         write(task_name, {"meta": meta(load), "task": TASKS[task_name], "seeds": list(range(args.seeds)),
                           "results": results}, args.write)
-        report += summarise(task_name, results, libraries) + [""]
+        report += summarise(task_name, results) + [""]
     print("\n".join(report))
 
 
