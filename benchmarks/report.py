@@ -264,6 +264,8 @@ def region_inference_blas(results: Results) -> str:
 def swarm_figures(data: dict) -> dict:
     out = {}
     for kind, r in data.get("speed", {}).items():
+        if not isinstance(r, dict):  # the settings beside the kinds: agents, warmup, ticks
+            continue
         tps, cpu = r["ticks_per_sec"], r["ticks_per_cpu_sec"]
         out[kind] = {"before": median(tps["before"]), "after": median(tps["after"]),
                      "x": median(a / b for a, b in zip(tps["after"], tps["before"])), "cpu": median(cpu["after"]),
