@@ -425,6 +425,9 @@ def region_benchmarks(results: Results) -> str:
     rows = []
 
     def row(figure: str, target: str, command: str, data: dict) -> None:
+        """One row; the command is the one recorded in the results file, where it has one."""
+        if data.get("meta"):
+            command = data["meta"]["command"].removeprefix("python benchmarks/")
         rows.append(f"| {figure} | {target} | `{command}` | {when(data)} |")
 
     for task, label, extra in (("dqn", "DQN, CartPole-v1, 50 000 steps", ""),
@@ -439,7 +442,7 @@ def region_benchmarks(results: Results) -> str:
         rows_target = f"{need}/{total} {reached}; <= 0.5: {verdict(ok >= need and r_same <= 0.5)}"
         row(f"{label}, {total} seeds: {ok}/{total} {reached} (by {n(max(s for s in steps if s is not None))} steps;"
             f" final eval mean {statistics.mean(finals):.0f}); {ratio(r_sb3)} SB3's wall-clock, {ratio(r_same)} with "
-            "the same torch settings", rows_target, f"algorithms_vs_sb3.py --task {task}", data)
+            "the same torch settings", rows_target, f"algorithms_vs_sb3.py --task {task} --write", data)
     speed = [results("update-speed/dqn"), results("update-speed/ppo")]
     rs = [median(ratios(d, "sb3-same")) for d in speed]
     row(f"after the update-speed work, {len(speed[0]['seeds']) if 'seeds' in speed[0] else 2} seeds: DQN "
@@ -511,7 +514,7 @@ def swarm_row(results: Results, row) -> None:
         better = "not in this run (`--only learning`)"
     row(f"Foragers, 256 agents, one shared policy, 40 x 40 arena, against {swarm['before']}: " + "; ".join(parts),
         f">= 60 ticks/s for DQN and PPO: {verdict(fast, 'not shown at this load')}; return no worse than before and "
-        f"above random: {better}", swarm["meta"]["command"].removeprefix("python benchmarks/"), swarm)
+        f"above random: {better}", "foragers_swarm.py --write", swarm)
 
 
 def dashboard_row(results: Results, row) -> None:
