@@ -71,7 +71,7 @@ def median(xs) -> float:
     return statistics.median(list(xs))
 
 
-def when(data: dict, command: str = "") -> str:
+def when(data: dict) -> str:
     """Date and load of a results file, from its ``meta`` (files written before ``--write`` have none)."""
     m = data.get("meta")
     if not m:
@@ -130,7 +130,7 @@ def sb3_summary(data: dict) -> tuple[int, int, list[int | None]]:
 def region_sb3(task_name: str):
     def render(results: Results) -> str:
         data = results(task_name)
-        note = [f"", f"({data['note']}; {when(data)}.)"] if data.get("note") else ["", f"({when(data)}.)"]
+        note = ["", f"({data['note']}; {when(data)}.)" if data.get("note") else f"({when(data)}.)"]
         return "\n".join(sb3_table(task_name, data) + note)
     return render
 
