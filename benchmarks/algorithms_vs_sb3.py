@@ -1,7 +1,7 @@
 """DQN and PPO against Stable-Baselines3: same hyper-parameters, same step budget, same machine.
 
-    python benchmarks/algorithms_vs_sb3.py --task all --seeds 5      # ~40 min on 2 cores
-    python benchmarks/algorithms_vs_sb3.py --task dqn --seeds 1 --out /tmp/look   # a quick look
+    python benchmarks/algorithms_vs_sb3.py --task all --seeds 5 --write   # ~40 min on 2 cores; writes the results
+    python benchmarks/algorithms_vs_sb3.py --task dqn --seeds 1           # a quick look: prints, writes nothing
 
 Tasks (Gymnasium envs driven by a plain loop through TrainingSession):
   dqn           DQN on CartPole-v1, 1 env, 50 000 steps       solved = greedy mean >= 475 over 20 episodes
@@ -11,26 +11,24 @@ Tasks (Gymnasium envs driven by a plain loop through TrainingSession):
 Every (library, seed) runs in its own subprocess, one after another, so process-wide torch settings
 never leak between them and both libraries see the same machine noise. SB3 runs twice: as users run
 it ("sb3": torch defaults) and with ecs-rl's process settings ("sb3-same": 1 thread, flush-denormal).
-Training time excludes the periodic evaluations (timed separately on both sides). Results go to
-benchmarks/results/<task>.json (``--out DIR`` elsewhere, e.g. for a quick look); an existing result file
-is never replaced unless ``--replace`` is given, so a quick run cannot overwrite the committed figures.
-The table printed at the end is what README and benchmarks/README quote.
+Training time excludes the periodic evaluations (timed separately on both sides). The table printed at
+the end is what README and benchmarks/README quote; only with ``--write`` are the raw figures (every seed's
+evaluations and training seconds, the load, the date, the commit) written, to benchmarks/results/<task>.json
+(``--write FOLDER``: results/FOLDER/<task>.json), so a quick look never replaces the committed figures.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import gymnasium as gym
 import numpy as np
-
-HERE = Path(__file__).resolve().parent
+from report import sb3_table
+from results_file import add_write_option, check_folder, load_average, meta, write
 
 TASKS = {
     "dqn": dict(env="CartPole-v1", n_envs=1, steps=50_000, eval_freq=5_000, target=475.0, preset="cartpole_dqn"),
@@ -146,28 +144,9 @@ def spawn(task_name: str, library: str, seed: int) -> dict:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def summarise(task_name: str, results: dict[str, list[dict]], libraries: list[str]) -> list[str]:
-    task = TASKS[task_name]
-    solved = lambda r: next((s for s, m in r["evals"] if (m >= task["target"] if task["target"] > 0 else m > task["target"])), None)  # noqa: E731
-    lines = [f"## {task_name}: {task['env']}, {task['n_envs']} env(s), {task['steps']:,} steps, "
-             f"eval every {task['eval_freq']:,} steps (20 greedy episodes)", "",
-             "| library | seeds reaching target | steps to target (per seed) | final eval mean | best eval mean | train seconds (mean) |",
-             "|---|---|---|---|---|---|"]
-    for lib in libraries:
-        rs = results[lib]
-        steps = [solved(r) for r in rs]
-        finals = [r["evals"][-1][1] for r in rs]
-        bests = [max(m for _, m in r["evals"]) for r in rs]
-        secs = [r["train_seconds"] for r in rs]
-        lines.append(f"| {lib} | {sum(s is not None for s in steps)}/{len(rs)} | "
-                     f"{', '.join('-' if s is None else f'{s:,}' for s in steps)} | {statistics.mean(finals):.1f} | "
-                     f"{statistics.mean(bests):.1f} | {statistics.mean(secs):.1f} |")
-    lines.append("")
-    for lib in libraries[1:]:
-        ratios = [o["train_seconds"] / s["train_seconds"] for o, s in zip(results["ours"], results[lib])]
-        lines.append(f"wall-clock ratio ours / {lib}: median {statistics.median(ratios):.2f} "
-                     f"(per seed: {', '.join(f'{r:.2f}' for r in ratios)})")
-    return lines
+def summarise(task_name: str, results: dict[str, list[dict]]) -> list[str]:
+    """The table README quotes: benchmarks/report.py renders it, from the same figures as --write writes."""
+    return sb3_table(task_name, {"task": TASKS[task_name], "results": results})
 
 
 def main() -> None:
@@ -178,9 +157,9 @@ def main() -> None:
     parser.add_argument("--task", choices=[*TASKS, "all"], default="all")
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--libraries", default="ours,sb3,sb3-same")
-    parser.add_argument("--out", type=Path, default=HERE / "results", help="directory for <task>.json")
-    parser.add_argument("--replace", action="store_true", help="overwrite existing <task>.json files in --out")
+    add_write_option(parser)
     args = parser.parse_args()
+    check_folder(parser, args.write)
     libraries = args.libraries.split(",")
     if libraries[0] != "ours":
         parser.error("--libraries must start with 'ours'")
@@ -188,14 +167,9 @@ def main() -> None:
     if unknown:
         parser.error(f"--libraries: unknown library {unknown[0]!r} (choose from ours, sb3, sb3-same)")
     task_names = list(TASKS) if args.task == "all" else [args.task]
-    out_dir = args.out
-    existing = [out_dir / f"{t}.json" for t in task_names if (out_dir / f"{t}.json").exists()]
-    if existing and not args.replace:  # checked before any run: hours of benchmark never end in a refusal
-        parser.error(f"{existing[0]} already holds results; pass --replace to overwrite it, "
-                     f"or --out DIR to write elsewhere")
-    out_dir.mkdir(parents=True, exist_ok=True)
     report: list[str] = []
     for task_name in task_names:
+        load = load_average()
         results: dict[str, list[dict]] = {lib: [] for lib in libraries}
         for seed in range(args.seeds):
             for lib in libraries:
@@ -203,8 +177,9 @@ def main() -> None:
                 results[lib].append(r)
                 print(f"{task_name} seed {seed} {lib:9s} train {r['train_seconds']:6.1f}s  evals "
                       f"{[round(m) for _, m in r['evals']]}", flush=True)
-        (out_dir / f"{task_name}.json").write_text(json.dumps({"task": TASKS[task_name], "results": results}, indent=1))
-        report += summarise(task_name, results, libraries) + [""]
+        write(task_name, {"meta": meta(load), "task": TASKS[task_name], "seeds": list(range(args.seeds)),
+                          "results": results}, args.write)
+        report += summarise(task_name, results) + [""]
     print("\n".join(report))
 
 

@@ -2,6 +2,7 @@
 
     python benchmarks/dashboard_load.py                 # ~4-7 min: 3 rounds of 30 000 CartPole steps per arm
     python benchmarks/dashboard_load.py --rounds 1 --steps 10000      # a quick look
+    python benchmarks/dashboard_load.py --write     # and write benchmarks/results/dashboard-load.json
 
 One ``ecs-rl dashboard`` server runs throughout. Each round trains ``ecs-rl train cartpole`` twice, in
 alternating order: once with no page open, once with the page open in headless chromium (it follows the run
@@ -27,6 +28,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from results_file import add_write_option, check_folder, load_average, meta, write
 
 ECS_RL = Path(sys.executable).with_name("ecs-rl")
 CHROMIUM = "/usr/bin/chromium"
@@ -112,7 +115,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--steps", type=int, default=30_000)
+    add_write_option(parser)
     args = parser.parse_args()
+    check_folder(parser, args.write)
+    load = load_average()
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "runs"
         root.mkdir()
@@ -160,6 +166,12 @@ def main() -> None:
           f"browser: {sum(r[2] for r in rows['page open']) / wall:.1%}")
     for n, ms, cpu in costs:
         print(f"one poll of an up-to-date client, {n:,}-line log: {ms:.2f} ms, server CPU {cpu:.2f} ms")
+    fields = ("steps_per_sec", "server_cpu_seconds", "browser_cpu_seconds", "wall_seconds", "steps_per_cpu_sec")
+    write("dashboard-load", {"meta": meta(load, quick=args.rounds < 3 or args.steps < 30_000), "rounds": args.rounds,
+                             "steps": args.steps,
+                             "arms": {arm: [dict(zip(fields, row)) for row in rs] for arm, rs in rows.items()},
+                             "poll": [{"lines": n, "wall_ms": ms, "server_cpu_ms": cpu} for n, ms, cpu in costs]},
+          args.write)
 
 
 if __name__ == "__main__":

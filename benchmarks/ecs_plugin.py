@@ -3,6 +3,7 @@
     python benchmarks/ecs_plugin.py            # all four, ~3 min
     python benchmarks/ecs_plugin.py --quick    # smaller budgets
     python benchmarks/ecs_plugin.py --only hunt
+    python benchmarks/ecs_plugin.py --write    # and write benchmarks/results/ecs-plugin.json
 
 1. overhead   random policy on 64 CartPole entities: ECS world (plugin + physics processor) vs a plain
               Python loop calling the same physics functions and the same session methods.
@@ -27,6 +28,7 @@ import time
 import esper
 import gymnasium as gym
 import numpy as np
+from results_file import add_write_option, check_folder, load_average, meta, write
 
 from ecs_rl import ActMode, EpisodeStatus, Experience, Last, RandomAgent, TrainingSession
 from ecs_rl.algorithms import DqnAgent, configure_torch, presets
@@ -187,7 +189,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--only", choices=["overhead", "batching", "training", "hunt"])
+    add_write_option(parser)
     args = parser.parse_args()
+    check_folder(parser, args.write)
+    load = load_average()
+    found: dict = {}  # the raw figures of each part, for --write
     configure_torch()  # one torch thread, flush-denormal: what `ecs-rl train` runs with
     q = args.quick
     lines = []
@@ -197,6 +203,7 @@ def main() -> None:
         ticks = 300 if q else 1500
         ecs, plain = alternate(lambda: ecs_random(64, ticks), lambda: plain_random(64, ticks), 3 if q else 5)
         ratio = statistics.median(e / p for e, p in zip(ecs, plain))
+        found["overhead"] = {"entities": 64, "ticks": ticks, "ecs_steps_per_sec": ecs, "plain_steps_per_sec": plain}
         lines.append(f"overhead  64 entities, random policy: ECS {statistics.median(ecs):,.0f} steps/s, plain loop "
                      f"{statistics.median(plain):,.0f} steps/s -> ECS / plain = {ratio:.2f} (target >= 0.80)")
 
@@ -204,6 +211,8 @@ def main() -> None:
         ticks = 100 if q else 400
         one, many = alternate(lambda: decide_cost(1, ticks * 8), lambda: decide_cost(256, ticks), 3 if q else 5)
         ratio = statistics.median(m / o for o, m in zip(one, many))
+        found["batching"] = {"entities": 256, "ticks": ticks, "seconds_per_agent_step_1": one,
+                             "seconds_per_agent_step_256": many}
         lines.append(f"batching  decide cost per agent-step: 1 entity {statistics.median(one) * 1e6:.1f} us, 256 "
                      f"entities {statistics.median(many) * 1e6:.2f} us -> 256 / 1 = {ratio:.3f} = 1/{1 / ratio:.0f} "
                      "(target <= 1/20)")
@@ -213,22 +222,28 @@ def main() -> None:
         runs = [(ecs_dqn(steps, 0), plain_dqn(steps, 0)) for _ in range(2 if q else 3)]
         identical = all(e[1] == p[1] for e, p in runs)
         ratio = statistics.median(e[0] / p[0] for e, p in runs)
+        found["training"] = {"steps": steps, "ecs_steps_per_sec": [e[0] for e, _ in runs],
+                             "plain_steps_per_sec": [p[0] for _, p in runs], "identical": identical,
+                             "episodes": len(runs[0][0][1])}
         lines.append(f"training  DQN CartPole {steps:,} steps, 1 entity: ECS "
                      f"{statistics.median(e[0] for e, _ in runs):,.0f} steps/s, plain "
                      f"{statistics.median(p[0] for _, p in runs):,.0f} steps/s -> ECS / plain = {ratio:.2f} "
                      f"(target >= 0.95); episode rewards identical: {identical} ({len(runs[0][0][1])} episodes)")
 
     if want("hunt"):
-        lines.append(hunt_line(q))
+        line, found["hunt"] = hunt_line(q)
+        lines.append(line)
     print("\n".join(lines))
+    write("ecs-plugin", {"meta": meta(load, q), **found}, args.write)
 
 
-def hunt_line(quick: bool) -> str:
+def hunt_line(quick: bool) -> tuple[str, dict]:
     ticks = 100 if quick else 300
     rand, learn = alternate(lambda: hunt_ticks_per_sec(False, ticks, 50),
                             lambda: hunt_ticks_per_sec(True, ticks, 100), 1 if quick else 3)
+    figures = {"agents": 256, "ticks": ticks, "random_ticks_per_sec": rand, "learning_ticks_per_sec": learn}
     return (f"hunt      256 agents (128 prey, 96 predators, 32 hawks), {ticks} ticks: random teams "
-            f"{statistics.median(rand):,.0f} ticks/s, both teams learning (DQN) {statistics.median(learn):,.1f} ticks/s")
+            f"{statistics.median(rand):,.0f} ticks/s, both teams learning (DQN) {statistics.median(learn):,.1f} ticks/s"), figures
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
     python benchmarks/foragers_swarm.py                 # against 2189d89 (before the 256-agent work), ~10 min
     python benchmarks/foragers_swarm.py --quick         # shorter runs, one repeat
     python benchmarks/foragers_swarm.py --before REV    # any other commit
+    python benchmarks/foragers_swarm.py --write         # and write benchmarks/results/foragers-swarm.json
 
 The arena is 40 x 40 (``foragers.swarm_size(256)``): 256 foragers and 256 pellets at the density of the
 16-agent demo game. In the 10 x 10 arena of the demo, 256 foragers bump on most ticks and a random walk
@@ -36,6 +37,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from results_file import add_write_option, check_folder, load_average, meta, write
 
 ROOT = Path(__file__).resolve().parents[1]
 N_AGENTS = 256
@@ -134,7 +137,10 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--only", choices=["speed", "learning"])
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
+    add_write_option(parser)
     args = parser.parse_args()
+    check_folder(parser, args.write)
+    load, found = load_average(), {}
     from ecs_rl.algorithms import configure_torch
 
     configure_torch()  # one torch thread, flush-denormal: what `ecs-rl train` runs with
@@ -159,6 +165,8 @@ def main() -> None:
                             r = run_child(tree, "speed", kind, 100, 200)
                             runs[side].append(r["ticks_per_sec"])
                             cpu[side].append(r["ticks_per_cpu_sec"])
+                    found.setdefault("speed", {"agents": N_AGENTS, "warmup": 100, "ticks": 200})[kind] = {
+                        "ticks_per_sec": runs, "ticks_per_cpu_sec": cpu}
                     ratio = statistics.median(a / b for a, b in zip(runs["after"], runs["before"]))
                     lines.append(f"  {kind:<7} ticks/s: before {statistics.median(runs['before']):6.1f}, after "
                                  f"{statistics.median(runs['after']):6.1f} -> after / before = {ratio:.1f}x   (per "
@@ -172,19 +180,23 @@ def main() -> None:
                              "arena per seed, 256 episodes of 200 ticks each), seeds " + ", ".join(map(str, seeds)) +
                              ":")
                 greedy = {"before": [], "after": [], "random": []}
+                seconds = {"before": [], "after": []}
                 for seed in seeds:
                     greedy["random"].append(run_child(ROOT, "learn", "random", steps, seed)["greedy"])
                     for side, tree in trees.items():
                         r = run_child(tree, "learn", "dqn", steps, seed)
                         greedy[side].append(r["greedy"])
+                        seconds[side].append(r["seconds"])
                         print(f"    seed {seed} {side:<6} {r['greedy']:6.1f}  (trained in {r['seconds']:.0f} s, "
                               f"{r['ticks'] / r['seconds']:.1f} ticks/s)", file=sys.stderr, flush=True)
+                found["learning"] = {"agent_steps": steps, "seeds": seeds, "greedy": greedy, "train_seconds": seconds}
                 for side in ("after", "before", "random"):
                     lines.append(f"    {side:<6} mean {statistics.mean(greedy[side]):6.1f}   (per seed: "
                                  + ", ".join(f"{g:.1f}" for g in greedy[side]) + ")")
                 lines.append(f"    after / before {statistics.mean(greedy['after']) / statistics.mean(greedy['before']):.2f}"
                              f", after / random {statistics.mean(greedy['after']) / statistics.mean(greedy['random']):.1f}")
             print("\n".join(lines))
+            write("foragers-swarm", {"meta": meta(load, q), "before": args.before, **found}, args.write)
         finally:
             subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(old)], check=False)
 

@@ -2,6 +2,8 @@
 
     python benchmarks/inference_speed.py                  # ~1 min; needs the onnx extra (pip install -e ".[onnx]")
     python benchmarks/inference_speed.py --blas-threads 0   # numpy's BLAS with its own default thread count
+    python benchmarks/inference_speed.py --write   # and write benchmarks/results/inference-speed.json
+                                                   # (inference-speed-blas<N>.json with --blas-threads N != 1)
 
 Trains CartPole with DQN for a few thousand steps (``ecs-rl train``), exports its best.pt to .npz and .onnx,
 and prints (1) the file sizes, (2) the time of one ``act_batch`` call at batch 1 and batch 256 for the numpy
@@ -31,6 +33,7 @@ if __name__ == "__main__":  # BLAS reads its thread count when numpy is first im
             os.environ[_var] = _threads
 
 import numpy as np
+from results_file import add_write_option, check_folder, load_average, meta, write
 
 
 def per_call(act, obs: np.ndarray, seconds: float) -> float:
@@ -52,7 +55,10 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=0.25, help="timing per policy, batch size and round")
     parser.add_argument("--steps", type=int, default=3_000, help="DQN training steps before the export")
     parser.add_argument("--blas-threads", type=int, default=1, help="numpy's BLAS threads (0: its default)")
+    add_write_option(parser)
     args = parser.parse_args()
+    check_folder(parser, args.write)
+    load = load_average()
 
     from ecs_rl.algorithms import GreedyPolicy, configure_torch
     from ecs_rl.cli import main as cli
@@ -98,6 +104,11 @@ def main() -> None:
         one, many = med[name, 1], med[name, 256]
         print(f"| {name} | {one * 1e6:.1f} | {one / torch_1:.2f}x | {many * 1e6:.1f} | {many / 256 * 1e6:.3f} | "
               f"{many / torch_256:.2f}x |")
+    name = "inference-speed" if args.blas_threads == 1 else f"inference-speed-blas{args.blas_threads}"
+    write(name, {"meta": meta(load), "arch": list(arch), "rounds": args.rounds, "seconds": args.seconds,
+                 "train_steps": args.steps, "blas_threads": args.blas_threads, "bytes": sizes,
+                 "seconds_per_call": {policy: {str(n): times[policy, n] for n in batches} for policy in policies}},
+          args.write)
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ from ecs_rl.core.run import TrainingRun
 from ecs_rl.ecs import MATCH_RESULT, step_world
 from ecs_rl.selfplay import SNAPSHOTS_DIR, read_index
 from ecs_rl.worlds import hunt
+from results_file import add_write_option, check_folder, load_average, meta, write
 
 _worlds = itertools.count()
 
@@ -54,7 +55,10 @@ def main() -> None:
     parser.add_argument("predator_run")
     parser.add_argument("--worlds", type=int, default=3)
     parser.add_argument("--ticks", type=int, default=1_000)
+    add_write_option(parser)
     args = parser.parse_args()
+    check_folder(parser, args.write)
+    load, games = load_average(), []
     configure_torch()
     snapshots = {}
     for team, path in (("prey", args.prey_run), ("predator", args.predator_run)):
@@ -72,6 +76,10 @@ def main() -> None:
         print(f"{ps['file'][:-3] + ' (' + format(ps['rating'], '.0f') + ')':<26} "
               f"{qs['file'][:-3] + ' (' + format(qs['rating'], '.0f') + ')':<30} "
               f"{kinds['catch']:>8} {kinds['escape']:>8} {share:>10.2f}")
+        games.append({"prey": ps["file"][:-3], "prey_rating": ps["rating"], "predator": qs["file"][:-3],
+                      "predator_rating": qs["rating"], "catches": kinds["catch"], "escapes": kinds["escape"]})
+    write("selfplay-head-to-head", {"meta": meta(load), "worlds": args.worlds, "ticks": args.ticks, "games": games},
+          args.write)
 
 
 if __name__ == "__main__":

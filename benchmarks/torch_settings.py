@@ -1,7 +1,8 @@
 """Why ``configure_torch()`` defaults to one torch thread and flush-denormal, and the agents use contiguous
 parameters and FlatAdam.
 
-    python benchmarks/torch_settings.py      # ~1 min
+    python benchmarks/torch_settings.py           # ~1 min
+    python benchmarks/torch_settings.py --write   # and write benchmarks/results/torch-settings.json
 
 Times one DQN-style update step (forward, Huber loss, backward, clip, Adam) on a batch of 64, for
 64-wide and 256-wide MLPs, each setting against the baseline in the same run (ratios < 1: faster).
@@ -10,10 +11,13 @@ Each variant runs in its own subprocess (thread count and denormal mode are proc
 
 from __future__ import annotations
 
+import argparse
 import json
 import subprocess
 import sys
 import time
+
+from results_file import add_write_option, check_folder, load_average, meta, write
 
 
 def child(hidden: int, threads: int, flush: bool, flat: bool) -> float:
@@ -63,8 +67,13 @@ def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "--child":
         print(json.dumps(child(int(sys.argv[2]), int(sys.argv[3]), sys.argv[4] == "1", sys.argv[5] == "1")))
         return
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_write_option(parser)
+    args = parser.parse_args()
+    check_folder(parser, args.write)
+    load, found = load_average(), {}
     for hidden in (64, 256):
-        times = {}
+        times = found[str(hidden)] = {}
         for name, (threads, flush, flat) in VARIANTS.items():
             out = subprocess.run([sys.executable, __file__, "--child", str(hidden), str(threads), str(int(flush)),
                                   str(int(flat))], capture_output=True, text=True, check=True).stdout
@@ -73,6 +82,7 @@ def main() -> None:
         print(f"MLP 4-{hidden}-{hidden}-2, batch 64, one update step:")
         for name, t in times.items():
             print(f"  {name:58s} {t * 1e6:7.0f} us   {t / base:5.2f}x")
+    write("torch-settings", {"meta": meta(load), "variants": VARIANTS, "seconds_per_update": found}, args.write)
 
 
 if __name__ == "__main__":

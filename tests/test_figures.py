@@ -1,0 +1,117 @@
+"""README's figures come from the committed results files: benchmarks/report.py --check fails when one differs."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+REPORT = ROOT / "benchmarks" / "report.py"
+
+
+def report(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(REPORT), *args], capture_output=True, text=True, cwd=ROOT)
+
+
+@pytest.fixture
+def tree(tmp_path: Path) -> Path:
+    """A copy of the two READMEs and the results files, for the generator's --root."""
+    (tmp_path / "benchmarks").mkdir()
+    shutil.copy(ROOT / "README.md", tmp_path / "README.md")
+    shutil.copy(ROOT / "benchmarks" / "README.md", tmp_path / "benchmarks" / "README.md")
+    shutil.copytree(ROOT / "benchmarks" / "results", tmp_path / "benchmarks" / "results")
+    return tmp_path
+
+
+def region(text: str, name: str) -> str:
+    match = re.search(rf"<!-- figures: {re.escape(name)} -->\n(.*?)<!-- /figures -->", text, re.S)
+    assert match, f"no region {name!r}"
+    return match.group(1)
+
+
+def test_every_readme_figure_is_what_its_results_file_renders():
+    proc = report("--check")
+    assert proc.returncode == 0, proc.stderr
+    readme = (ROOT / "README.md").read_text()
+    assert "<!-- figures: benchmarks -->" in readme and "<!-- figures: main-job -->" in readme
+
+
+def test_a_number_edited_in_the_readme_fails_the_check_naming_its_region(tree: Path):
+    readme = tree / "README.md"
+    text = readme.read_text()
+    body = region(text, "benchmarks")
+    number = re.search(r"\d+\.\d\dx", body).group(0)  # the first ratio in the table
+    edited = body.replace(number, "0.01x", 1)
+    readme.write_text(text.replace(body, edited))
+    proc = report("--check", "--root", str(tree))
+    assert proc.returncode == 1
+    assert "README.md: region 'benchmarks' differs" in proc.stderr
+    assert proc.stderr.count("differs") == 1  # the other regions, and benchmarks/README.md, still agree
+    # without --check the region is rendered again, and the check then passes; prose outside is untouched
+    readme.write_text(readme.read_text().replace("Reinforcement learning driven by", "RL driven by"))
+    assert report("--root", str(tree)).returncode == 0
+    assert report("--check", "--root", str(tree)).returncode == 0
+    assert region(readme.read_text(), "benchmarks") == body
+    assert readme.read_text().count("RL driven by") == 1
+
+
+def test_a_changed_results_file_fails_the_check_for_every_region_it_feeds(tree: Path):
+    path = tree / "benchmarks" / "results" / "cartpole-seeds.json"
+    data = json.loads(path.read_text())
+    data["runs"][0]["solved_step"] += 5_000
+    path.write_text(json.dumps(data))
+    proc = report("--check", "--root", str(tree))
+    assert proc.returncode == 1
+    assert "region 'main-job' differs" in proc.stderr
+    assert "region 'benchmarks' differs" not in proc.stderr
+
+
+def test_a_missing_results_file_fails_the_check_and_is_said_in_its_region(tree: Path):
+    (tree / "benchmarks" / "results" / "inference-speed.json").unlink()
+    proc = report("--check", "--root", str(tree))
+    assert proc.returncode == 1
+    assert "README.md: region 'inference' differs" in proc.stderr and "inference-speed.json" in proc.stderr
+    assert report("--root", str(tree)).returncode == 0
+    readme = (tree / "README.md").read_text()
+    assert region(readme, "inference") == ("No results yet: the benchmark writes `benchmarks/results/inference-speed.json`"
+                                           " when run with `--write`.\n")
+    assert "no results file yet (benchmarks/results/inference-speed.json)" in region(readme, "benchmarks")
+
+
+def test_an_unknown_or_unclosed_region_is_an_error(tree: Path):
+    bench = tree / "benchmarks" / "README.md"
+    text = bench.read_text()
+    bench.write_text(text + "\n<!-- figures: nosuch -->\n<!-- /figures -->\n")
+    proc = report("--check", "--root", str(tree))
+    assert proc.returncode == 2 and "region 'nosuch' has no renderer" in proc.stderr
+    bench.write_text(text + "\n<!-- figures: sb3-dqn -->\n")
+    proc = report("--check", "--root", str(tree))
+    assert proc.returncode == 2 and "markers" in proc.stderr
+
+
+def test_plots_are_drawn_from_the_results_files(tree: Path):
+    pytest.importorskip("matplotlib")
+    (tree / "assets").mkdir()
+    proc = report("--plots", "--root", str(tree))
+    assert proc.returncode == 0, proc.stderr
+    for name in ("cartpole_reward.png", "foragers_reward.png"):
+        assert (tree / "assets" / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_benchmarks_write_only_inside_results_and_only_when_asked():
+    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "algorithms_vs_sb3.py"), "--write", "../elsewhere"],
+                          capture_output=True, text=True, cwd=ROOT)
+    assert proc.returncode == 2 and "--write ../elsewhere: a folder inside benchmarks/results/" in proc.stderr
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        import results_file
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+    assert results_file.write("never", {"x": 1}, None) is None
+    assert not (results_file.RESULTS / "never.json").exists()
