@@ -102,6 +102,7 @@ class Transitions:
     next_masks: Any = None
 
     def __len__(self) -> int:
+        """The number of rows."""
         return len(self.rewards)
 
     def __getitem__(self, rows: slice) -> "Transitions":
@@ -113,9 +114,15 @@ class Transitions:
 
     @property
     def terminated(self) -> Any:
+        """``(n,)`` bool: the rows whose episode ended in a terminal state (truncated rows are not)."""
         return self.status == 1
 
     def experience(self, i: int) -> Experience:
+        """Row ``i`` as an :class:`Experience`.
+
+        Args:
+            i: the row's index.
+        """
         return Experience(self.obs[i], self.actions[i], float(self.rewards[i]), self.next_obs[i],
                           _STATUS[self.status[i]], int(self.agent_ids[i]), int(self.ticks[i]),
                           None if self.next_masks is None else self.next_masks[i])

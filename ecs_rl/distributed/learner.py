@@ -165,6 +165,8 @@ def train(game: Game | str, session: TrainingSession, workers: int, *, envs: int
         address: a Ray cluster to join.
         ticks_per_call: DQN: ticks per chunk a worker plays.
         broadcast_every: DQN: learner steps between weight broadcasts.
+        in_flight: DQN: chunks asked of each worker ahead (epsilon and weights are then up to that many
+            chunks old).
         stop: returns True to stop at the next chunk boundary.
         progress: show a progress bar.
         worker_cpus: CPUs Ray reserves per worker.

@@ -65,7 +65,13 @@ class Chunk:
 
     def transitions(self, lo: int, hi: int, offset: int) -> Transitions:
         """Rows ``lo:hi`` as the learner's transitions (arrays, no object per row), agent ids moved into the
-        worker's namespace: the same rows as :meth:`experience` gives one at a time."""
+        worker's namespace: the same rows as :meth:`experience` gives one at a time.
+
+        Args:
+            lo: the first row.
+            hi: one past the last row.
+            offset: the start of the worker's agent-id namespace in the session.
+        """
         masks = None if self.next_masks is None or self.next_masks[lo:hi].all() else self.next_masks[lo:hi]
         return Transitions(self.obs[lo:hi], self.actions[lo:hi], self.rewards[lo:hi], self.next_obs[lo:hi],
                            self.status[lo:hi], self.keys[lo:hi] + offset, self.spans[lo:hi], masks)
