@@ -20,7 +20,7 @@ ticks/s   the 256-agent arena through the plugin, measured over ticks 100-300 (a
           at tick 200 included; learning under way): a random policy, DQN and PPO, each with the Foragers
           preset of its tree for 256 agents (``presets.foragers_swarm_dqn`` / ``foragers_swarm_ppo`` where
           it exists, else ``foragers_dqn`` / ``foragers_ppo``).
-learning  DQN trained for the same number of agent-steps in each tree (seeds 0-2; one with --quick), then
+learning  DQN trained for the same number of agent-steps in each tree (seeds 0-4; one with --quick), then
           the mean greedy return per agent over one 200-tick episode of a held-out 256-agent arena per
           seed (256 episodes), beside a random policy's return in the same arenas: speed bought by
           learning less per step would show here, and so would a policy no better than chance.
@@ -116,6 +116,25 @@ def child_learn(kind: str, agent_steps: int, seed: int) -> dict:
 
 # -- parent ------------------------------------------------------------------------------------------
 
+def _speed_table(speed: dict, repeats: int) -> list[str]:
+    """The speed figures as one table: medians over the repeats, the load average when each run started."""
+    out = ["", f"  | {N_AGENTS} Foragers | before ticks/s | after ticks/s | after / before | before per CPU-s | "
+               "after per CPU-s | load (1-min) |", "  |---|---|---|---|---|---|---|"]
+    for kind in ("random", "dqn", "ppo"):
+        r = speed.get(kind)
+        if r is None:
+            continue
+        med = {k: {side: statistics.median(v) for side, v in r[k].items()} for k in ("ticks_per_sec", "ticks_per_cpu_sec")}
+        ratio = statistics.median(a / b for a, b in zip(r["ticks_per_sec"]["after"], r["ticks_per_sec"]["before"]))
+        every = r["load"]["before"] + r["load"]["after"]
+        out.append(f"  | {kind} | {med['ticks_per_sec']['before']:.1f} | {med['ticks_per_sec']['after']:.1f} | "
+                   f"{ratio:.2f}x | {med['ticks_per_cpu_sec']['before']:.1f} | {med['ticks_per_cpu_sec']['after']:.1f} | "
+                   f"{min(every):.1f}-{max(every):.1f} |")
+    out.append(f"  (median of {repeats} alternating run(s) each; goal: 256 agents learning at >= 60 ticks/s. On a busy "
+               "machine ticks/s is a share of a core; per CPU-second is what one free core would give.)")
+    return out
+
+
 def run_child(tree: Path, *args: object) -> dict:
     env = {**os.environ, "PYTHONPATH": str(tree), "SDL_VIDEODRIVER": "dummy"}
     proc = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--child", *map(str, args)],
@@ -136,6 +155,9 @@ def main() -> None:
     parser.add_argument("--before", default="2189d89", help="the commit to compare with (default: %(default)s)")
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--only", choices=["speed", "learning"])
+    parser.add_argument("--seeds", type=int, default=5, help="learning: seeds 0..N-1 (default %(default)s; 1 with --quick)")
+    parser.add_argument("--repeats", type=int, default=2, help="speed: rounds of alternating runs (default %(default)s; "
+                                                               "1 with --quick)")
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     add_write_option(parser)
     args = parser.parse_args()
@@ -150,7 +172,7 @@ def main() -> None:
         print(json.dumps(fn(kind, *map(int, rest))))
         return
     q = args.quick
-    repeats = 1 if q else 2
+    repeats = 1 if q else args.repeats
     with tempfile.TemporaryDirectory(prefix="ecs-rl-bench-") as tmp:
         old = before_tree(args.before, tmp)
         trees = {"before": old, "after": ROOT}
@@ -160,22 +182,25 @@ def main() -> None:
                 for kind in ("random", "dqn", "ppo"):
                     runs = {"before": [], "after": []}
                     cpu = {"before": [], "after": []}
+                    loads = {"before": [], "after": []}
                     for _ in range(repeats):
                         for side, tree in trees.items():
+                            loads[side].append(round(load_average(), 2))
                             r = run_child(tree, "speed", kind, 100, 200)
                             runs[side].append(r["ticks_per_sec"])
                             cpu[side].append(r["ticks_per_cpu_sec"])
                     found.setdefault("speed", {"agents": N_AGENTS, "warmup": 100, "ticks": 200})[kind] = {
-                        "ticks_per_sec": runs, "ticks_per_cpu_sec": cpu}
+                        "ticks_per_sec": runs, "ticks_per_cpu_sec": cpu, "load": loads}
                     ratio = statistics.median(a / b for a, b in zip(runs["after"], runs["before"]))
                     lines.append(f"  {kind:<7} ticks/s: before {statistics.median(runs['before']):6.1f}, after "
                                  f"{statistics.median(runs['after']):6.1f} -> after / before = {ratio:.1f}x   (per "
                                  f"CPU-second: before {statistics.median(cpu['before']):.1f}, after "
                                  f"{statistics.median(cpu['after']):.1f})")
                     print(lines[-1], file=sys.stderr, flush=True)
+                lines += _speed_table(found["speed"], repeats)
             if args.only in (None, "learning"):
                 steps = N_AGENTS * (400 if q else 800)
-                seeds = [0] if q else [0, 1, 2]
+                seeds = [0] if q else list(range(args.seeds))
                 lines.append(f"  DQN greedy return per agent after {steps:,} agent-steps (held-out {N_AGENTS}-agent "
                              "arena per seed, 256 episodes of 200 ticks each), seeds " + ", ".join(map(str, seeds)) +
                              ":")
@@ -195,6 +220,9 @@ def main() -> None:
                                  + ", ".join(f"{g:.1f}" for g in greedy[side]) + ")")
                 lines.append(f"    after / before {statistics.mean(greedy['after']) / statistics.mean(greedy['before']):.2f}"
                              f", after / random {statistics.mean(greedy['after']) / statistics.mean(greedy['random']):.1f}")
+                if len(seeds) > 1:
+                    lines.append("    spread (standard deviation over seeds): " + ", ".join(
+                        f"{side} {statistics.stdev(greedy[side]):.1f}" for side in ("after", "before", "random")))
             print("\n".join(lines))
             write("foragers-swarm", {"meta": meta(load, q), "before": args.before, **found}, args.write)
         finally:

@@ -39,7 +39,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..core.types import ActMode, Experience
+from ..core.types import ActMode, Experience, Transitions
 
 if TYPE_CHECKING:
     from .policy import GreedyPolicy
@@ -313,17 +313,34 @@ class PpoAgent:
         Args:
             experience: the transition of an agent that decided through ``act_batch`` (or ``decided``).
         """
-        agent_id = int(experience.agent_id)
+        self._observe_row(int(experience.agent_id), float(experience.reward), experience.ticks,
+                          experience.truncated, experience.done,
+                          np.array(experience.next_obs, dtype=np.float32).reshape(self.obs_dim))
+
+    def observe_transitions(self, batch: Transitions) -> None:
+        """``observe`` every row of ``batch`` in order, without an :class:`Experience` per row.
+
+        Args:
+            batch: the transitions as arrays, rows in the order they happened.
+        """
+        n = len(batch)
+        next_obs = np.array(batch.next_obs, dtype=np.float32).reshape(n, self.obs_dim)  # rows kept: our own copy
+        status = np.asarray(batch.status)
+        for agent_id, reward, ticks, code, final in zip(np.asarray(batch.agent_ids).tolist(),
+                                                        np.asarray(batch.rewards, dtype=np.float64).tolist(),
+                                                        np.asarray(batch.ticks).tolist(), status.tolist(), next_obs):
+            self._observe_row(agent_id, reward, ticks, code == 2, code != 0, final)
+
+    def _observe_row(self, agent_id: int, reward: float, ticks: int, truncated: bool, done: bool,
+                     next_obs: np.ndarray) -> None:
         pending = self._pending.pop(agent_id, None)
         if pending is None:
             raise RuntimeError(f"PPO got a transition for agent {agent_id} without an explore-mode act for it")
         obs, action, logp, mask = pending
-        reward = float(experience.reward)
-        discount = self.config.gamma ** experience.ticks
-        if experience.truncated:  # cut short, not finished: bootstrap from the true final observation
+        discount = self.config.gamma ** ticks
+        if truncated:  # cut short, not finished: bootstrap from the true final observation
             with torch.inference_mode():
-                final = torch.as_tensor(np.asarray(experience.next_obs, dtype=np.float32).reshape(1, self.obs_dim))
-                reward += discount * float(self.net.value(final)[0])
+                reward += discount * float(self.net.value(torch.from_numpy(next_obs).reshape(1, self.obs_dim))[0])
         seg = self._segments.get(agent_id)
         if seg is None:
             seg = self._segments[agent_id] = _Segment()
@@ -332,9 +349,9 @@ class PpoAgent:
         seg.logps.append(logp)
         seg.masks.append(mask)
         seg.rewards.append(reward)
-        seg.dones.append(experience.done)
+        seg.dones.append(done)
         seg.discounts.append(discount)
-        seg.last_next_obs = np.array(experience.next_obs, dtype=np.float32).reshape(self.obs_dim)
+        seg.last_next_obs = next_obs
         self._steps += 1
         self._rollout_len += 1
         if not self.hold_updates:

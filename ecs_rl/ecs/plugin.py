@@ -10,7 +10,7 @@ from typing import Any, Callable, Mapping
 
 import esper
 
-from ..core.types import ActMode, EpisodeRecord, EpisodeStatus, Experience
+from ..core.types import ActMode, EpisodeRecord, EpisodeStatus, Experience, Transitions
 from .components import Agent
 from .evaluation import EvalResult, Evaluation, WorldFactory
 from .events import EPISODE_END, TRAINING_DONE, EpisodeEnd, forget_handlers_at_exit
@@ -185,8 +185,9 @@ class Plugin:
 
     # -- learning: budgets and evaluation at exact step counts --------------------------------
 
-    def learn(self, entry: PolicyEntry, experiences: list[Experience]) -> None:
-        """Hand a policy's closed transitions to its session, in order, up to its budget (and the
+    def learn(self, entry: PolicyEntry, experiences: "list[Experience] | Transitions") -> None:
+        """Hand a policy's closed transitions (a list of :class:`Experience`, or the record processor's
+        :class:`Transitions` arrays) to its session, in order, up to its budget (and the
         plugin's ``max_steps``): the rest are not learned from. An evaluation falls due when the
         session's count reaches a multiple of ``Evaluation.every`` and runs right then, before the
         next transition is learned from, so it evaluates the policy of exactly that step.

@@ -14,13 +14,13 @@ from typing import Any, Callable, Mapping
 import esper
 import numpy as np
 
-from ..core.types import ActMode, EpisodeStatus, Experience
+from ..core.types import ActMode, EpisodeStatus, Transitions
 from .components import ActionMask, Agent, ResetRequest
 from .events import EpisodeEnd
 from .lifecycle import Lifecycle
 from .policies import ComponentError, PolicyEntry
 
-RUNNING, TERMINATED, TRUNCATED = EpisodeStatus.RUNNING, EpisodeStatus.TERMINATED, EpisodeStatus.TRUNCATED
+TERMINATED, TRUNCATED = EpisodeStatus.TERMINATED, EpisodeStatus.TRUNCATED
 _NOTHING: frozenset[int] = frozenset()
 
 
@@ -120,11 +120,12 @@ class RecordProcessor(esper.Processor):
 
     Over a decision period the transition's reward is ``sum_i gamma^i r_i`` (the learner's gamma) and
     it carries ``ticks`` so the learner bootstraps with ``gamma ** ticks``. Each policy's transitions
-    of the tick go to ``learn(entry, experiences)`` (the plugin: budgets, evaluation steps).
+    of the tick go to ``learn(entry, transitions)`` as one :class:`Transitions` batch (the plugin: budgets,
+    evaluation steps).
     """
 
     def __init__(self, life: Lifecycle, policies: Mapping[str, PolicyEntry], learning: bool,
-                 learn: Callable[[PolicyEntry, list[Experience]], None]) -> None:
+                 learn: Callable[[PolicyEntry, Transitions], None]) -> None:
         self.life = life
         self.policies = policies
         self.learning = learning
@@ -159,9 +160,9 @@ class RecordProcessor(esper.Processor):
                 tracker.waiting = False
                 tracker.decisions += 1
                 if self.learning and tracker.decision_obs is not None:
-                    status = TERMINATED if terminated else TRUNCATED if truncated else RUNNING
                     closing.setdefault(agent.policy, []).append(
-                        (entity, tracker, action.value, obs.value, status))
+                        (entity, action.value, obs.value, 1 if terminated else 2 if truncated else 0,
+                         tracker.decision_obs, tracker.decision_reward, tracker.key, k + 1))
             if ended:
                 life.end_episode(entity, agent, tracker, TERMINATED if terminated else TRUNCATED)
         masks = _masks() if closing else None
@@ -169,15 +170,15 @@ class RecordProcessor(esper.Processor):
             entry = self.policies[name]
             if entry.session is None:
                 continue
-            entities = [it[0] for it in items]
-            next_batch = entry.stack([it[3] for it in items], entities, " (next)")
+            # the policy's transitions of the tick as arrays, one row per agent (no object per agent)
+            entities, actions, values, codes, decided, rewards, keys, ticks = zip(*items)
+            next_batch = entry.stack(values, entities, " (next)")
             next_masks = None
             if masks:  # the legal actions at next_obs (a terminal state may have none)
-                next_masks = entry.stack_masks(masks, entities, " (next)", [it[4] is TERMINATED for it in items])
-            self.learn(entry, [Experience(tracker.decision_obs, action, tracker.decision_reward, next_batch[j], status,
-                                          tracker.key, tracker.ticks_since_decision,
-                                          None if next_masks is None else next_masks[j])
-                               for j, (_, tracker, action, _, status) in enumerate(items)])
+                next_masks = entry.stack_masks(masks, entities, " (next)", [c == 1 for c in codes])
+            self.learn(entry, Transitions(np.array(decided), np.array(actions), np.array(rewards, dtype=np.float64),
+                                          next_batch, np.array(codes, dtype=np.int8), np.array(keys, dtype=np.int64),
+                                          np.array(ticks, dtype=np.int64), next_masks))
 
 
 class EpisodeProcessor(esper.Processor):
