@@ -1,0 +1,142 @@
+"""Mutation testing of ecs_rl/core, ecs_rl/ecs and ecs_rl/algorithms with mutmut (run by scripts/mutation.sh).
+
+Mutmut's own ``run`` tries every mutant, which takes many hours here; this driver generates all mutants,
+draws a fixed seeded sample of them (``--sample N --seed S``), has ``mutmut run`` try only those, and prints
+the score per package and overall: killed / (killed + survived). A timeout (the mutant made the tests hang)
+counts as killed and is said; a mutant no selected test reaches counts as survived. Mutants listed in
+``tests/mutation_equivalents.md`` (equivalent to the original: no test can tell them apart) are left out
+of the score and counted on their own line.
+
+Run from the repository root with the venv that has the ``mutation`` extra.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import re
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+PACKAGES = ("ecs_rl.core", "ecs_rl.ecs", "ecs_rl.algorithms")
+EQUIVALENTS = Path("tests/mutation_equivalents.md")
+KILLED = {1: "killed", 3: "killed"}
+TIMEOUT = {36, -24, 24, 152, 255, -9}
+SURVIVED = {0: "survived", 5: "no tests", 33: "no tests"}
+
+
+def generate() -> None:
+    """Write every mutant into ``mutants/`` (mutmut's own generation step, without running anything)."""
+    from mutmut.__main__ import create_mutants
+    from mutmut.mutation.trampoline import set_mutant_under_test
+    from mutmut.utils.file_utils import copy_also_copy_files, copy_src_dir, setup_source_paths
+
+    set_mutant_under_test("mutant_generation")
+    Path("mutants").mkdir(exist_ok=True)
+    copy_src_dir()
+    copy_also_copy_files()
+    setup_source_paths()
+    create_mutants(2)
+
+
+def meta_files() -> list[Path]:
+    return sorted(Path("mutants").glob("ecs_rl/**/*.py.meta"))
+
+
+def results() -> dict[str, int | None]:
+    """Every mutant's name and mutmut's exit code for it (``None``: not tried)."""
+    found: dict[str, int | None] = {}
+    for meta in meta_files():
+        found.update(json.loads(meta.read_text())["exit_code_by_key"])
+    return found
+
+
+def package_of(name: str) -> str:
+    for package in PACKAGES:
+        if name.startswith(package + "."):
+            return package
+    return "other"
+
+
+def equivalents() -> set[str]:
+    """Mutant names in backticks at the start of a list item of ``tests/mutation_equivalents.md``."""
+    if not EQUIVALENTS.exists():
+        return set()
+    return set(re.findall(r"^- `([^`]+__mutmut_\d+)`", EQUIVALENTS.read_text(encoding="utf-8"), re.MULTILINE))
+
+
+def score(sample: list[str], codes: dict[str, int | None], equivalent: set[str]) -> tuple[list[str], list[str]]:
+    """Print the table; return the survivors and the mutants with an unexpected status."""
+    rows: dict[str, Counter] = {package: Counter() for package in (*PACKAGES, "overall")}
+    survivors, odd = [], []
+    for name in sample:
+        code = codes.get(name)
+        if name in equivalent:
+            kind = "equivalent"
+        elif code in KILLED:
+            kind = "killed"
+        elif code in TIMEOUT:
+            kind = "timeout"
+        elif code in SURVIVED:
+            kind = "survived"
+            survivors.append(name)
+        else:
+            kind = "other"
+            odd.append(name)
+        rows[package_of(name)][kind] += 1
+        rows["overall"][kind] += 1
+    print(f"{'package':<20}{'score':>8}{'killed':>8}{'timeout':>9}{'survived':>10}{'equiv.':>8}{'other':>7}")
+    for package, c in rows.items():
+        caught = c["killed"] + c["timeout"]
+        counted = caught + c["survived"]
+        pct = f"{100 * caught / counted:.1f}%" if counted else "-"
+        print(f"{package:<20}{pct:>8}{c['killed']:>8}{c['timeout']:>9}{c['survived']:>10}"
+              f"{c['equivalent']:>8}{c['other']:>7}")
+    print("score = (killed + timeout) / (killed + timeout + survived); equivalents (tests/mutation_equivalents.md) "
+          "left out; 'other' = suspicious/segfault/not checked, left out")
+    return survivors, odd
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sample", type=int, default=300, help="mutants to try, drawn with --seed (0: all)")
+    parser.add_argument("--seed", type=int, default=18)
+    parser.add_argument("--jobs", type=int, default=2, help="mutants tried at once")
+    parser.add_argument("--report-only", action="store_true", help="score the last run's results, try nothing")
+    args = parser.parse_args()
+
+    start = time.monotonic()
+    if not args.report_only:
+        generate()
+    names = sorted(results())
+    if not names:
+        print("mutation: no mutants found under mutants/ (run without --report-only first)", file=sys.stderr)
+        return 2
+    sample = names if args.sample <= 0 or args.sample >= len(names) else sorted(
+        random.Random(args.seed).sample(names, args.sample))
+    print(f"mutation: {len(sample)} of {len(names)} mutants (seed {args.seed})", flush=True)
+    if not args.report_only:
+        listing = Path("mutants/sample.txt")
+        listing.write_text("\n".join(sample) + "\n", encoding="utf-8")
+        with open("mutants/mutmut-run.log", "w", encoding="utf-8") as log:
+            subprocess.run([sys.executable, "-m", "mutmut", "run", "--max-children", str(args.jobs), *sample],
+                           check=False, stdout=log, stderr=subprocess.STDOUT)
+    codes = results()
+    print()
+    print(f"mutation: sample of {len(sample)} of {len(names)} mutants, seed {args.seed}, "
+          f"{time.monotonic() - start:.0f} s")
+    survivors, odd = score(sample, codes, equivalents())
+    for title, group in (("survived", survivors), ("other status", odd)):
+        if group:
+            print(f"\n{title} ({len(group)}; see one with: mutmut show NAME):")
+            for name in group:
+                print(f"  {name}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,31 @@
+"""Plugin behaviours that mutation testing found unchecked: an explicit ``Agent.agent_id`` on the act path."""
+
+from walk_world import ACT_SPACE, OBS_SPACE, RecordingAgent, reset, spawn
+
+from ecs_rl import TrainingSession
+from ecs_rl.algorithms import PpoAgent, PpoConfig
+from ecs_rl.ecs import install, step_world
+
+
+def test_an_explicit_agent_id_is_what_the_policy_sees_when_acting_and_learning(world):
+    session = TrainingSession(RecordingAgent())
+    walker = spawn("walk", limit=3, agent_id=42)
+    other = spawn("walk", limit=3, tag=1.0)  # no agent_id: its entity id
+    assert walker != 42
+    install({"walk": session}, reset=reset)
+    step_world(7)
+    agent = session.agent
+    acted = {i for _, ids, _ in agent.batches for i in ids}
+    learned = {e.agent_id for e in agent.experiences}
+    assert acted == learned and len(acted) == 2
+    assert {i % 2**32 for i in acted} == {42, other}
+
+
+def test_ppo_learns_from_an_entity_with_an_explicit_agent_id(world):
+    config = PpoConfig(n_steps=4, batch_size=4, n_epochs=1, hidden=(8,))
+    session = TrainingSession(PpoAgent(OBS_SPACE, ACT_SPACE, config))
+    spawn("walk", limit=3, agent_id=5)
+    install({"walk": session}, reset=reset)
+    step_world(9)  # PPO refuses a transition for an id it did not act for: ids must agree on both paths
+    assert session.total_steps == 9 and session.total_episodes == 3
+    assert session.agent.updates >= 2
