@@ -44,7 +44,18 @@ def generate() -> None:
 
 
 def meta_files() -> list[Path]:
-    return sorted(Path("mutants").glob("ecs_rl/**/*.py.meta"))
+    """mutmut's result files of the modules the config mutates (a module dropped from it leaves a stale one)."""
+    import fnmatch
+    import tomllib
+
+    config = tomllib.loads(Path("pyproject.toml").read_text(encoding="utf-8"))["tool"]["mutmut"]
+    found = []
+    for meta in sorted(Path("mutants").glob("ecs_rl/**/*.py.meta")):
+        source = str(meta.relative_to("mutants"))[: -len(".meta")]
+        if any(fnmatch.fnmatch(source, p) for p in config.get("only_mutate", ["*"])) and \
+                not any(fnmatch.fnmatch(source, p) for p in config.get("do_not_mutate", [])):
+            found.append(meta)
+    return found
 
 
 def results() -> dict[str, int | None]:
