@@ -118,3 +118,72 @@ def test_a_report_names_its_units_only_when_decisions_are_counted():
     assert "total steps (decisions)" in timed and "mean_length (ticks)" in timed and "mean_decisions (steps)" in timed
     evaluation = str(EvalReport(5, {"mean_reward": 1.0}))
     assert "total steps" not in evaluation and "total episodes" not in evaluation
+
+
+def test_a_corrupt_log_line_is_named_with_what_is_wrong(tmp_path):
+    from ecs_rl.core.files import read_jsonl, read_jsonl_from
+
+    log = tmp_path / "log.jsonl"
+    log.write_bytes(b'{"a": 1}\n[1, 2]\n')
+    with pytest.raises(ValueError, match=r"log.jsonl.*2.*expected a JSON object, got list"):
+        read_jsonl(log)
+    log.write_bytes(b'{"a": 1}\n{"b": \n')
+    with pytest.raises(ValueError, match=r"not a JSON line \(Expecting value\)"):
+        read_jsonl(log)
+    log.write_bytes(b'{"a": 1}\n\xff\xfe\n')
+    with pytest.raises(ValueError, match=r"log.jsonl: line at byte 9: not a JSON line \(.*invalid start byte"):
+        read_jsonl_from(log)
+
+
+def test_restore_removes_temporary_files_of_killed_writes_and_says_which(tmp_path):
+    run = TrainingRun.create("tmp", root=tmp_path)
+    stale = [run.path / ".metadata.json.abc123.tmp", run.checkpoints_dir / ".latest.pt.xyz789.tmp"]
+    for p in stale:
+        p.write_bytes(b"half")
+    (run.path / ".keep.tmp").write_bytes(b"not ours")  # no random part: not a temporary file of ours
+    resumed = TrainingRun.resume(run.path)
+    with pytest.raises(RuntimeError, match=r"^restore\(\) needs acquire_lock\(\) first$"):
+        resumed.restore(None)
+    resumed.acquire_lock()
+    notes = resumed.restore(None)
+    resumed.release_lock()
+    assert not any(p.exists() for p in stale) and (run.path / ".keep.tmp").exists()
+    assert len(notes) == 1 and notes[0].startswith("removed 2 temporary file(s) of an interrupted write: ")
+    assert sorted(notes[0].split(": ", 1)[1].split(", ")) == sorted(p.name for p in stale)
+
+
+def test_the_lock_file_is_readable_by_all_and_writable_by_its_owner_only(tmp_path):
+    import os
+    import stat
+
+    run = TrainingRun.create("lock", root=tmp_path)
+    old = os.umask(0)
+    try:
+        run.acquire_lock()
+    finally:
+        os.umask(old)
+    run.mark_lock_holder()
+    assert stat.S_IMODE(run.lock_path.stat().st_mode) == 0o644
+    assert run.lock_path.read_text() == f"{os.getpid()}\n"
+    run.release_lock()
+
+
+def test_an_agent_without_total_steps_is_refused_naming_it():
+    class NoCount:
+        def act(self, *a): ...
+        def act_batch(self, *a): ...
+        def observe(self, *a): ...
+        def on_episode_end(self, *a): ...
+        def save(self, *a): ...
+        def load(self, *a): ...
+
+    with pytest.raises(TypeError, match=r"lacks LearningAgent member\(s\): .*total_steps$"):
+        TrainingSession(NoCount())
+
+
+def test_random_agent_masks_need_a_discrete_space():
+    agent = RandomAgent(gym.spaces.Box(-1, 1, shape=(2,)))
+    with pytest.raises(TypeError, match="action masks need a Discrete action space, got Box"):
+        agent.act_batch(np.zeros((1, 2)), masks=np.ones((1, 2), dtype=bool))
+    masked = RandomAgent(gym.spaces.Discrete(3), seed=0)
+    assert {masked.act(None, mask=np.array([False, True, False])) for _ in range(20)} == {1}
