@@ -80,8 +80,9 @@ def equivalents() -> set[str]:
     return set(re.findall(r"^- `([^`]+__mutmut_\d+)`", EQUIVALENTS.read_text(encoding="utf-8"), re.MULTILINE))
 
 
-def score(sample: list[str], codes: dict[str, int | None], equivalent: set[str]) -> tuple[list[str], list[str]]:
-    """Print the table; return the survivors and the mutants with an unexpected status."""
+def score(sample: list[str], codes: dict[str, int | None],
+          equivalent: set[str]) -> tuple[list[str], list[str], dict[str, dict[str, float]]]:
+    """Print the table; return the survivors, the mutants with an unexpected status and the table."""
     rows: dict[str, Counter] = {package: Counter() for package in (*PACKAGES, "overall")}
     survivors, odd = [], []
     for name in sample:
@@ -100,16 +101,18 @@ def score(sample: list[str], codes: dict[str, int | None], equivalent: set[str])
             odd.append(name)
         rows[package_of(name)][kind] += 1
         rows["overall"][kind] += 1
+    table = {}
     print(f"{'package':<20}{'score':>8}{'killed':>8}{'timeout':>9}{'survived':>10}{'equiv.':>8}{'other':>7}")
     for package, c in rows.items():
         caught = c["killed"] + c["timeout"]
         counted = caught + c["survived"]
         pct = f"{100 * caught / counted:.1f}%" if counted else "-"
+        table[package] = {"score": round(100 * caught / counted, 1) if counted else None, **c}
         print(f"{package:<20}{pct:>8}{c['killed']:>8}{c['timeout']:>9}{c['survived']:>10}"
               f"{c['equivalent']:>8}{c['other']:>7}")
     print("score = (killed + timeout) / (killed + timeout + survived); equivalents (tests/mutation_equivalents.md) "
           "left out; 'other' = suspicious/segfault/not checked, left out")
-    return survivors, odd
+    return survivors, odd, table
 
 
 def main() -> int:
@@ -118,6 +121,10 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=18)
     parser.add_argument("--jobs", type=int, default=2, help="mutants tried at once")
     parser.add_argument("--report-only", action="store_true", help="score the last run's results, try nothing")
+    parser.add_argument("--retry-survivors", action="store_true",
+                        help="try again only the sample's mutants that survived or were not tried (after adding "
+                             "tests: a killed mutant stays killed when tests are only added)")
+    parser.add_argument("--write", metavar="PATH", help="also write the scores as JSON to PATH")
     args = parser.parse_args()
 
     start = time.monotonic()
@@ -133,14 +140,23 @@ def main() -> int:
     if not args.report_only:
         listing = Path("mutants/sample.txt")
         listing.write_text("\n".join(sample) + "\n", encoding="utf-8")
+        todo = sample
+        if args.retry_survivors:
+            codes = results()
+            todo = [n for n in sample if codes.get(n) not in KILLED and codes.get(n) not in TIMEOUT]
+            print(f"mutation: trying again {len(todo)} mutants that survived or were not tried", flush=True)
         with open("mutants/mutmut-run.log", "w", encoding="utf-8") as log:
-            subprocess.run([sys.executable, "-m", "mutmut", "run", "--max-children", str(args.jobs), *sample],
+            subprocess.run([sys.executable, "-m", "mutmut", "run", "--max-children", str(args.jobs), *todo],
                            check=False, stdout=log, stderr=subprocess.STDOUT)
     codes = results()
     print()
     print(f"mutation: sample of {len(sample)} of {len(names)} mutants, seed {args.seed}, "
           f"{time.monotonic() - start:.0f} s")
-    survivors, odd = score(sample, codes, equivalents())
+    survivors, odd, table = score(sample, codes, equivalents())
+    if args.write:
+        Path(args.write).write_text(json.dumps({
+            "date": time.strftime("%Y-%m-%d"), "sample": len(sample), "mutants": len(names), "seed": args.seed,
+            "scores": table, "survived": survivors}, indent=1) + "\n", encoding="utf-8")
     for title, group in (("survived", survivors), ("other status", odd)):
         if group:
             print(f"\n{title} ({len(group)}; see one with: mutmut show NAME):")
