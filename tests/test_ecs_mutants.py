@@ -29,3 +29,21 @@ def test_ppo_learns_from_an_entity_with_an_explicit_agent_id(world):
     step_world(9)  # PPO refuses a transition for an id it did not act for: ids must agree on both paths
     assert session.total_steps == 9 and session.total_episodes == 3
     assert session.agent.updates >= 2
+
+
+def test_a_controller_s_float64_or_int_box_action_is_accepted_and_an_outside_one_named():
+    import gymnasium as gym
+    import numpy as np
+    import pytest
+
+    from ecs_rl.ecs import ComponentError, ScriptedController
+    from ecs_rl.ecs.policies import PolicyEntry
+
+    space = gym.spaces.Box(-1.0, 1.0, shape=(2,), dtype=np.float32)
+    entry = PolicyEntry("steer", ScriptedController(lambda obs, entity: [0.5, -0.5], space))
+    entry.check_action(3, [0.5, -0.5])  # a Python list: float64 values inside the box
+    entry.check_action(3, np.array([1, 0]))  # whole numbers
+    with pytest.raises(ComponentError, match=r"entity 3: Action \[2.0, 0.0\] from controller 'steer' is outside"):
+        entry.check_action(3, [2.0, 0.0])
+    with pytest.raises(ComponentError, match="is outside"):
+        entry.check_action(3, ["a", "b"])
