@@ -45,5 +45,55 @@ def test_a_controller_s_float64_or_int_box_action_is_accepted_and_an_outside_one
     entry.check_action(3, np.array([1, 0]))  # whole numbers
     with pytest.raises(ComponentError, match=r"entity 3: Action \[2.0, 0.0\] from controller 'steer' is outside"):
         entry.check_action(3, [2.0, 0.0])
-    with pytest.raises(ComponentError, match="is outside"):
-        entry.check_action(3, ["a", "b"])
+
+
+def test_an_explicit_agent_id_of_zero_is_valid_and_beyond_the_namespace_is_named(world):
+    import pytest
+
+    from ecs_rl.ecs import ComponentError
+
+    session = TrainingSession(RecordingAgent())
+    spawn("walk", limit=3, agent_id=0)
+    install({"walk": session}, reset=reset)
+    step_world(2)
+    assert {e.agent_id % 2**32 for e in session.agent.experiences} == {0}
+    spawn("walk", limit=3, agent_id=2**32)
+    with pytest.raises(ComponentError, match=r"Agent.agent_id must be a whole number in \[0, 2\*\*32\), got 4294967296"):
+        step_world(1)
+
+
+def test_install_names_bad_arguments(world):
+    import pytest
+
+    with pytest.raises(ValueError, match="^policies must name at least one policy$"):
+        install({}, reset=reset)
+    for bad in (2.5, -1, True):
+        with pytest.raises(ValueError, match="max_steps"):
+            install({"walk": TrainingSession(RecordingAgent())}, reset=reset, max_steps=bad)
+
+
+def test_progress_callbacks_and_freeze_of_a_plugin(world):
+    import pytest
+
+    session = TrainingSession(RecordingAgent()).with_max_steps(50)
+    spawn("walk", limit=2)
+    plugin = install({"walk": session}, reset=reset)
+    ended = []
+    assert plugin.on_episode_end(ended.append) == ended.append
+    step_world(4)
+    assert [e.total_reward >= 2 for e in ended] == [True, True] and [e.length for e in ended] == [2, 2]
+    progress = plugin.progress()["walk"]
+    assert (progress.policy, progress.steps, progress.budget, progress.state) == ("walk", 4, 50, "learning")
+    with pytest.raises(ValueError, match=r"freeze\(\) needs a learning policy of this plugin \(walk\), got 'nope'"):
+        plugin.freeze("nope")
+    plugin.freeze("walk")
+    assert plugin.progress()["walk"].state == "frozen"
+
+
+def test_run_episodes_reports_the_seed_of_its_world(world):
+    from walk_world import factory
+
+    from ecs_rl.ecs import run_episodes
+
+    results = run_episodes(factory("walk", limit=3), {"walk": RecordingAgent()}, 2, seed=77, reset=reset)
+    assert results["walk"].seed == 77 and [r.length for r in results["walk"].records] == [3, 3]

@@ -122,3 +122,56 @@ def test_session_act_hands_the_agent_id_to_the_agent(mask):
     with pytest.raises(RuntimeError, match="agent 0"):
         session.observe(Experience(obs, action, 1.0, obs, EpisodeStatus.RUNNING, agent_id=0))
     assert session.total_steps == 1
+
+
+def test_report_title_and_the_run_a_checkpoint_needs():
+    session = TrainingSession(RandomAgent(ACTIONS))
+    assert str(session.eval_report(3)).splitlines()[0] == "Training report"
+    assert str(session.eval_report(3, "Mine")).splitlines()[0] == "Mine"
+    assert session.eval_report(3).n_episodes == 3
+    with pytest.raises(RuntimeError, match=r"^save_checkpoint needs a run: attach one"):
+        session.save_checkpoint()
+    with pytest.raises(RuntimeError, match=r"^save_latest needs a run"):
+        session.save_latest()
+
+
+@pytest.mark.parametrize("seconds, kept", [(None, None), (2, 2.0), (0.5, 0.5), (np.float32(3), 3.0)])
+def test_checkpoint_seconds_accepts_positive_numbers_and_none(seconds, kept):
+    session = TrainingSession(RandomAgent(ACTIONS)).with_checkpoint_seconds(seconds)
+    assert session.checkpoint_seconds == kept and (kept is None or type(session.checkpoint_seconds) is float)
+
+
+@pytest.mark.parametrize("seconds", [0, -1.0, True, "5", math.inf, math.nan])
+def test_checkpoint_seconds_names_a_bad_value(seconds):
+    with pytest.raises(ValueError, match=r"checkpoint_seconds must be a number > 0 \(or None\), got"):
+        TrainingSession(RandomAgent(ACTIONS)).with_checkpoint_seconds(seconds)
+
+
+def test_best_pt_leaves_the_replay_buffer_out_and_latest_keeps_it(tmp_path):
+    import torch
+
+    from ecs_rl.algorithms import DqnAgent, DqnConfig
+
+    agent = DqnAgent(OBS, ACTIONS, DqnConfig(hidden=(8,), learning_starts=10_000))
+    session = TrainingSession(agent).with_run(TrainingRun.create("dqn", root=tmp_path))
+    feed(session, 50)
+    session.maybe_save_best(1.0)
+    session.save_checkpoint()
+    run = session.run
+    session.close()
+
+    def replay_rows(path):
+        data = torch.load(path, weights_only=True)
+        found = [v for k, v in _walk(data) if k == "rows"]
+        return sum(len(v) for v in found)
+
+    assert replay_rows(run.latest_path) == 50
+    assert replay_rows(run.best_path) == 0 and replay_rows(run.checkpoint_path(50)) == 0
+
+
+def _walk(data, key=None):
+    if isinstance(data, dict):
+        for k, v in data.items():
+            yield from _walk(v, k)
+    else:
+        yield key, data
