@@ -187,3 +187,17 @@ def test_random_agent_masks_need_a_discrete_space():
         agent.act_batch(np.zeros((1, 2)), masks=np.ones((1, 2), dtype=bool))
     masked = RandomAgent(gym.spaces.Discrete(3), seed=0)
     assert {masked.act(None, mask=np.array([False, True, False])) for _ in range(20)} == {1}
+
+
+def test_a_copy_that_cannot_replace_its_target_names_it_and_leaves_no_temporary_file(tmp_path):
+    from ecs_rl.core.files import WriteError, atomic_copy
+
+    src = tmp_path / "a.pt"
+    src.write_bytes(b"weights")
+    target = tmp_path / "latest.pt"
+    target.mkdir()  # a directory where the file should go
+    with pytest.raises(WriteError, match="latest.pt"):
+        atomic_copy(src, target)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.pt", "latest.pt"]
+    atomic_copy(src, tmp_path / "copy.pt")
+    assert (tmp_path / "copy.pt").read_bytes() == b"weights"

@@ -97,3 +97,24 @@ def test_run_episodes_reports_the_seed_of_its_world(world):
 
     results = run_episodes(factory("walk", limit=3), {"walk": RecordingAgent()}, 2, seed=77, reset=reset)
     assert results["walk"].seed == 77 and [r.length for r in results["walk"].records] == [3, 3]
+
+
+def test_an_evaluation_world_uses_the_plugin_s_processor_priorities(world):
+    import esper
+    from walk_world import WalkProcessor
+
+    from ecs_rl.ecs import Evaluation, Priorities
+
+    def build(n, seed):  # the game's processor at 500: only these priorities put it between decide and record
+        esper.add_processor(WalkProcessor(), priority=500)
+        return [spawn("walk", limit=3, tag=float(i)) for i in range(n)]
+
+    priorities = Priorities(decide=1000, record=400, episode=300, reset=200)
+    session = TrainingSession(RecordingAgent())
+    build(1, 0)
+    plugin = install({"walk": session}, reset=reset, priorities=priorities,
+                     evaluation=Evaluation(build, every=1000, episodes=2, max_ticks=20))
+    step_world(3)
+    results = plugin.evaluate()
+    assert [r.length for r in results[0].records] == [3, 3]
+    assert [r.total_reward >= 3 for r in results[0].records] == [True, True]

@@ -47,6 +47,7 @@ def test_resuming_a_run_with_a_best_score_keeps_it_and_only_a_better_one_replace
     best_bytes = run.best_path.read_bytes()
     session = resumed(run)
     assert session.best_eval_reward == 12.5 and session.total_steps == 30
+    assert json.loads((run.path / "metadata.json").read_text())["best_eval_reward"] == 12.5  # restored
     assert not session.maybe_save_best(12.5) and not session.maybe_save_best(3.0)
     assert run.best_path.read_bytes() == best_bytes
     assert "best eval reward" in session.eval_report(1).info
