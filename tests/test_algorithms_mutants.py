@@ -86,3 +86,49 @@ def test_min_and_max_keep_the_extreme_not_the_last_value():
     assert (low.value, high.value) == (-2.0, 5.0)
     low.reset()
     assert np.isnan(low.value)
+
+
+def masked_rollout(agent, steps, start=0):
+    rng = np.random.default_rng(start)
+    for t in range(start, start + steps):
+        obs = rng.uniform(-1, 1, 3).astype(np.float32)
+        mask = np.array([True, t % 2 == 0, True])
+        action = agent.act(obs, ActMode.EXPLORE, 0, mask)
+        agent.observe(Experience(obs, action, float(action == 2), rng.uniform(-1, 1, 3).astype(np.float32),
+                                 EpisodeStatus.RUNNING, next_mask=mask))
+
+
+def test_ppo_saved_mid_rollout_with_masks_resumes_exactly(tmp_path):
+    import torch
+
+    config = PpoConfig(n_steps=6, batch_size=3, n_epochs=2, hidden=(8,), seed=4)
+    never_saved, saved = PpoAgent(OBS, ACTIONS, config), PpoAgent(OBS, ACTIONS, config)
+    masked_rollout(never_saved, 4)
+    masked_rollout(saved, 4)
+    saved.save(tmp_path / "mid.pt")
+    resumed = PpoAgent(OBS, ACTIONS, config)
+    resumed.load(tmp_path / "mid.pt")
+    masked_rollout(never_saved, 4, start=4)
+    masked_rollout(resumed, 4, start=4)
+    assert never_saved.updates == resumed.updates == 1
+    for a, b in zip(never_saved.net.parameters(), resumed.net.parameters()):
+        assert torch.equal(a, b)
+
+
+def test_ppo_takes_decisions_made_elsewhere_with_whole_number_masks():
+    learner = PpoAgent(OBS, ACTIONS, PpoConfig(n_steps=2, batch_size=2, n_epochs=1, hidden=(8,)))
+    for t in range(2):
+        learner.decided(0, BATCH[t], np.int64(0), -1.1, [1, 0, 1])
+        learner.observe(Experience(BATCH[t], 0, 1.0, BATCH[t + 1], EpisodeStatus.RUNNING))
+    assert learner.updates == 1
+
+
+def test_log_prob_entropy_keeps_the_entropy_gradient_by_default():
+    import torch
+
+    agent = PpoAgent(OBS, ACTIONS, PpoConfig(hidden=(8,)))
+    obs = torch.from_numpy(BATCH[:4])
+    logp, entropy = agent.net.log_prob_entropy(obs, torch.zeros(4, dtype=torch.long))
+    assert entropy.requires_grad and logp.requires_grad and logp.shape == entropy.shape == (4,)
+    _, without = agent.net.log_prob_entropy(obs, torch.zeros(4, dtype=torch.long), with_entropy_grad=False)
+    assert not without.requires_grad and torch.allclose(without, entropy.detach())
