@@ -118,3 +118,16 @@ def test_an_evaluation_world_uses_the_plugin_s_processor_priorities(world):
     results = plugin.evaluate()
     assert [r.length for r in results[0].records] == [3, 3]
     assert [r.total_reward >= 3 for r in results[0].records] == [True, True]
+
+
+def test_a_batch_where_only_some_entities_have_a_mask_gets_all_legal_rows_for_the_others():
+    import gymnasium as gym
+    import numpy as np
+
+    from ecs_rl import RandomAgent
+    from ecs_rl.ecs.policies import PolicyEntry
+
+    entry = PolicyEntry("walk", RandomAgent(gym.spaces.Discrete(3)))
+    batch = entry.stack_masks({7: np.array([True, False, True])}, [5, 7, 9])
+    assert batch.dtype == np.bool_ and batch.tolist() == [[True] * 3, [True, False, True], [True] * 3]
+    assert entry.stack_masks({}, [5, 7]) is None
