@@ -17,14 +17,20 @@ def test_create_makes_the_documented_layout(tmp_path):
     assert run.latest_path.name == "latest.pt" and run.best_path.name == "best.pt"
 
 
-def test_runs_created_in_the_same_second_get_distinct_directories(tmp_path):
+def test_runs_created_in_the_same_second_get_distinct_directories(tmp_path, monkeypatch):
+    # the run id is the local time to the second: hold that clock still so all five land in one second
+    import time
+
+    import ecs_rl.core.run as run_module
+
+    strftime = time.strftime
+    monkeypatch.setattr(run_module.time, "strftime", lambda fmt: strftime(fmt, (2026, 1, 2, 3, 4, 5, 0, 2, -1)))
     runs = [TrainingRun.create("same", "v1", root=tmp_path) for _ in range(5)]
-    paths = {r.path for r in runs}
-    assert len(paths) == 5
+    assert len({r.path for r in runs}) == 5
     # within one second the first is the bare timestamp and the others carry _1, _2, ...
-    stamps = {r.run_id.split("_")[0] + "_" + r.run_id.split("_")[1] for r in runs}
-    if len(stamps) == 1:
-        assert sorted(r.run_id for r in runs)[1:] == [f"{runs[0].run_id}_{k}" for k in range(1, 5)]
+    assert [r.run_id for r in runs] == ["20260102_030405"] + [f"20260102_030405_{k}" for k in range(1, 5)]
+    assert all(r.path.name == r.run_id and (r.path / "checkpoints").is_dir() for r in runs)
+    assert TrainingRun.find(tmp_path / "same").name == "20260102_030405_4"
 
 
 @pytest.mark.parametrize("name", ["", "../escape", "a/b", ".hidden"])

@@ -1,0 +1,220 @@
+"""Mutation testing of ecs_rl/core, ecs_rl/ecs and ecs_rl/algorithms with mutmut (run by scripts/mutation.sh).
+
+Mutmut's own ``run`` tries every mutant, which takes many hours here; this driver generates all mutants,
+draws a fixed seeded sample of them (``--sample N --seed S``), has ``mutmut run`` try only those, and prints
+the score per package and overall: killed / (killed + survived). A timeout (the mutant made the tests hang)
+counts as killed and is said; a mutant no selected test reaches counts as survived. Mutants listed in
+``tests/mutation_equivalents.md`` (equivalent to the original: no test can tell them apart) are left out
+of the score and counted on their own line.
+
+Run from the repository root with the venv that has the ``mutation`` extra.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import re
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+PACKAGES = ("ecs_rl.core", "ecs_rl.ecs", "ecs_rl.algorithms")
+EQUIVALENTS = Path("tests/mutation_equivalents.md")
+RECHECKED = Path("mutants/rechecked.json")  # survivors tried again after tests were added: name -> verdict
+KILLED = {1: "killed", 3: "killed"}
+TIMEOUT = {36, -24, 24, 152, 255, -9}
+SURVIVED = {0: "survived", 5: "no tests", 33: "no tests"}
+
+
+def generate() -> None:
+    """Write every mutant into ``mutants/`` (mutmut's own generation step, without running anything)."""
+    from mutmut.__main__ import create_mutants
+    from mutmut.mutation.trampoline import set_mutant_under_test
+    from mutmut.utils.file_utils import copy_also_copy_files, copy_src_dir, setup_source_paths
+
+    set_mutant_under_test("mutant_generation")
+    Path("mutants").mkdir(exist_ok=True)
+    copy_src_dir()
+    copy_also_copy_files()
+    setup_source_paths()
+    create_mutants(2)
+
+
+def meta_files() -> list[Path]:
+    """mutmut's result files of the modules the config mutates (a module dropped from it leaves a stale one)."""
+    import fnmatch
+    import tomllib
+
+    config = tomllib.loads(Path("pyproject.toml").read_text(encoding="utf-8"))["tool"]["mutmut"]
+    found = []
+    for meta in sorted(Path("mutants").glob("ecs_rl/**/*.py.meta")):
+        source = str(meta.relative_to("mutants"))[: -len(".meta")]
+        if any(fnmatch.fnmatch(source, p) for p in config.get("only_mutate", ["*"])) and \
+                not any(fnmatch.fnmatch(source, p) for p in config.get("do_not_mutate", [])):
+            found.append(meta)
+    return found
+
+
+def results() -> dict[str, int | None]:
+    """Every mutant's name and mutmut's exit code for it (``None``: not tried)."""
+    found: dict[str, int | None] = {}
+    for meta in meta_files():
+        found.update(json.loads(meta.read_text())["exit_code_by_key"])
+    return found
+
+
+def package_of(name: str) -> str:
+    for package in PACKAGES:
+        if name.startswith(package + "."):
+            return package
+    return "other"
+
+
+def equivalents() -> set[str]:
+    """Mutant names in backticks at the start of a list item of ``tests/mutation_equivalents.md``."""
+    if not EQUIVALENTS.exists():
+        return set()
+    return set(re.findall(r"^- `([^`]+__mutmut_\d+)`", EQUIVALENTS.read_text(encoding="utf-8"), re.MULTILINE))
+
+
+def tests_selected() -> list[str]:
+    """The config's test selection, the files written against mutants first (they fail soonest under -x)."""
+    import tomllib
+
+    config = tomllib.loads(Path("pyproject.toml").read_text(encoding="utf-8"))["tool"]["mutmut"]
+    tests = config["pytest_add_cli_args_test_selection"]
+    return sorted(tests, key=lambda t: not t.endswith("_mutants.py"))
+
+
+def recheck(names: list[str]) -> None:
+    """Apply each mutant to the source (``mutmut apply``), run the test selection with ``-x``, put the source
+    back; record whether the tests failed (killed) in ``mutants/rechecked.json``. Quicker than a second
+    ``mutmut run`` for a few survivors after tests were added. mutmut 3.8.1's ``apply`` can put a method's
+    mutant into another class's method of the same name (seen: ``Min.update`` into ``Aggregator.update``):
+    a "survived" verdict here is worth a look at the mutant by hand."""
+    done = json.loads(RECHECKED.read_text()) if RECHECKED.exists() else {}
+    for name in names:
+        original = {p: p.read_bytes() for p in Path("ecs_rl").rglob("*.py")}
+        try:
+            subprocess.run([sys.executable, "-m", "mutmut", "apply", name], check=True,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            result = subprocess.run([sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider",
+                                     *tests_selected()], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            done[name] = "killed" if result.returncode != 0 else "survived"
+        finally:
+            for path, text in original.items():
+                if path.read_bytes() != text:
+                    path.write_bytes(text)
+        print(f"  {done[name]}: {name}", flush=True)
+        RECHECKED.write_text(json.dumps(done, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def score(sample: list[str], codes: dict[str, int | None],
+          equivalent: set[str]) -> tuple[list[str], list[str], dict[str, dict[str, float]]]:
+    """Print the table; return the survivors, the mutants with an unexpected status and the table."""
+    rows: dict[str, Counter] = {package: Counter() for package in (*PACKAGES, "overall")}
+    survivors, odd = [], []
+    rechecked = json.loads(RECHECKED.read_text()) if RECHECKED.exists() else {}
+    for name in sample:
+        code = codes.get(name)
+        if code in SURVIVED and rechecked.get(name) == "killed":
+            code = 1
+        if name in equivalent:
+            kind = "equivalent"
+        elif code in KILLED:
+            kind = "killed"
+        elif code in TIMEOUT:
+            kind = "timeout"
+        elif code in SURVIVED:
+            kind = "survived"
+            survivors.append(name)
+        elif code is None:
+            kind = "not tried"
+        else:
+            kind = "other"
+            odd.append(name)
+        rows[package_of(name)][kind] += 1
+        rows["overall"][kind] += 1
+    table = {}
+    print(f"{'package':<20}{'score':>8}{'killed':>8}{'timeout':>9}{'survived':>10}{'equiv.':>8}{'other':>7}"
+          f"{'not tried':>11}")
+    for package, c in rows.items():
+        caught = c["killed"] + c["timeout"]
+        counted = caught + c["survived"]
+        pct = f"{100 * caught / counted:.1f}%" if counted else "-"
+        table[package] = {"score": round(100 * caught / counted, 1) if counted else None, **c}
+        print(f"{package:<20}{pct:>8}{c['killed']:>8}{c['timeout']:>9}{c['survived']:>10}"
+              f"{c['equivalent']:>8}{c['other']:>7}{c['not tried']:>11}")
+    print("score = (killed + timeout) / (killed + timeout + survived); equivalents (tests/mutation_equivalents.md) "
+          "left out; 'other' (suspicious, segfault) and 'not tried' (the run was stopped) left out too")
+    return survivors, odd, table
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sample", type=int, default=300, help="mutants to try, drawn with --seed (0: all)")
+    parser.add_argument("--seed", type=int, default=18)
+    parser.add_argument("--jobs", type=int, default=2, help="mutants tried at once")
+    parser.add_argument("--report-only", action="store_true", help="score the last run's results, try nothing")
+    parser.add_argument("--retry-survivors", action="store_true",
+                        help="try again only the sample's mutants that survived (after adding tests: a killed "
+                             "mutant stays killed when tests are only added)")
+    parser.add_argument("--recheck", action="store_true",
+                        help="apply each survivor of the last run to the source in turn and run the test selection "
+                             "against it (after adding tests; the source is put back)")
+    parser.add_argument("--write", metavar="PATH", help="also write the scores as JSON to PATH")
+    args = parser.parse_args()
+
+    start = time.monotonic()
+    if not args.report_only and not args.recheck:
+        generate()
+    names = sorted(results())
+    if not names:
+        print("mutation: no mutants found under mutants/ (run without --report-only first)", file=sys.stderr)
+        return 2
+    sample = names if args.sample <= 0 or args.sample >= len(names) else sorted(
+        random.Random(args.seed).sample(names, args.sample))
+    print(f"mutation: {len(sample)} of {len(names)} mutants (seed {args.seed})", flush=True)
+    if args.recheck:
+        codes = results()
+        survivors = [n for n in sample if codes.get(n) in SURVIVED and n not in equivalents()]
+        print(f"mutation: rechecking the {len(survivors)} survivors", flush=True)
+        recheck(survivors)
+    elif not args.report_only:
+        listing = Path("mutants/sample.txt")
+        listing.write_text("\n".join(sample) + "\n", encoding="utf-8")
+        todo = sample
+        if args.retry_survivors:
+            codes = results()
+            todo = [n for n in sample if codes.get(n) in SURVIVED and n not in equivalents()]
+            print(f"mutation: trying again the {len(todo)} mutants that survived", flush=True)
+        with open("mutants/mutmut-run.log", "w", encoding="utf-8") as log:
+            subprocess.run([sys.executable, "-m", "mutmut", "run", "--max-children", str(args.jobs), *todo],
+                           check=False, stdout=log, stderr=subprocess.STDOUT)
+    codes = results()
+    print()
+    print(f"mutation: sample of {len(sample)} of {len(names)} mutants, seed {args.seed}, "
+          f"{time.monotonic() - start:.0f} s")
+    survivors, odd, table = score(sample, codes, equivalents())
+    if RECHECKED.exists():
+        again = json.loads(RECHECKED.read_text())
+        print(f"{sum(v == 'killed' for n, v in again.items() if n in sample)} of the killed were survivors of mutmut's "
+              "run killed on recheck (mutmut apply + the test selection, after tests were added)")
+    if args.write:
+        Path(args.write).write_text(json.dumps({
+            "date": time.strftime("%Y-%m-%d"), "sample": len(sample), "mutants": len(names), "seed": args.seed,
+            "scores": table, "survived": survivors}, indent=1) + "\n", encoding="utf-8")
+    for title, group in (("survived", survivors), ("other status", odd)):
+        if group:
+            print(f"\n{title} ({len(group)}; see one with: mutmut show NAME):")
+            for name in group:
+                print(f"  {name}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
