@@ -470,8 +470,9 @@ def region_benchmarks(results: Results) -> str:
             "the same torch settings", rows_target, f"algorithms_vs_sb3.py --task {task} --write", data)
     speed = [results("update-speed/dqn"), results("update-speed/ppo")]
     rs = [median(ratios(d, "sb3-same")) for d in speed]
-    row(f"after the update-speed work, {len(speed[0]['seeds']) if 'seeds' in speed[0] else 2} seeds: DQN "
-        f"{ratio(rs[0])} SB3 (same settings), PPO {ratio(rs[1])}; "
+    seeds = [sb3_summary(d)[1] for d in speed]
+    row(f"after the update-speed work: DQN {ratio(rs[0])} SB3 (same settings; median of {seeds[0]} seeds), "
+        f"PPO {ratio(rs[1])} (median of {seeds[1]}); "
         + ", ".join(f"{name} {sb3_summary(d)[0]}/{sb3_summary(d)[1]} solved" for name, d in zip(("DQN", "PPO"), speed)),
         f"<= 0.35: DQN {verdict(rs[0] <= 0.35)}, PPO {verdict(rs[1] <= 0.35)}",
         "algorithms_vs_sb3.py --task ppo --seeds 2 --libraries ours,sb3-same --write update-speed` (and `--task dqn",
