@@ -491,22 +491,15 @@ def region_benchmarks(results: Results) -> str:
     row(f"Hunt, 256 agents (128 prey, 96 predators, 32 scripted hawks), deaths and respawns: "
         f"{f['hunt_random']:.0f} ticks/s with random teams; {f['hunt_learning']:.1f} with both teams learning",
         "tracked (real time: a later issue)", "ecs_plugin.py --only hunt", plugin)
-    try:
-        inference_row(results, row)
-    except Missing as exc:
-        rows.append(missing_row("a shipped policy per decision", "inference_speed.py", exc))
-    try:
-        swarm_row(results, row)
-    except Missing as exc:
-        rows.append(missing_row("Foragers, 256 agents, one shared policy", "foragers_swarm.py", exc))
-    try:
-        dashboard_row(results, row)
-    except Missing as exc:
-        rows.append(missing_row("dashboard page open while a run trains", "dashboard_load.py", exc))
-    try:
-        distributed_row(results, row)
-    except Missing as exc:
-        rows.append(missing_row("Foragers in Ray workers", "distributed_throughput.py", exc))
+    for render, what, script in (
+            (inference_row, "a shipped policy per decision", "inference_speed.py"),
+            (swarm_row, "Foragers, 256 agents, one shared policy", "foragers_swarm.py"),
+            (dashboard_row, "dashboard page open while a run trains", "dashboard_load.py"),
+            (distributed_row, "Foragers in Ray workers", "distributed_throughput.py")):
+        try:
+            render(results, row)
+        except Missing as exc:
+            rows.append(missing_row(what, script, exc))
     return "\n".join(["| figure | target | command (`benchmarks/`) | date, load |", "|---|---|---|---|", *rows])
 
 
