@@ -556,6 +556,24 @@ def distributed_row(results: Results, row) -> None:
         "distributed_throughput.py --only throughput", dist)
 
 
+# -- scripts/mutation.py ----------------------------------------------------------------------------
+
+def region_mutation(results: Results) -> str:
+    data = results("mutation")
+    sc = data["scores"]
+    names = {"ecs_rl.core": "core/", "ecs_rl.ecs": "ecs/", "ecs_rl.algorithms": "algorithms/"}
+    o = sc["overall"]
+    counted = o.get("killed", 0) + o.get("timeout", 0) + o.get("survived", 0)
+    per = ", ".join(f"{label} {sc[p]['score']:.1f}%" for p, label in names.items() if sc[p]["score"] is not None)
+    return (f"Last run, {data['date']}, seed {data['seed']}, a sample of {data['sample']} of the "
+            f"{n(data['mutants'])} mutants (`bash scripts/mutation.sh --sample {data['sample']} --seed "
+            f"{data['seed']} --write benchmarks/results/mutation.json`), tried with the tests as they were "
+            f"before any were written against this sample's survivors: **{o['score']:.1f}%** of {counted} "
+            f"({per}); {o.get('timeout', 0)} killed by a timeout, {o.get('survived', 0)} survived, "
+            f"{o.get('equivalent', 0)} equivalent left out, {o.get('not tried', 0)} not tried. "
+            f"The aim, >= 90% on each package: {verdict(all(sc[p]['score'] is not None and sc[p]['score'] >= 90 for p in names))}.")
+
+
 REGIONS = {
     "main-job": region_main_job,
     "foragers-demo": region_foragers_demo,
@@ -575,6 +593,7 @@ REGIONS = {
     "dashboard-load": region_dashboard,
     "inference-speed": region_inference_speed,
     "inference-blas0": region_inference_blas,
+    "mutation": region_mutation,
 }
 
 
