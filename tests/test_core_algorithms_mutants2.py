@@ -96,10 +96,9 @@ def test_describe_a_ppo_network_without_hidden_layers_names_ppos_activation():
     assert header["architecture"]["activation"] == "relu" and header["algorithm"] == "dqn"
 
 
-def test_ppo_minibatch_updates_use_every_row_and_stay_finite():
-    config = PpoConfig(hidden=(8,), n_steps=16, batch_size=4, n_epochs=2, seed=0)
-    agent = PpoAgent(OBS, ACTIONS, config)
-    before = [p.detach().clone() for p in agent.net.parameters()]
+def _ppo_after_one_update(batch_size, learning_rate):
+    agent = PpoAgent(OBS, ACTIONS, PpoConfig(hidden=(8,), n_steps=16, batch_size=batch_size, n_epochs=2,
+                                             learning_rate=learning_rate, seed=0))
     rng = np.random.default_rng(1)
     obs = rng.uniform(-1, 1, 3).astype(np.float32)
     for t in range(16):
@@ -108,10 +107,22 @@ def test_ppo_minibatch_updates_use_every_row_and_stay_finite():
         agent.observe(Experience(obs, action, float(action == 1), next_obs,
                                  EpisodeStatus.TERMINATED if t % 4 == 3 else EpisodeStatus.RUNNING, agent_id=0))
         obs = next_obs
+    return agent
+
+
+def test_ppo_minibatches_cover_every_row_of_the_rollout_each_epoch():
+    # with a learning rate of 0 the network never moves, so the update's value loss and entropy (means over the
+    # rows of every minibatch) are the rollout's whatever the minibatch size, if each epoch takes every row once
+    whole = _ppo_after_one_update(16, 0.0).episode_extras()
+    quarters = _ppo_after_one_update(4, 0.0).episode_extras()
+    assert np.isfinite(whole["value_loss"]) and whole["value_loss"] > 0
+    for key in ("value_loss", "entropy"):
+        assert quarters[key] == pytest.approx(whole[key], rel=1e-5)
+    agent = _ppo_after_one_update(4, 1e-2)
+    fresh = PpoAgent(OBS, ACTIONS, PpoConfig(hidden=(8,), seed=0))
     after = list(agent.net.parameters())
     assert all(torch.isfinite(p).all() for p in after)
-    assert any(not torch.equal(b, p) for b, p in zip(before, after))
-    assert all(np.isfinite(v) for v in agent.episode_extras().values() if isinstance(v, float))
+    assert any(not torch.equal(b, p) for b, p in zip(fresh.net.parameters(), after))
 
 
 def test_ppo_acts_on_float64_and_integer_observations_as_on_float32():
