@@ -185,3 +185,24 @@ def test_resuming_from_a_checkpoint_whose_agent_fails_without_a_message_names_th
     run.release_lock()
     with pytest.raises(RunError, match=f"^checkpoint {run.latest_path} does not load$"):
         TrainingSession(SilentlyFailingAgent(ACTIONS)).with_run(TrainingRun.resume(run.path))
+
+
+def test_a_copy_that_cannot_replace_its_target_nor_clean_up_still_names_the_target(tmp_path, monkeypatch):
+    from ecs_rl.core import files
+
+    src = tmp_path / "a.pt"
+    src.write_bytes(b"weights")
+    target = tmp_path / "latest.pt"
+    target.mkdir()  # a directory where the file should go: the rename fails
+    real_unlink, calls = files.os.unlink, []
+
+    def unlink_fails_after_the_first(path, *args, **kwargs):  # the cleanup of the linked temporary fails too
+        calls.append(path)
+        if len(calls) > 1:
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_unlink(path, *args, **kwargs)
+
+    monkeypatch.setattr(files.os, "unlink", unlink_fails_after_the_first)
+    with pytest.raises(files.WriteError, match="latest.pt"):
+        files.atomic_copy(src, target)
+    assert len(calls) == 2
