@@ -4,24 +4,12 @@ last steps of agents deleted at once, early closes under an ``ActionMask``, free
 import esper
 import numpy as np
 import pytest
-from walk_world import RecordingAgent, factory, reset, spawn
+from walk_world import At, RecordingAgent, factory, reset, spawn
 
 from ecs_rl import EpisodeStatus, RandomAgent, TrainingSession
 from ecs_rl.ecs import (
     Action, ActionMask, Agent, ComponentError, EpisodeTracker, Evaluation, Reward, WorldError, install, step_world,
 )
-
-
-class At(esper.Processor):
-    """A game processor (after the walk) that calls ``fn`` on tick ``at``."""
-
-    def __init__(self, at, fn):
-        self.tick, self.at, self.fn = 0, at, fn
-
-    def process(self, *args, **kwargs):
-        self.tick += 1
-        if self.tick == self.at:
-            self.fn()
 
 
 def test_an_agent_deleted_after_one_tick_ends_a_truncated_episode_of_length_one(world):

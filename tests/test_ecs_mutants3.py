@@ -5,8 +5,8 @@ name, a scored entity gone before its first tick, and the fixed step's default r
 import esper
 import numpy as np
 import pytest
-from test_ecs_mutants2 import At, Masked
-from walk_world import RecordingAgent, reset, spawn
+from test_ecs_mutants2 import Masked
+from walk_world import At, RecordingAgent, reset, spawn
 
 from ecs_rl import EpisodeStatus, TrainingSession
 from ecs_rl.ecs import ActionMask, ComponentError, FixedStep, Reward, install, run_episodes, step_world

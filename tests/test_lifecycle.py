@@ -4,7 +4,7 @@ import esper
 import numpy as np
 import pytest
 import corridor_world as corridor
-from walk_world import ACT_SPACE, OBS_SPACE, RecordingAgent, Walker, reset, spawn
+from walk_world import ACT_SPACE, OBS_SPACE, At, RecordingAgent, Walker, reset, spawn
 
 from ecs_rl import EpisodeStatus, RandomAgent, TrainingRun, TrainingSession
 from ecs_rl.algorithms import DqnAgent, DqnConfig, PpoAgent, PpoConfig
@@ -292,18 +292,6 @@ def test_run_episodes_scores_the_factorys_agents_while_the_game_respawns(world):
 def ppo_session():
     agent = PpoAgent(OBS_SPACE, ACT_SPACE, PpoConfig(n_steps=8, batch_size=16, n_epochs=1, seed=0))
     return TrainingSession(agent), agent
-
-
-class At(esper.Processor):
-    """A game processor that runs ``fn()`` on tick ``at`` (between decide and record)."""
-
-    def __init__(self, at, fn):
-        self.tick, self.at, self.fn = 0, at, fn
-
-    def process(self, *args, **kwargs):
-        self.tick += 1
-        if self.tick == self.at:
-            self.fn()
 
 
 def test_an_agent_component_taken_away_and_given_back_starts_a_fresh_episode(world, tmp_path):

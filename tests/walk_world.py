@@ -73,3 +73,15 @@ class RecordingAgent(RandomAgent):
 
     def forget(self, agent_id):
         self.forgotten.append(agent_id)
+
+
+class At(esper.Processor):
+    """A game processor that runs ``fn()`` on tick ``at`` (added after the walk: between decide and record)."""
+
+    def __init__(self, at, fn):
+        self.tick, self.at, self.fn = 0, at, fn
+
+    def process(self, *args, **kwargs):
+        self.tick += 1
+        if self.tick == self.at:
+            self.fn()
