@@ -560,6 +560,9 @@ def distributed_row(results: Results, row) -> None:
 
 def region_mutation(results: Results) -> str:
     data = results("mutation")
+    if "package" in data:  # scripts/mutation.py --package: a search for survivors, not the score to report
+        raise Missing(f"a sample of {data['package']} only; the score is of a sample of every package",
+                      "benchmarks/results/mutation.json")
     sc = data["scores"]
     names = {"ecs_rl.core": "core/", "ecs_rl.ecs": "ecs/", "ecs_rl.algorithms": "algorithms/"}
     o = sc["overall"]

@@ -158,6 +158,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sample", type=int, default=300, help="mutants to try, drawn with --seed (0: all)")
     parser.add_argument("--seed", type=int, default=18)
+    parser.add_argument("--package", choices=PACKAGES,
+                        help="draw the sample from this package's mutants only (to find survivors where a package "
+                             "scores low; a score to report is of a sample of all three)")
     parser.add_argument("--jobs", type=int, default=2, help="mutants tried at once")
     parser.add_argument("--report-only", action="store_true", help="score the last run's results, try nothing")
     parser.add_argument("--retry-survivors", action="store_true",
@@ -172,13 +175,14 @@ def main() -> int:
     start = time.monotonic()
     if not args.report_only and not args.recheck:
         generate()
-    names = sorted(results())
+    names = sorted(n for n in results() if args.package is None or package_of(n) == args.package)
     if not names:
         print("mutation: no mutants found under mutants/ (run without --report-only first)", file=sys.stderr)
         return 2
     sample = names if args.sample <= 0 or args.sample >= len(names) else sorted(
         random.Random(args.seed).sample(names, args.sample))
-    print(f"mutation: {len(sample)} of {len(names)} mutants (seed {args.seed})", flush=True)
+    print(f"mutation: {len(sample)} of {len(names)} mutants (seed {args.seed}"
+          + (f", {args.package} only" if args.package else "") + ")", flush=True)
     if args.recheck:
         codes = results()
         survivors = [n for n in sample if codes.get(n) in SURVIVED and n not in equivalents()]
@@ -207,6 +211,7 @@ def main() -> int:
     if args.write:
         Path(args.write).write_text(json.dumps({
             "date": time.strftime("%Y-%m-%d"), "sample": len(sample), "mutants": len(names), "seed": args.seed,
+            **({"package": args.package} if args.package else {}),
             "scores": table, "survived": survivors}, indent=1) + "\n", encoding="utf-8")
     for title, group in (("survived", survivors), ("other status", odd)):
         if group:

@@ -84,6 +84,15 @@ def test_a_missing_results_file_fails_the_check_and_is_said_in_its_region(tree: 
     assert "no results file yet (benchmarks/results/inference-speed.json)" in region(readme, "benchmarks")
 
 
+def test_a_mutation_sample_of_one_package_is_not_rendered_as_the_score(tree: Path):
+    path = tree / "benchmarks" / "results" / "mutation.json"
+    data = json.loads(path.read_text())
+    path.write_text(json.dumps({**data, "package": "ecs_rl.ecs"}))  # scripts/mutation.py --package ecs_rl.ecs
+    proc = report("--check", "--root", str(tree))
+    assert proc.returncode == 1 and "region 'mutation' differs" in proc.stderr
+    assert "a sample of ecs_rl.ecs only" in proc.stderr
+
+
 def test_an_unknown_or_unclosed_region_is_an_error(tree: Path):
     bench = tree / "benchmarks" / "README.md"
     text = bench.read_text()
