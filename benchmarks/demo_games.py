@@ -117,9 +117,9 @@ MAZE_ROW = re.compile(r"^(ppo|dqn)\s+(\d+)\s+([-+][\d.]+) / ([-+][\d.]+)\s+([-+]
                       re.M)
 
 
-def maze() -> dict:
-    """``python demos/maze.py``: each learner and seed, masked and unmasked, and the shortest paths' score."""
-    proc = subprocess.run([sys.executable, str(ROOT / "demos" / "maze.py")], capture_output=True, text=True)
+def maze(options: list[str] = ()) -> dict:
+    """``python demos/maze.py [options]``: each learner and seed, masked and unmasked, and the shortest paths' score."""
+    proc = subprocess.run([sys.executable, str(ROOT / "demos" / "maze.py"), *options], capture_output=True, text=True)
     if proc.returncode != 0:
         sys.exit(f"python demos/maze.py failed:\n{proc.stderr.strip()[-2000:]}")
     best = re.search(r"^shortest paths: ([-+][\d.]+) \(the mean of (\d+) evaluations\)$", proc.stdout, re.M)
