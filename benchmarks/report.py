@@ -563,26 +563,6 @@ def region_selfplay_head_to_head_table(results: Results) -> str:
     return "\n".join(lines)
 
 
-def region_torch_settings(results: Results) -> str:
-    data = results("torch-settings")
-    times = data["seconds_per_update"]
-    widths = list(times)
-    names = list(times[widths[0]])
-    base = names[0]
-    fastest = {w: min(times[w], key=times[w].get) for w in widths}
-    lines = [f"Latest run ({when(data)}; one run of each setting, one after the other):", "",
-             "| setting | " + " | ".join(f"{w}-wide MLP" for w in widths) + " |", "|---" * (len(widths) + 1) + "|"]
-    for name in names:
-        cells = []
-        for w in widths:
-            x = times[w][name] / times[w][base]
-            cell = f"{x:.2f}x" + (f" ({times[w][name] * 1e6:.0f} us)" if name == base else "")
-            cells.append(f"**{cell}**" if name == fastest[w] else cell)
-        lines.append(f"| {name} | " + " | ".join(cells) + " |")
-    lines += ["", "Fastest here: " + "; ".join(f"{w}-wide: {fastest[w]}" for w in widths) + "."]
-    return "\n".join(lines)
-
-
 # -- README's benchmark table -----------------------------------------------------------------------
 
 def region_benchmarks(results: Results) -> str:
@@ -739,7 +719,6 @@ REGIONS = {
     "inference-speed": region_inference_speed,
     "inference-blas0": region_inference_blas,
     "mutation": region_mutation,
-    "torch-settings": region_torch_settings,
 }
 
 
