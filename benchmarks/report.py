@@ -450,9 +450,9 @@ def region_catch_demo(results: Results) -> str:
     e = data["eval"]
     best = dict(data["evals"]).get(data["solved_step"])
     return (f"Measured here (`benchmarks/demo_games.py --only catch`, {when(data)}): `train` solved at step "
-            f"{n(data['solved_step'])} (greedy\n{best:.1f}) in {data['train_seconds']:.1f} s of training; "
-            f"`eval --baseline --episodes 30`: greedy {e['trained']['mean']:.2f} +- {e['trained']['std']:.2f} vs "
-            f"random\n{e['random']['mean']:.2f} +- {e['random']['std']:.2f} ({e['trained']['episodes']} episodes).")
+            f"{n(data['solved_step'])}\n(greedy {best:.1f}) in {data['train_seconds']:.1f} s of training; "
+            f"`eval --baseline --episodes 30`: greedy {e['trained']['mean']:.2f} +- {e['trained']['std']:.2f}\nvs "
+            f"random {e['random']['mean']:.2f} +- {e['random']['std']:.2f} ({e['trained']['episodes']} episodes).")
 
 
 def region_maze_masks(results: Results) -> str:
