@@ -1,17 +1,22 @@
-"""The demo games' own figures: the main job on CartPole seeds 0-4, and the default Foragers run.
+"""The demo games' own figures: the main job on CartPole seeds 0-4, the default Foragers and Hunt runs, the
+Catch tutorial's commands and the action-mask maze.
 
     python benchmarks/demo_games.py                    # both, ~3-6 min on 2 cores
     python benchmarks/demo_games.py --only cartpole    # `ecs-rl train cartpole --seed S` for S in 0-4
     python benchmarks/demo_games.py --only foragers    # `ecs-rl train foragers`, then its greedy eval vs random
     python benchmarks/demo_games.py --only hunt        # `ecs-rl train hunt`, then `ecs-rl eval runs/hunt --baseline`
-    python benchmarks/demo_games.py --write    # and write results/cartpole-seeds.json, foragers-demo.json, hunt-demo.json
+    python benchmarks/demo_games.py --only catch       # `ecs-rl train demos/catch.py:make_game`, then its eval --baseline
+    python benchmarks/demo_games.py --only maze        # `python demos/maze.py`: masked vs unmasked, PPO and DQN
+    python benchmarks/demo_games.py --write    # and write results/cartpole-seeds.json, foragers-demo.json,
+                                               # hunt-demo.json, catch-demo.json, maze-masks.json
 
 Each run is the real command in its own subprocess (``ecs-rl train <game> --seed S --root <temporary dir>``);
 the figures are read back from what it printed (``solved at step N in X s``) and from its run directory (every
 training episode's step and reward, every greedy evaluation's mean), so README's solve steps and its reward
 plots (``benchmarks/report.py --plots``) come from the same runs. Foragers' trained policy (its ``best.pt``)
 is then scored greedily against a random policy on the same held-out episodes, as ``ecs-rl eval runs/foragers
---baseline`` does. Hunt's two teams are scored by ``ecs-rl eval runs/hunt --baseline`` itself (its table read back).
+--baseline`` does. Hunt's two teams are scored by ``ecs-rl eval runs/hunt --baseline`` itself (its table read back),
+and so is Catch (``--episodes 30``). The maze's table is read back from what ``demos/maze.py`` prints.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from pathlib import Path
 from results_file import add_write_option, check_folder, load_average, meta, write
 
 HELD_OUT_SEED = 10**9  # ecs-rl eval's default first seed
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def train(game: str, seed: int, root: Path) -> dict:
@@ -73,6 +79,57 @@ def hunt(root: Path) -> dict:
             "trained": {p: float(t) for p, t, _ in rows}, "random": {p: float(r) for p, _, r in rows}}
 
 
+def eval_tables(text: str) -> dict[str, dict[str, float]]:
+    """The mean and std of each table ``ecs-rl eval --baseline`` printed: ``{"trained": ..., "random": ...}``."""
+    means = [float(x) for x in re.findall(r"^mean_reward\s+(\S+)$", text, re.M)]
+    stds = [float(x) for x in re.findall(r"^std_reward\s+(\S+)$", text, re.M)]
+    episodes = [int(x.replace(",", "")) for x in re.findall(r"^episodes \(report\)\s+(\S+)$", text, re.M)]
+    if len(means) != 2 or len(stds) != 2:
+        sys.exit(f"ecs-rl eval --baseline: expected two tables (trained, random), got:\n{text[-2000:]}")
+    return {who: {"mean": m, "std": sd, "episodes": k}
+            for who, m, sd, k in zip(("trained", "random"), means, stds, episodes)}
+
+
+def catch(root: Path) -> dict:
+    """The Catch tutorial's commands: ``ecs-rl train demos/catch.py:make_game``, then ``ecs-rl eval
+    runs/catch --baseline --episodes 30``."""
+    cli = [sys.executable, "-m", "ecs_rl.cli"]
+    started = time.perf_counter()
+    proc = subprocess.run([*cli, "train", f"{ROOT / 'demos' / 'catch.py'}:make_game", "--root", str(root)],
+                          capture_output=True, text=True)
+    wall = time.perf_counter() - started
+    if proc.returncode != 0:
+        sys.exit(f"ecs-rl train demos/catch.py:make_game failed:\n{proc.stderr.strip()[-2000:]}")
+    solved = re.search(r"solved at step ([\d,]+) in ([\d.]+)s", proc.stdout)
+    evals = re.search(r"^greedy evaluations \(step: mean reward\): (.+)$", proc.stdout, re.M)
+    if solved is None or evals is None:
+        sys.exit(f"ecs-rl train demos/catch.py:make_game: not solved, or no evaluations:\n{proc.stdout[-2000:]}")
+    evals = [[int(step.replace(",", "")), float(mean)] for step, mean in re.findall(r"([\d,]+): ([-\d.]+)", evals.group(1))]
+    proc = subprocess.run([*cli, "eval", str(root / "catch"), "--baseline", "--episodes", "30"],
+                          capture_output=True, text=True)
+    if proc.returncode != 0:
+        sys.exit(f"ecs-rl eval runs/catch --baseline failed:\n{proc.stderr.strip()[-2000:]}")
+    return {"solved_step": int(solved.group(1).replace(",", "")), "train_seconds": float(solved.group(2)),
+            "wall_seconds": round(wall, 2), "evals": evals, "eval": eval_tables(proc.stdout)}
+
+
+MAZE_ROW = re.compile(r"^(ppo|dqn)\s+(\d+)\s+([-+][\d.]+) / ([-+][\d.]+)\s+([-+][\d.]+) / ([-+][\d.]+)\s+(\d+)\s+([\d.]+)$",
+                      re.M)
+
+
+def maze(options: list[str] = ()) -> dict:
+    """``python demos/maze.py [options]``: each learner and seed, masked and unmasked, and the shortest paths' score."""
+    proc = subprocess.run([sys.executable, str(ROOT / "demos" / "maze.py"), *options], capture_output=True, text=True)
+    if proc.returncode != 0:
+        sys.exit(f"python demos/maze.py failed:\n{proc.stderr.strip()[-2000:]}")
+    best = re.search(r"^shortest paths: ([-+][\d.]+) \(the mean of (\d+) evaluations\)$", proc.stdout, re.M)
+    rows = [{"algo": a, "seed": int(s), "masked": [float(mm), float(ml)], "unmasked": [float(um), float(ul)],
+             "bumps": int(b), "seconds": float(t)} for a, s, mm, ml, um, ul, b, t in MAZE_ROW.findall(proc.stdout)]
+    if best is None or not rows:
+        sys.exit(f"python demos/maze.py: its table or its shortest-path line is missing:\n{proc.stdout[-2000:]}")
+    return {"rows": rows, "shortest_paths": float(best.group(1)), "evaluations": int(best.group(2))}
+
+
 def score_foragers(run: Path) -> dict:
     """The run's best.pt greedy and a random policy on the same held-out episodes (``ecs-rl eval --baseline``)."""
     from ecs_rl import evaluate
@@ -87,7 +144,7 @@ def score_foragers(run: Path) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--only", choices=["cartpole", "foragers", "hunt"])
+    parser.add_argument("--only", choices=["cartpole", "foragers", "hunt", "catch", "maze"])
     parser.add_argument("--seeds", type=int, default=5, help="CartPole seeds 0..N-1 (default: %(default)s)")
     add_write_option(parser)
     args = parser.parse_args()
@@ -122,6 +179,23 @@ def main() -> None:
                   flush=True)
             write("hunt-demo", {"meta": meta(load), "command": "ecs-rl train hunt; ecs-rl eval runs/hunt --baseline",
                                 **h}, args.write)
+        if args.only in (None, "catch"):
+            load = load_average()
+            c = catch(Path(tmp) / "catch-runs")
+            e = c["eval"]
+            print(f"catch: solved at step {c['solved_step']} in {c['train_seconds']} s of training; greedy "
+                  f"{e['trained']['mean']:.2f} +- {e['trained']['std']:.2f} vs random {e['random']['mean']:.2f} +- "
+                  f"{e['random']['std']:.2f} ({e['trained']['episodes']} episodes)", flush=True)
+            write("catch-demo", {"meta": meta(load), "command": "ecs-rl train demos/catch.py:make_game; "
+                                 "ecs-rl eval runs/catch --baseline --episodes 30", **c}, args.write)
+        if args.only in (None, "maze"):
+            load = load_average()
+            m = maze()
+            for r in m["rows"]:
+                print(f"maze {r['algo']} seed {r['seed']}: masked {r['masked']}, unmasked {r['unmasked']}, "
+                      f"{r['bumps']} bumps", flush=True)
+            print(f"maze: shortest paths {m['shortest_paths']:+.3f}", flush=True)
+            write("maze-masks", {"meta": meta(load), "command": "python demos/maze.py", **m}, args.write)
 
 
 if __name__ == "__main__":

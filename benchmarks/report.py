@@ -2,7 +2,7 @@
 
     python benchmarks/report.py            # rewrite the marked regions of both READMEs from benchmarks/results/
     python benchmarks/report.py --check    # change nothing; exit 1 naming every region that differs
-    python benchmarks/report.py --plots    # also redraw assets/cartpole_reward.png and assets/foragers_reward.png
+    python benchmarks/report.py --plots    # also redraw the plots in assets/ (reward curves, self-play ratings)
 
 A region is the text between ``<!-- figures: NAME -->`` and ``<!-- /figures -->``: the prose around it stays
 hand-written, no number inside it is. Each NAME has one renderer below, which reads the results files that the
@@ -10,7 +10,8 @@ benchmarks write with ``--write`` (``benchmarks/results_file.py``) and says, bes
 that measures it, the date and the machine's load (or that the file predates recording them, or that it comes
 from a ``--quick`` run to be redone). The plots are ``ecs-rl plot``'s drawing (``ecs_rl.plot.plot_runs``) of the
 per-episode rewards and evaluations in ``cartpole-seeds.json`` and ``foragers-demo.json``: the same runs as
-the solve steps beside them.
+the solve steps beside them; and ``ecs-rl plot --ratings``'s drawing (``plot_ratings``) of the ratings of
+``selfplay-ratings.json``'s plotted seed, the same runs as the ratings table.
 
 Only the standard library is imported here (matplotlib and ecs_rl for ``--plots``), so the check is fast.
 """
@@ -444,6 +445,124 @@ def region_reward_plots(results: Results) -> str:
             "![CartPole reward](assets/cartpole_reward.png)\n![Foragers reward](assets/foragers_reward.png)")
 
 
+def region_catch_demo(results: Results) -> str:
+    data = results("catch-demo")
+    e = data["eval"]
+    best = dict(data["evals"]).get(data["solved_step"])
+    return (f"Measured here (`benchmarks/demo_games.py --only catch`, {when(data)}): `train` solved at step "
+            f"{n(data['solved_step'])}\n(greedy {best:.1f}) in {data['train_seconds']:.1f} s of training; "
+            f"`eval --baseline --episodes 30`: greedy {e['trained']['mean']:.2f} +- {e['trained']['std']:.2f}\nvs "
+            f"random {e['random']['mean']:.2f} +- {e['random']['std']:.2f} ({e['trained']['episodes']} episodes).")
+
+
+def region_maze_masks(results: Results) -> str:
+    data = results("maze-masks")
+    rows = data["rows"]
+    lines = [f"Measured here (`benchmarks/demo_games.py --only maze`, {when(data)}); the shortest paths score "
+             f"{data['shortest_paths']:+.2f} on\nthese evaluations (the mean of {data['evaluations']}):", "",
+             "| learner | seed | masked: mean / last | unmasked: mean / last | unmasked wall bumps |",
+             "|---|---|---|---|---|"]
+    for i, r in enumerate(rows):
+        algo = r["algo"].upper() if i == 0 or rows[i - 1]["algo"] != r["algo"] else ""
+        lines.append(f"| {algo} | {r['seed']} | {r['masked'][0]:+.2f} / {r['masked'][1]:+.2f} | "
+                     f"{r['unmasked'][0]:+.2f} / {r['unmasked'][1]:+.2f} | {n(r['bumps'])} |")
+    ahead = sum(r["masked"][0] > r["unmasked"][0] for r in rows)
+
+    def span(side: str) -> str:
+        lo, hi = (f"{f(r[side][1] for r in rows):+.2f}" for f in (min, max))
+        return f"all {lo}" if lo == hi else f"from {lo} to {hi}"
+
+    lines += ["", f"The masked learner's mean (the area under its learning curve) is above the unmasked one's in "
+              f"{ahead} of {len(rows)} runs;\nthe last evaluations: masked {span('masked')}, unmasked "
+              f"{span('unmasked')}."]
+    return "\n".join(lines)
+
+
+def region_checkpoint_size(results: Results) -> str:
+    data = results("checkpoint-size")
+    b, t = data["bytes"], data["seconds"]
+    return (f"With a full replay buffer at `presets.cartpole_dqn` ({n(data['transitions'])} transitions) `latest.pt` "
+            f"is {b['with replay'] / 1e6:.2f} MB and a save\ntakes {median(t['with replay']) * 1e3:.0f} ms, against "
+            f"{b['without replay'] / 1e6:.2f} MB and {median(t['without replay']) * 1e3:.0f} ms without it "
+            f"(`benchmarks/checkpoint_size.py`, median of {data['rounds']} saves;\n{when(data)}).")
+
+
+def seed_list(seeds: list[int]) -> str:
+    """``0-3`` for a run of consecutive seeds, else ``0, 2``."""
+    if len(seeds) > 2 and seeds == list(range(seeds[0], seeds[-1] + 1)):
+        return f"{seeds[0]}-{seeds[-1]}"
+    return ", ".join(map(str, seeds))
+
+
+def selfplay_seeds(data: dict) -> str:
+    return seed_list([s["seed"] for s in data["seeds"]])
+
+
+def region_selfplay_ratings(results: Results) -> str:
+    data = results("selfplay-ratings")
+    seeds = data["seeds"]
+    wall = [s["wall_seconds"] for s in seeds]
+    lines = [f"After `ecs-rl train hunt --self-play` (default budgets, 24 agents, {min(wall):.0f}-{max(wall):.0f} s "
+             f"here for seeds {selfplay_seeds(data)}; {when(data)};\n`benchmarks/selfplay_ratings.py`; the figure is "
+             f"seed {data['plot_seed']}, `ecs-rl plot --ratings`, redrawn by `benchmarks/report.py --plots`):", "",
+             "![Self-play ratings](assets/selfplay-ratings.png)", "",
+             "| seed | predators: first snapshot / latest / current at the end "
+             "| prey: first snapshot / latest / current at the end |", "|---|---|---|"]
+    ahead: dict[str, list[int]] = {"predator": [], "prey": []}
+    for s in seeds:
+        cells = []
+        for team in ("predator", "prey"):
+            t = s["teams"][team]
+            cells.append(f"{t['first']['rating']:.0f} / {t['latest']['rating']:.0f} / {t['current']['rating']:.0f}")
+            if t["latest"]["rating"] > t["first"]["rating"]:
+                ahead[team].append(s["seed"])
+        lines.append(f"| {s['seed']} | {cells[0]} | {cells[1]} |")
+
+    def which(team: str, label: str) -> str:
+        got = ahead[team]
+        if len(got) == len(seeds):
+            return f"{label} on every seed"
+        if not got:
+            return f"{label} on no seed"
+        return f"{label} on seed{'s' if len(got) > 1 else ''} {seed_list(got)} only"
+
+    lines += ["", f"The latest snapshot is rated above the first: {which('predator', 'the predators')}; "
+              f"{which('prey', 'the prey')}."]
+    return "\n".join(lines)
+
+
+def region_selfplay_head_to_head(results: Results) -> str:
+    data = results("selfplay-head-to-head")
+    games = data["games"]
+    prey = [g["prey"] for g in games]
+    predators = [g["predator"] for g in games]
+    first_prey, latest_prey = prey[0], prey[-1]
+    first_pred, latest_pred = predators[0], predators[-1]
+    share = {(g["prey"], g["predator"]): g["escapes"] / max(1, g["catches"] + g["escapes"]) for g in games}
+    vs_first = share[(latest_prey, first_pred)], share[(first_prey, first_pred)]
+    vs_latest = share[(latest_prey, latest_pred)], share[(first_prey, latest_pred)]
+    better = [which for which, (a, b) in (("first", vs_first), ("latest", vs_latest)) if a > b]
+    against = {2: "both the first and the latest predators", 1: f"the {better[0]} predators only" if better else "",
+               0: "neither the first nor the latest predators"}[len(better)]
+    return (f"`benchmarks/selfplay_head_to_head.py` (seed {data['seed']}'s runs, {data['worlds']} worlds of "
+            f"{n(data['ticks'])} ticks; {when(data)}): the latest prey\n(`{latest_prey}`) wins {vs_first[0]:.2f} of "
+            f"its encounters with the first predators (`{first_pred}`), the first prey (`{first_prey}`)\n"
+            f"{vs_first[1]:.2f}; with the latest predators (`{latest_pred}`) {vs_latest[0]:.2f} and {vs_latest[1]:.2f}. "
+            f"The latest prey does better than the first\nagainst {against}.")
+
+
+def region_selfplay_head_to_head_table(results: Results) -> str:
+    data = results("selfplay-head-to-head")
+    lines = [f"Latest run (seed {data['seed']}'s runs; {when(data)}):", "",
+             "| prey snapshot (rating) | predator snapshot (rating) | catches | escapes | prey share |",
+             "|---|---|---|---|---|"]
+    for g in data["games"]:
+        lines.append(f"| {g['prey']} ({g['prey_rating']:.0f}) | {g['predator']} ({g['predator_rating']:.0f}) | "
+                     f"{n(g['catches'])} | {n(g['escapes'])} | "
+                     f"{g['escapes'] / max(1, g['catches'] + g['escapes']):.2f} |")
+    return "\n".join(lines)
+
+
 # -- README's benchmark table -----------------------------------------------------------------------
 
 def region_benchmarks(results: Results) -> str:
@@ -582,6 +701,12 @@ REGIONS = {
     "foragers-demo": region_foragers_demo,
     "reward-plots": region_reward_plots,
     "hunt-demo": region_hunt_demo,
+    "catch-demo": region_catch_demo,
+    "maze-masks": region_maze_masks,
+    "checkpoint-size": region_checkpoint_size,
+    "selfplay-ratings": region_selfplay_ratings,
+    "selfplay-head-to-head": region_selfplay_head_to_head,
+    "selfplay-head-to-head-table": region_selfplay_head_to_head_table,
     "inference": region_readme_inference,
     "distributed": region_distributed,
     "benchmarks": region_benchmarks,
@@ -664,22 +789,39 @@ class RecordedRun:
         return [{"step": s, "total_reward": m} for s, m in self._evals]  # one row per evaluation: its mean
 
 
+class RecordedTeam:
+    """A self-play run as ``ecs_rl.plot.plot_ratings`` reads one, from ``selfplay-ratings.json``'s plotted seed."""
+
+    def __init__(self, team: str, seed: int, data: dict):
+        self.name, self.version, self.run_id = "hunt", team, f"seed{seed}"
+        self.metadata = {"total_steps": data["steps"]}
+        self._curve = data["curve"]
+        self.index = {"policy": team, "current": data["current"],
+                      "snapshots": [{"step": s, "rating": r} for s, r in data["all_snapshots"]]}
+
+    def read_train_episodes(self) -> list[dict]:
+        return [{"step": s, "extras": {"rating": r}} for s, r in self._curve]
+
+
 def plots(root: Path) -> list[Path]:
-    from ecs_rl.plot import plot_runs
+    from ecs_rl.plot import plot_ratings, plot_runs
 
     results = Results(root)
-    cart, forage = results("cartpole-seeds"), results("foragers-demo")
+    cart, forage, selfplay = results("cartpole-seeds"), results("foragers-demo"), results("selfplay-ratings")
     runs = [RecordedRun("cartpole", f"seed{r['seed']}", r["episodes"], r["evals"]) for r in cart["runs"]]
     one = forage["run"]
+    plotted = next(s for s in selfplay["seeds"] if s["seed"] == selfplay["plot_seed"])
+    teams = [RecordedTeam(team, plotted["seed"], plotted["teams"][team]) for team in ("prey", "predator")]
     return [plot_runs(runs, root / "assets" / "cartpole_reward.png"),
             plot_runs([RecordedRun("foragers", f"seed{one['seed']}", one["episodes"], one["evals"])],
-                      root / "assets" / "foragers_reward.png")]
+                      root / "assets" / "foragers_reward.png"),
+            plot_ratings(teams, root / "assets" / "selfplay-ratings.png", [t.index for t in teams])]
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--check", action="store_true", help="change nothing; exit 1 if a region differs")
-    parser.add_argument("--plots", action="store_true", help="also redraw the reward plots in assets/")
+    parser.add_argument("--plots", action="store_true", help="also redraw the plots in assets/")
     parser.add_argument("--root", type=Path, default=ROOT, help="the tree to read and write (default: this one)")
     args = parser.parse_args(argv)
     for rel in (README, BENCH_README):

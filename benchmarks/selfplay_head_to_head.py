@@ -60,9 +60,10 @@ def main() -> None:
     check_folder(parser, args.write)
     load, games = load_average(), []
     configure_torch()
-    snapshots = {}
+    snapshots, seeds_trained = {}, {}
     for team, path in (("prey", args.prey_run), ("predator", args.predator_run)):
         run = TrainingRun.resume(path)
+        seeds_trained[team] = run.read_config().get("seed")
         index = read_index(run)
         snaps = index["snapshots"]
         picks = [snaps[0], snaps[len(snaps) // 2], snaps[-1]] if team == "prey" else [snaps[0], snaps[-1]]
@@ -78,7 +79,8 @@ def main() -> None:
               f"{kinds['catch']:>8} {kinds['escape']:>8} {share:>10.2f}")
         games.append({"prey": ps["file"][:-3], "prey_rating": ps["rating"], "predator": qs["file"][:-3],
                       "predator_rating": qs["rating"], "catches": kinds["catch"], "escapes": kinds["escape"]})
-    write("selfplay-head-to-head", {"meta": meta(load), "worlds": args.worlds, "ticks": args.ticks, "games": games},
+    write("selfplay-head-to-head", {"meta": meta(load), "seed": seeds_trained["prey"], "trained_seeds": seeds_trained,
+                                    "worlds": args.worlds, "ticks": args.ticks, "games": games},
           args.write)
 
 

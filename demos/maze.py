@@ -7,12 +7,14 @@ The same learner (same seed, same settings) trains on 8 walkers of ``ecs_rl.worl
 with an ``ActionMask`` on each walker (walls illegal) and once without (a wall costs -0.1 and a step).
 After every chunk of decisions both are scored greedily on the same 32 held-out episodes; the table shows
 the mean of those evaluations (the area under the learning curve), the last one, and the wall bumps
-the unmasked walkers made while training (masked ones make none).
+the unmasked walkers made while training (masked ones make none). Its last line is what the shortest
+paths score on those same episodes (a walker that always steps towards the goal): the best any learner can.
 """
 
 from __future__ import annotations
 
 import argparse
+import collections
 import time
 
 import esper
@@ -20,8 +22,38 @@ import numpy as np
 
 from ecs_rl import TrainingSession
 from ecs_rl.algorithms import DqnAgent, DqnConfig, PpoAgent, PpoConfig, configure_torch
-from ecs_rl.ecs import install, run_episodes, step_world
+from ecs_rl.ecs import ScriptedController, install, run_episodes, step_world
 from ecs_rl.worlds import maze
+
+
+EVAL_EPISODES, EVAL_SEED = 32, 1_000_000  # the held-out episodes after chunk k: seeds EVAL_SEED + 32 k, ...
+
+
+def distances() -> dict[tuple[int, int], int]:
+    """Each open cell's number of moves to the goal (breadth-first from the goal)."""
+    dist, queue = {maze.GOAL: 0}, collections.deque([maze.GOAL])
+    while queue:
+        r, c = queue.popleft()
+        for dr, dc in maze.MOVES:
+            cell = (r + dr, c + dc)
+            if cell in maze.CELL and cell not in dist:
+                dist[cell] = dist[(r, c)] + 1
+                queue.append(cell)
+    return dist
+
+
+def shortest_path_score(chunks: int) -> float:
+    """The mean of the greedy evaluations a walker that always steps towards the goal would get."""
+    dist = distances()
+
+    def step(obs: np.ndarray, entity: int) -> int:
+        r, c = maze.OPEN[int(np.argmax(obs))]
+        return min((dist.get((r + dr, c + dc), 10**9), a) for a, (dr, dc) in enumerate(maze.MOVES))[1]
+
+    walker = ScriptedController(step, maze.action_space)
+    return float(np.mean([run_episodes(maze.factory(), {"maze": walker}, EVAL_EPISODES,
+                                       seed=EVAL_SEED + EVAL_EPISODES * k)["maze"].mean_reward
+                          for k in range(chunks)]))
 
 
 def make_agent(algo: str, seed: int, decisions: int):
@@ -45,7 +77,8 @@ def train(algo: str, seed: int, masked: bool, chunks: int, chunk: int, agents: i
         scores = []
         for k in range(chunks):
             step_world(chunk // agents, plugin=plugin)
-            result = run_episodes(maze.factory(masked=masked), {"maze": agent}, 32, seed=1_000_000 + 32 * k)
+            result = run_episodes(maze.factory(masked=masked), {"maze": agent}, EVAL_EPISODES,
+                                  seed=EVAL_SEED + EVAL_EPISODES * k)
             scores.append(result["maze"].mean_reward)
     finally:
         esper.switch_world(previous)
@@ -71,6 +104,7 @@ def main() -> None:
             plain, bumps = train(algo, seed, False, args.chunks, chunk)
             print(f"{algo:5} {seed:>4}  {np.mean(masked):>+11.3f} / {masked[-1]:+.3f}  {np.mean(plain):>+13.3f} / "
                   f"{plain[-1]:+.3f}  {bumps:>6}  {time.perf_counter() - started:.1f}", flush=True)
+    print(f"shortest paths: {shortest_path_score(args.chunks):+.3f} (the mean of {args.chunks} evaluations)")
 
 
 if __name__ == "__main__":

@@ -66,14 +66,16 @@ def _finish(plt, fig, ax, out: str | Path, xlabel: str, ylabel: str) -> Path:
     return out
 
 
-def plot_ratings(runs: list[TrainingRun], out: str | Path) -> Path:
+def plot_ratings(runs: list[TrainingRun], out: str | Path, indexes: list[dict] | None = None) -> Path:
     """Self-play Elo ratings of each run's policy: its current rating at each episode end (the ``rating``
     extra; Elo is a running average already, so it is not smoothed) and every snapshot's final rating at
-    the step it was taken."""
+    the step it was taken. ``indexes``: each run's snapshot index as ``read_index`` returns it (default:
+    read from the run's directory)."""
     from .selfplay import read_index
 
     plt = _pyplot()
-    indexes = [read_index(run) for run in runs]
+    if indexes is None:
+        indexes = [read_index(run) for run in runs]
     fig, ax = plt.subplots(figsize=(9, 5))
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for k, (run, index) in enumerate(zip(runs, indexes)):

@@ -109,7 +109,7 @@ def test_plots_are_drawn_from_the_results_files(tree: Path):
     (tree / "assets").mkdir()
     proc = report("--plots", "--root", str(tree))
     assert proc.returncode == 0, proc.stderr
-    for name in ("cartpole_reward.png", "foragers_reward.png"):
+    for name in ("cartpole_reward.png", "foragers_reward.png", "selfplay-ratings.png"):
         assert (tree / "assets" / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
@@ -124,3 +124,68 @@ def test_benchmarks_write_only_inside_results_and_only_when_asked():
         sys.path.remove(str(ROOT / "benchmarks"))
     assert results_file.write("never", {"x": 1}, None) is None
     assert not (results_file.RESULTS / "never.json").exists()
+
+
+# -- the figures of the demos, self-play and checkpoints ---------------------------------------------
+
+def double(data: dict, path: tuple) -> None:
+    """Double the number at ``path`` (keys and indexes) in ``data``, plus one (a zero changes too)."""
+    *head, last = path
+    for key in head:
+        data = data[key]
+    data[last] = 2 * data[last] + 1
+
+
+@pytest.mark.parametrize("name, path, regions", [
+    ("catch-demo", ("eval", "trained", "mean"), ["catch-demo"]),
+    ("maze-masks", ("rows", 0, "bumps"), ["maze-masks"]),
+    ("maze-masks", ("shortest_paths",), ["maze-masks"]),
+    ("checkpoint-size", ("bytes", "with replay"), ["checkpoint-size"]),
+    ("selfplay-ratings", ("seeds", 1, "teams", "prey", "current", "rating"), ["selfplay-ratings"]),
+    ("selfplay-ratings", ("seeds", 0, "wall_seconds"), ["selfplay-ratings"]),
+    ("selfplay-head-to-head", ("games", 0, "escapes"), ["selfplay-head-to-head", "selfplay-head-to-head-table"]),
+])
+def test_each_new_figure_comes_from_its_results_file(tree: Path, name: str, path: tuple, regions: list[str]):
+    file = tree / "benchmarks" / "results" / f"{name}.json"
+    data = json.loads(file.read_text())
+    double(data, path)
+    file.write_text(json.dumps(data))
+    proc = report("--check", "--root", str(tree))
+    assert proc.returncode == 1
+    assert sorted(re.findall(r"region '([\w.-]+)' differs", proc.stderr)) == sorted(regions), proc.stderr
+
+
+def test_the_selfplay_claims_follow_the_ratings(tree: Path):
+    """The sentence under the ratings table says on which seeds each team's latest snapshot beat its first."""
+    file = tree / "benchmarks" / "results" / "selfplay-ratings.json"
+    data = json.loads(file.read_text())
+    for s in data["seeds"]:
+        s["teams"]["predator"]["latest"]["rating"] = s["teams"]["predator"]["first"]["rating"] + 100
+        s["teams"]["prey"]["latest"]["rating"] = s["teams"]["prey"]["first"]["rating"] - 1
+    data["seeds"][-1]["teams"]["prey"]["latest"]["rating"] += 2
+    file.write_text(json.dumps(data))
+    assert report("--root", str(tree)).returncode == 0
+    text = region((tree / "README.md").read_text(), "selfplay-ratings")
+    assert f"the predators on every seed; the prey on seed {data['seeds'][-1]['seed']} only." in text
+
+
+def test_demo_games_reads_what_the_maze_demo_prints():
+    """The real ``python demos/maze.py`` (a small budget), read back as ``demo_games.py --only maze`` reads it."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        import demo_games
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+    got = demo_games.maze(["--algo", "dqn", "--seeds", "2", "--chunks", "1", "--chunk", "64"])
+    assert [(r["algo"], r["seed"]) for r in got["rows"]] == [("dqn", 0), ("dqn", 1)]
+    assert all(r["bumps"] > 0 for r in got["rows"])  # 64 mostly random decisions without masks bump into walls
+    # the walker that steps towards the goal reaches it from every start: +1 less 0.01 a step (at most 16 steps)
+    assert got["evaluations"] == 1 and 0.84 <= got["shortest_paths"] <= 0.99
+
+
+def test_selfplay_ratings_refuses_a_root_that_holds_a_seed_already(tmp_path: Path):
+    (tmp_path / "seed-1").mkdir()
+    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "selfplay_ratings.py"), "--root", str(tmp_path)],
+                          capture_output=True, text=True, cwd=ROOT)
+    assert proc.returncode == 2 and f"--root {tmp_path}: seed-1 there already" in proc.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["seed-1"]  # nothing trained
