@@ -40,6 +40,7 @@ from results_file import add_write_option, check_folder, meta, write
 
 ROOT = Path(__file__).resolve().parents[1]
 N_AGENTS = 256
+PAIR = "2 single processes"  # side by side, nothing shared: the most two cores give this world
 
 
 def _load() -> float:
@@ -67,12 +68,12 @@ def _tree_cpu(root: int) -> float:
     return sum(ticks.get(pid, 0) for pid in tree) / os.sysconf("SC_CLK_TCK")
 
 
-def _session(mode: str, steps: int | None = None, agents: int = N_AGENTS):
+def _session(mode: str, steps: int | None = None, agents: int = N_AGENTS, swarm: bool = True):
     from ecs_rl import TrainingSession
     from ecs_rl.algorithms import DqnAgent, presets
     from ecs_rl.worlds import foragers
 
-    if agents == N_AGENTS:
+    if swarm:
         config = presets.foragers_swarm_dqn(0, total_steps=10**7)
         if mode == "env-bound":
             config.learning_starts = 10**12
@@ -84,7 +85,7 @@ def _session(mode: str, steps: int | None = None, agents: int = N_AGENTS):
 
 # -- children: one measurement each ------------------------------------------------------------------
 
-def child_single(mode: str, warm: int, window: int) -> dict:
+def child_single(mode: str, warm: int, window: int, agents: int = N_AGENTS) -> dict:
     import esper
     from ecs_rl.ecs import install, step_world
     from ecs_rl.worlds import foragers
@@ -104,19 +105,20 @@ def child_single(mode: str, warm: int, window: int) -> dict:
     session.act_batch = timed("act", session.act_batch)  # the plugin calls these two on the session
     session.observe_batch = timed("learn", session.observe_batch)
     esper.switch_world("bench")
-    foragers.build(N_AGENTS, seed=0)
+    foragers.build(agents, seed=0)
     plugin = install({"foragers": session}, reset=foragers.reset)
-    step_world(warm // N_AGENTS, plugin=plugin)
+    step_world(warm // agents, plugin=plugin)
     spent.update(act=0.0, learn=0.0)
     steps, started, cpu = session.total_steps, time.perf_counter(), time.process_time()
-    step_world(window // N_AGENTS, plugin=plugin)
+    step_world(window // agents, plugin=plugin)
     seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
     steps = session.total_steps - steps
     return {"steps_per_sec": steps / seconds, "cpu_us_per_step": {"process": 1e6 * cpu / steps}, "seconds": {
         "world": seconds - spent["act"] - spent["learn"], "act": spent["act"], "learn": spent["learn"]}}
 
 
-def child_workers(mode: str, workers: int, warm: int, window: int, ticks_per_call: int, in_flight: int) -> dict:
+def child_workers(mode: str, workers: int, warm: int, window: int, ticks_per_call: int, in_flight: int,
+                  agents: int = N_AGENTS) -> dict:
     from ecs_rl.distributed import train
 
     session = _session(mode)
@@ -130,7 +132,7 @@ def child_workers(mode: str, workers: int, warm: int, window: int, ticks_per_cal
             return True
         return False
 
-    result = train("foragers", session, workers, envs=N_AGENTS, stop=stop, ticks_per_call=ticks_per_call,
+    result = train("foragers", session, workers, envs=agents, stop=stop, ticks_per_call=ticks_per_call,
                    in_flight=in_flight)
     (t0, s0, c0, a0), (t1, s1, c1, a1) = marks
     # CPU per agent-step: the workers' in their ticks (summed, over every chunk they sent), the learner's and
@@ -147,7 +149,7 @@ def child_curve(kind: str, steps: int, every: int) -> dict:
     from ecs_rl.worlds import foragers
 
     agents = 16
-    session = _session("learning", steps, agents)
+    session = _session("learning", steps, agents, swarm=False)
     evaluation = Evaluation(foragers.factory(), every=every, episodes=16, max_ticks=250)
     started = time.perf_counter()
     if kind == "single":
@@ -177,15 +179,34 @@ def child_random(steps: int, every: int) -> dict:
 # -- parent ------------------------------------------------------------------------------------------
 
 def run_child(*args: object) -> dict:
+    return run_children(1, *args)[0]
+
+
+def run_children(copies: int, *args: object) -> list[dict]:
+    """``copies`` children with the same arguments, side by side; each one's result, with the load."""
     env = {**os.environ, "PYTHONPATH": str(ROOT), "SDL_VIDEODRIVER": "dummy"}
     before = _load()
-    proc = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--child", *map(str, args)],
-                          env=env, cwd=ROOT, capture_output=True, text=True)
-    if proc.returncode != 0:
-        sys.exit(f"benchmark child {args} failed:\n{proc.stderr.strip()[-3000:]}")
-    result = json.loads(proc.stdout.strip().splitlines()[-1])
-    result["load"] = (before, _load())
-    return result
+    procs = [subprocess.Popen([sys.executable, str(Path(__file__).resolve()), "--child", *map(str, args)],
+                              env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for _ in range(copies)]
+    results = []
+    for proc in procs:
+        out, err = proc.communicate()
+        if proc.returncode != 0:
+            sys.exit(f"benchmark child {args} failed:\n{err.strip()[-3000:]}")
+        results.append(json.loads(out.strip().splitlines()[-1]))
+    for result in results:
+        result["load"] = (before, _load())
+    return results
+
+
+def run_pair(*args: object) -> dict:
+    """Two single processes side by side, no Ray and nothing shared: what two cores give this world at most.
+    Their rates add up (their windows overlap: same work, started together); CPU per step is their mean."""
+    a, b = run_children(2, *args)
+    return {"steps_per_sec": a["steps_per_sec"] + b["steps_per_sec"],
+            "cpu_us_per_step": {"process": (a["cpu_us_per_step"]["process"] + b["cpu_us_per_step"]["process"]) / 2},
+            "seconds": {k: a["seconds"][k] + b["seconds"][k] for k in a["seconds"]}, "load": a["load"]}
 
 
 def _shares(result: dict) -> str:
@@ -202,7 +223,8 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--only", choices=["throughput", "curve"])
     parser.add_argument("--mode", choices=["env-bound", "learning"], help="only this throughput mode")
-    parser.add_argument("--ticks-per-call", type=int, default=16, help="ticks per worker chunk (default 16)")
+    parser.add_argument("--ticks-per-call", type=int, default=64, help="ticks per worker chunk (default 64, as train's)")
+    parser.add_argument("--agents", type=int, default=N_AGENTS, help="agents per world (default 256)")
     parser.add_argument("--in-flight", type=int, default=2, help="chunks asked of each worker at a time (default 2)")
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     add_write_option(parser)
@@ -219,20 +241,25 @@ def main() -> None:
         return
     q = args.quick
     repeats = 1 if q else 2
-    warm, window = N_AGENTS * 40, N_AGENTS * (200 if q else 800)
+    agents = args.agents
+    warm, window = N_AGENTS * 40, N_AGENTS * (200 if q else 800)  # agent-steps, whatever the world's size
     lines = [f"machine: {os.cpu_count()} cores, load average at start {_load():.1f}"]
     if args.only in (None, "throughput"):
-        lines.append(f"Foragers, {N_AGENTS} agents per world, DQN: agent-steps per second over {window:,} steps "
+        lines.append(f"Foragers, {agents} agents per world, DQN: agent-steps per second over {window:,} steps "
                      f"after {warm:,} (median of {repeats}; load average before -> after)")
         lines.append(f"  {'mode':<10} {'set-up':<16} {'steps/s':>8} {'x single':>9}  {'load':>11}  where the time goes")
         for mode in [args.mode] if args.mode else ("env-bound", "learning"):
             runs: dict[str, list[dict]] = {"single process": [], "1 worker": [], "2 workers": []}
+            if mode == "env-bound":
+                runs[PAIR] = []
             for _ in range(repeats):
-                runs["single process"].append(run_child("single", mode, warm, window))
+                runs["single process"].append(run_child("single", mode, warm, window, agents))
+                if mode == "env-bound":
+                    runs[PAIR].append(run_pair("single", mode, warm, window, agents))
                 for n, setup in ((1, "1 worker"), (2, "2 workers")):
                     runs[setup].append(run_child("workers", mode, n, warm, window, args.ticks_per_call,
-                                                 args.in_flight))
-            found.setdefault("throughput", {"agents": N_AGENTS, "warm": warm, "window": window,
+                                                 args.in_flight, agents))
+            found.setdefault("throughput", {"agents": agents, "warm": warm, "window": window,
                                             "ticks_per_call": args.ticks_per_call,
                                             "in_flight": args.in_flight})[mode] = runs
             base = statistics.median(r["steps_per_sec"] for r in runs["single process"])

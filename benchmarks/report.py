@@ -334,6 +334,10 @@ def region_dashboard(results: Results) -> str:
 MODES = ("env-bound", "learning")
 
 
+SETUPS = ("single process", "1 worker", "2 workers")
+PAIR = "2 single processes"  # distributed_throughput.py: two independent single processes side by side
+
+
 def distributed_figures(data: dict) -> dict:
     out = {}
     for mode in MODES:
@@ -361,16 +365,18 @@ def region_distributed(results: Results) -> str:
     f, t = distributed_figures(data), data["throughput"]
     modes = [mode for mode in MODES if mode in t]
     loads = [x for mode in modes for rs in t[mode].values() for r in rs for x in r["load"]]
-    lines = [f"Figures (`{data['meta']['command']}`: Foragers, {t['agents']} agents per world, DQN; agent-steps the "
+    chunks = f", chunks of {t['ticks_per_call']} ticks" if "ticks_per_call" in t else ""
+    lines = [f"Figures (`{data['meta']['command']}`: Foragers, {t['agents']} agents per world, DQN{chunks}; agent-steps the "
              f"learner took per second over {n(t['window'])} steps after a warm-up of {n(t['warm'])}, median of "
-             f"{len(t[modes[0]]['single process'])}, the three set-ups alternating in one run; {when(data)}, "
+             f"{len(t[modes[0]]['single process'])}, the set-ups alternating in one run; {when(data)}, "
              f"load during the runs {min(loads):.1f}-{max(loads):.1f}):", "",
              "| agent-steps/s (x single process) | single process | 1 worker | 2 workers |", "|---|---|---|---|"]
     for mode, label in (("env-bound", "env-bound (DQN acts and stores, no updates)"),
                         ("learning", "learning (`foragers_swarm_dqn`)")):
         if mode not in f:
             continue
-        cells = [n(v) if setup == "single process" else f"{n(v)} ({x:.2f}x)" for setup, (v, x) in f[mode].items()]
+        cells = [n(v) if setup == "single process" else f"{n(v)} ({x:.2f}x)" for setup, (v, x) in f[mode].items()
+                 if setup in SETUPS]
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
     cpu = distributed_cpu(t)
     for mode in modes:
@@ -386,6 +392,12 @@ def region_distributed(results: Results) -> str:
         lines += ["", f"CPU per agent-step depends far less on how the machine is shared than wall-clock rates: on 2 free cores, 2 workers "
                   f"can reach at most 2 x {c['single process']['process']:.1f} / {c['2 workers']['all']:.1f} = "
                   f"{bound:.2f}x the single process env-bound."]
+        if PAIR in c:
+            rate, x = f["env-bound"][PAIR]
+            lines[-1] += (f" Two single processes side by side (no Ray, nothing shared: the most two cores give this "
+                          f"world) ran {n(rate)} agent-steps/s together ({x:.2f}x), {c[PAIR]['process']:.1f} us of CPU "
+                          f"per agent-step each: running both cores costs each process "
+                          f"{c[PAIR]['process'] / c['single process']['process'] - 1:+.0%} CPU per step.")
     shares = []
     for mode in modes:
         s = t[mode]["2 workers"][-1]["seconds"]

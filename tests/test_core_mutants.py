@@ -133,6 +133,8 @@ def test_a_corrupt_log_line_is_named_with_what_is_wrong(tmp_path):
     log.write_bytes(b'{"a": 1}\n\x80abc\n')
     with pytest.raises(ValueError, match=r"log.jsonl: line at byte 9: not a JSON line \(.*invalid start byte"):
         read_jsonl_from(log)
+    with pytest.raises(ValueError, match=r"log.jsonl:2: not a JSON line \(.*invalid start byte"):
+        read_jsonl(log)  # a line that is not UTF-8 is named like any corrupt line
 
 
 def test_restore_removes_temporary_files_of_killed_writes_and_says_which(tmp_path):

@@ -196,7 +196,7 @@ def read_jsonl(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
     if not path.exists():
         return []
     rows: list[dict[str, Any]] = []
-    with open(path, encoding="utf-8") as fh:
+    with open(path, "rb") as fh:  # bytes: a line that is not UTF-8 is a corrupt line like any other
         for number, line in enumerate(fh, start=1):
             if line.strip():
                 rows.append(_row(line, f"{path}:{number}"))
