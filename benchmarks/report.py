@@ -705,7 +705,30 @@ def region_mutation(results: Results) -> str:
             f"before any were written against this sample's survivors: **{o['score']:.1f}%** of {counted} "
             f"({per}); {o.get('timeout', 0)} killed by a timeout, {o.get('survived', 0)} survived, "
             f"{o.get('equivalent', 0)} equivalent left out, {o.get('not tried', 0)} not tried. "
-            f"The aim, >= 90% on each package: {verdict(all(sc[p]['score'] is not None and sc[p]['score'] >= 90 for p in names))}.")
+            f"The aim, >= 90% on each package: {verdict(all(sc[p]['score'] is not None and sc[p]['score'] >= 90 for p in names))}."
+            + mutation_history(results, names))
+
+
+def mutation_history(results: Results, names: dict[str, str]) -> str:
+    """The earlier samples kept in ``benchmarks/results/mutation/`` (each one's file as ``--write`` wrote it)."""
+    folder = results.root / RESULTS / "mutation"
+    runs = sorted((results(f"mutation/{p.stem}") for p in folder.glob("*.json")), key=lambda d: d["seed"])
+    if not runs:
+        return ""
+    said = []
+    for d in runs:
+        sc, o = d["scores"], d["scores"]["overall"]
+        tried = o.get("killed", 0) + o.get("timeout", 0) + o.get("survived", 0) + o.get("equivalent", 0)
+        per = ", ".join(f"{label} {sc[p]['score']:.1f}%" for p, label in names.items()
+                        if p in sc and sc[p]["score"] is not None)
+        if "package" in d:
+            said.append(f"seed {d['seed']}, {names[d['package']]} only (a search for survivors), {tried} of "
+                        f"{d['sample']} tried: {o['score']:.1f}%, {o.get('survived', 0)} survived")
+        else:
+            said.append(f"seed {d['seed']}, {tried} of {d['sample']} tried: {o['score']:.1f}% ({per}), "
+                        f"{o.get('survived', 0)} survived")
+    return ("\n\nEarlier samples, each drawn after the tests written against the survivors of the ones before it "
+            "(files in `benchmarks/results/mutation/`): " + "; ".join(said) + ".")
 
 
 REGIONS = {
