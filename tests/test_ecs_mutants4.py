@@ -2,6 +2,8 @@
 in worlds that have none, an uninstall leaving trackers as new, an agent id freed by a team change, and
 the bad observation of a decision closed early by a mask being named as the next one."""
 
+import atexit
+
 import esper
 import numpy as np
 import pytest
@@ -34,6 +36,18 @@ def test_the_exit_clean_up_drops_plugin_handlers_and_passes_over_worlds_without_
         assert not {TRAINING_DONE, MATCH_RESULT} & set(esper.event_registry)
     finally:
         esper.delete_world(f"{world}-bare")
+
+
+@pytest.mark.skipif(not hasattr(atexit, "_ncallbacks"), reason="counts atexit's callbacks with CPython's _ncallbacks")
+def test_the_exit_clean_up_is_registered_with_atexit_once(monkeypatch):
+    from ecs_rl.ecs import events
+
+    monkeypatch.setattr(events, "_forgetting", False)  # as in a fresh process, before any install
+    before = atexit._ncallbacks()
+    events.forget_handlers_at_exit()
+    assert atexit._ncallbacks() == before + 1
+    events.forget_handlers_at_exit()  # every later install: registered already
+    assert atexit._ncallbacks() == before + 1
 
 
 def test_uninstall_leaves_a_tracker_in_mid_decision_as_a_new_one(world):
