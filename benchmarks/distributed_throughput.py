@@ -1,6 +1,6 @@
 """Foragers with 256 agents per world, DQN: the single-process plugin vs 1 and 2 Ray workers, side by side.
 
-    python benchmarks/distributed_throughput.py             # throughput (2 repeats) and the learning curves
+    python benchmarks/distributed_throughput.py             # throughput (3 repeats) and the learning curves
     python benchmarks/distributed_throughput.py --quick     # one repeat, shorter windows
     python benchmarks/distributed_throughput.py --only throughput
     python benchmarks/distributed_throughput.py --write     # and write results/distributed-throughput.json
@@ -224,6 +224,7 @@ def main() -> None:
     parser.add_argument("--only", choices=["throughput", "curve"])
     parser.add_argument("--mode", choices=["env-bound", "learning"], help="only this throughput mode")
     parser.add_argument("--ticks-per-call", type=int, default=64, help="ticks per worker chunk (default 64, as train's)")
+    parser.add_argument("--repeats", type=int, default=3, help="runs of each set-up, alternating (default 3; --quick: 1)")
     parser.add_argument("--agents", type=int, default=N_AGENTS, help="agents per world (default 256)")
     parser.add_argument("--in-flight", type=int, default=2, help="chunks asked of each worker at a time (default 2)")
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
@@ -240,7 +241,7 @@ def main() -> None:
         print(json.dumps(fn(*(int(x) if x.isdigit() else x for x in rest))))
         return
     q = args.quick
-    repeats = 1 if q else 2
+    repeats = 1 if q else args.repeats
     agents = args.agents
     warm, window = N_AGENTS * 40, N_AGENTS * (200 if q else 800)  # agent-steps, whatever the world's size
     lines = [f"machine: {os.cpu_count()} cores, load average at start {_load():.1f}"]
