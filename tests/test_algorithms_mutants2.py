@@ -60,7 +60,8 @@ def test_ppo_takes_a_decision_made_elsewhere_on_a_row_shaped_observation():
 
 def test_ppo_refuses_a_decision_made_elsewhere_on_an_observation_of_another_size():
     agent = PpoAgent(OBS, ACTIONS, PpoConfig(hidden=(8,)))
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"agent 0's observation has 4 values \(shape \(4,\)\); the policy's "
+                                         r"observations have 3"):
         agent.decided(0, np.zeros(4, dtype=np.float32), np.int64(0), -1.1)
 
 

@@ -77,3 +77,20 @@ def test_freeze_by_default_acts_with_a_copy_of_the_network_as_it_was(world):
     live = np.asarray(learner.agent.act_batch(obs, ActMode.EXPLOIT, list(range(8))))
     assert not np.array_equal(live, before)
     assert np.array_equal(np.asarray(frozen.act_batch(obs, ActMode.EXPLOIT, list(range(8)))), before)
+
+
+def test_a_driven_run_stops_at_its_tick_limit_in_both_modes(world):
+    def drive(stop):  # a window's loop: step the world until told to stop
+        steps = 0
+        while not stop():
+            esper.process(1 / 60)
+            steps += 1
+            assert steps <= 100, "drive was never told to stop"
+
+    window = run_episodes(factory(limit=4), {"walk": RecordingAgent(0)}, 2, seed=0, ticks=10, drive=drive)["walk"]
+    assert window.ticks == 10
+    assert [(r.length, r.status) for r in window.records] == [(4, EpisodeStatus.TERMINATED)] * 2
+    long = run_episodes(factory(limit=1000), {"walk": RecordingAgent(0)}, 2, seed=0, max_ticks=7, drive=drive)["walk"]
+    assert long.ticks == 7
+    assert [(r.length, r.status, r.extras.get("unfinished")) for r in long.records] == \
+        [(7, EpisodeStatus.TRUNCATED, 1.0)] * 2

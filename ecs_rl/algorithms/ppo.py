@@ -290,7 +290,11 @@ class PpoAgent:
             logp: its log-probability.
             mask: the legal actions it was sampled under.
         """
-        self._pending[int(agent_id)] = (np.array(obs, dtype=np.float32).reshape(self.obs_dim), np.array(action),
+        obs = np.array(obs, dtype=np.float32)
+        if obs.size != self.obs_dim:
+            raise ValueError(f"PpoAgent.decided: agent {agent_id}'s observation has {obs.size} values (shape "
+                             f"{obs.shape}); the policy's observations have {self.obs_dim}")
+        self._pending[int(agent_id)] = (obs.reshape(self.obs_dim), np.array(action),
                                         float(logp), None if mask is None else np.array(mask, dtype=bool))
 
     @property

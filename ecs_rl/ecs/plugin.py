@@ -418,6 +418,16 @@ def _exported(name: str, policy: Any) -> Any:
         raise PolicyFileError(f"policy {name!r}: {exc}") from None
 
 
+class _TickCounter(esper.Processor):
+    """Counts the ticks of the world it is in (added last, so a tick counts once every processor ran)."""
+
+    def __init__(self) -> None:
+        self.ticks = 0
+
+    def process(self, *args: Any, **kwargs: Any) -> None:
+        self.ticks += 1
+
+
 def run_episodes(factory: WorldFactory, policies: Mapping[str, Any], episodes: int, *, seed: int | None,
                  reset: ResetHook | None = None, evaluate: list[str] | None = None, max_ticks: int = 10_000,
                  ticks: int | None = None, dt: float = 1 / 60, priorities: Priorities = Priorities(),
@@ -464,7 +474,7 @@ def run_episodes(factory: WorldFactory, policies: Mapping[str, Any], episodes: i
         raise ValueError(f"esper world {name!r} already exists: run_episodes builds and deletes a world of its own")
     if ticks is not None and (isinstance(ticks, bool) or not isinstance(ticks, int) or ticks < 1):
         raise ValueError(f"run_episodes(ticks=...) must be an integer >= 1 (or None), got {ticks!r}")
-    started, ran = time.perf_counter(), 0
+    started = time.perf_counter()
     scored: dict[int, EpisodeRecord] = {}
     window: dict[str, list[EpisodeRecord]] = {n: [] for n in names}  # ticks mode: every end, in order
     esper.switch_world(name)
@@ -485,18 +495,23 @@ def run_episodes(factory: WorldFactory, policies: Mapping[str, Any], episodes: i
 
         runner.on_episode_end(score)
 
-        def finished() -> bool:  # every scored episode ended (or its entity vanished before it began)
+        counter = _TickCounter()  # the ticks the world ran, whoever steps it (``drive`` too)
+        esper.add_processor(counter, priority=-2**62)
+        limit = max_ticks if ticks is None else ticks
+
+        def finished() -> bool:  # the tick limit, or every scored episode ended (or its entity vanished first)
+            if counter.ticks >= limit:
+                return True
             if ticks is not None:
-                return ran >= ticks
+                return False
             return len(scored) == len(members) or all(e in scored or not esper.entity_exists(e) for e in members)
 
-        limit = max_ticks if ticks is None else ticks
         if drive is None:
-            while ran < limit and not finished():
+            while not finished():
                 esper.process(dt)
-                ran += 1
         else:
             drive(finished)
+        ran = counter.ticks
         if ticks is not None:  # the episodes still running in the window's last tick
             for _, (agent, tracker) in runner.life.known.items():
                 if agent.policy in window and tracker.length > 0 and not tracker.needs_reset:
