@@ -143,7 +143,7 @@ def child_workers(mode: str, workers: int, warm: int, window: int, ticks_per_cal
             "nodes": len(set(result.nodes))}
 
 
-def child_curve(kind: str, steps: int, every: int) -> dict:
+def child_curve(kind: str, steps: int, every: int, ticks_per_call: int) -> dict:
     import esper
     from ecs_rl.ecs import Evaluation, install, step_world
     from ecs_rl.worlds import foragers
@@ -161,7 +161,8 @@ def child_curve(kind: str, steps: int, every: int) -> dict:
     else:
         from ecs_rl.distributed import train
 
-        history = train("foragers", session, 2, envs=agents, evaluation=evaluation).plugin.eval_history
+        history = train("foragers", session, 2, envs=agents, evaluation=evaluation,
+                        ticks_per_call=ticks_per_call).plugin.eval_history
     return {"curve": [(e.step, e.mean_reward) for e in history], "seconds": time.perf_counter() - started}
 
 
@@ -223,7 +224,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--only", choices=["throughput", "curve"])
     parser.add_argument("--mode", choices=["env-bound", "learning"], help="only this throughput mode")
-    parser.add_argument("--ticks-per-call", type=int, default=64, help="ticks per worker chunk (default 64, as train's)")
+    parser.add_argument("--ticks-per-call", type=int, default=64, help="ticks per worker chunk of the throughput runs and the curve (default 64; train's own default is 16)")
     parser.add_argument("--repeats", type=int, default=3, help="runs of each set-up, alternating (default 3; --quick: 1)")
     parser.add_argument("--agents", type=int, default=N_AGENTS, help="agents per world (default 256)")
     parser.add_argument("--in-flight", type=int, default=2, help="chunks asked of each worker at a time (default 2)")
@@ -274,7 +275,7 @@ def main() -> None:
         steps, every = (30_000, 7_500) if q else (60_000, 10_000)
         lines.append(f"Learning curve: Foragers, 16 agents per world, foragers_dqn, {steps:,} steps; greedy mean "
                      "return of 16 evaluation episodes at each step")
-        curves = {kind: run_child("curve", kind, steps, every) for kind in ("single", "workers")}
+        curves = {kind: run_child("curve", kind, steps, every, args.ticks_per_call) for kind in ("single", "workers")}
         rand = run_child("random", steps, every)["mean"]
         found["curve"] = {"agents": 16, "steps": steps, "every": every, "random": rand, **curves}
         lines.append(f"  {'step':>8} {'single process':>15} {'2 workers':>10}")

@@ -417,7 +417,7 @@ def region_distributed(results: Results) -> str:
     if "curve" in data:
         c = data["curve"]
         steps = [s for s, _ in c["single"]["curve"]]
-        lines += ["", f"Learning curve at the same budget ({c['agents']} agents per world, `foragers_dqn`, "
+        lines += ["", f"Learning curve at the same budget ({c['agents']} agents per world, `foragers_dqn`{chunks}, "
                   f"{n(c['steps'])} steps, greedy mean of 16 episodes; random policy {c['random']:.1f}): single process "
                   + " / ".join(f"{m:.1f}" for _, m in c["single"]["curve"]) + " at " + " / ".join(n(s) for s in steps)
                   + " steps, 2 workers " + " / ".join(f"{m:.1f}" for _, m in c["workers"]["curve"]) + "."]

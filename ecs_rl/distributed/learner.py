@@ -138,7 +138,7 @@ class _Learner:
 
 
 def train(game: Game | str, session: TrainingSession, workers: int, *, envs: int | None = None, seed: int = 0,
-          evaluation: Evaluation | None = None, address: str | None = None, ticks_per_call: int = 64,
+          evaluation: Evaluation | None = None, address: str | None = None, ticks_per_call: int = 16,
           broadcast_every: int = 1_000, in_flight: int = 2, stop: Callable[[], bool] | None = None,
           progress: bool = False, worker_cpus: float = 1.0, plugin: Plugin | None = None,
           on_start: Callable[[list[Any]], Any] | None = None) -> DistributedResult:
@@ -163,8 +163,10 @@ def train(game: Game | str, session: TrainingSession, workers: int, *, envs: int
         seed: worker k's world is seeded ``seed + k * envs``.
         evaluation: greedy evaluation in a world of the learner's own.
         address: a Ray cluster to join.
-        ticks_per_call: DQN: ticks per chunk a worker plays (each chunk has a fixed cost for the worker, Ray
-            and the learner; ``benchmarks/distributed_throughput.py`` measures it per agent-step).
+        ticks_per_call: DQN: ticks per chunk a worker plays. Each chunk has a fixed cost for the worker, Ray
+            and the learner, so worlds of hundreds of agents run faster with more (64 in
+            ``benchmarks/distributed_throughput.py``); more also means the workers act with older weights,
+            which small worlds on short budgets pay for (a 16-agent Foragers run learned far worse with 64).
         broadcast_every: DQN: learner steps between weight broadcasts.
         in_flight: DQN: chunks asked of each worker ahead (epsilon and weights are then up to that many
             chunks old).
