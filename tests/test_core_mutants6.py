@@ -1,10 +1,13 @@
 """Resume behaviours that mutation testing found unchecked: the checkpoint's counts over a later metadata.json, a
-sidecar written for another step, the best score when best.pt is gone or came after the checkpoint, a partial
-session state, load errors and the lock file they leave behind, a second run releasing the first, and the names
-aggregators print."""
+sidecar written for another step, a checkpoint without session state, the best score when best.pt is gone or came
+after the checkpoint, a partial session state, load errors and a failed pid write leaving the run as it was, a
+second run releasing the first, and the names aggregators print."""
 
+import errno
 import json
 import math
+import resource
+import signal
 
 import pytest
 from test_session import PathOnlyAgent, RecordingAgent
@@ -92,6 +95,14 @@ def test_an_older_checkpoint_takes_counts_and_best_score_from_metadata_json(tmp_
     again.close()
 
 
+def test_a_checkpoint_saved_by_the_agent_alone_takes_its_counts_from_metadata_json(tmp_path):
+    run = died_after_checkpoint(tmp_path)
+    RandomAgent(ACTIONS, seed=1).save(run.latest_path)  # no session state in it: load returns None
+    again = resume(run)
+    assert (again.total_steps, again.total_episodes, again.resume_notes) == (3, 2, [])
+    again.close()
+
+
 def test_without_best_pt_the_checkpoints_own_best_score_stands(tmp_path):
     run = died_after_checkpoint(tmp_path, best_before=1.0, best_after=7.0)
     assert metadata(run)["best_eval_reward"] == 7.0
@@ -170,6 +181,7 @@ def test_a_resume_without_a_checkpoint_keeps_per_actor_state_and_names_no_checkp
     agent = RecordingAgent(ACTIONS)
     again = TrainingSession(agent, metadata_interval=0.0).with_run(TrainingRun.resume(run.path))
     assert agent.forgotten == 0 and again.total_steps == 0
+    assert again.resume_notes[-1] == f"no checkpoint in {run.path} yet: starting from step 0 with empty logs"
     again.on_episode(1.0, 1)
     assert metadata(run)["checkpoint_step"] is None and metadata(run)["total_episodes"] == 1
     again.close()
@@ -177,6 +189,24 @@ def test_a_resume_without_a_checkpoint_keeps_per_actor_state_and_names_no_checkp
     again = TrainingSession(agent).with_run(TrainingRun.resume(run.path))  # close() saved latest
     assert agent.forgotten == 1
     again.close()
+
+
+def test_a_run_whose_lock_holder_cannot_be_written_is_left_without_a_lock_file(tmp_path):
+    run = TrainingRun.create("game", "v1", root=tmp_path)  # no lock file yet: opening it creates one
+    before = listing(run)
+    session = TrainingSession(RandomAgent(ACTIONS))
+    limit = resource.getrlimit(resource.RLIMIT_FSIZE)
+    handler = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (0, limit[1]))  # no file may grow: writing the pid fails
+    try:
+        with pytest.raises(OSError) as info:
+            session.with_run(TrainingRun.resume(run.path))
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, limit)
+        signal.signal(signal.SIGXFSZ, handler)
+    assert info.value.errno == errno.EFBIG
+    assert listing(run) == before and not run.lock_path.exists() and session.run is None
+    session.with_run(TrainingRun.resume(run.path)).close()
 
 
 def test_attaching_another_run_releases_the_first_and_keeps_the_second_locked(tmp_path):
