@@ -90,27 +90,110 @@ def tests_selected() -> list[str]:
     return sorted(tests, key=lambda t: "_mutants" not in t)
 
 
-def recheck(names: list[str]) -> None:
-    """Apply each mutant to the source (``mutmut apply``), run the test selection with ``-x``, put the source
-    back; record whether the tests failed (killed) in ``mutants/rechecked.json``. Quicker than a second
-    ``mutmut run`` for a few survivors after tests were added. mutmut 3.8.1's ``apply`` can put a method's
-    mutant into another class's method of the same name (seen: ``Min.update`` into ``Aggregator.update``):
-    a "survived" verdict here is worth a look at the mutant by hand."""
+def place(shown: str, root: Path = Path(".")) -> bool:
+    """Put a mutant into the source under ``root``: ``shown`` is its diff as ``mutmut show`` prints it (the old
+    lines of one function replaced by new ones); the old block must occur exactly once in the file (mutmut
+    shows a method dedented: tried at its indents too). By text, not with ``mutmut apply``, which in mutmut
+    3.8.1 can put a method's mutant into another class's method of the same name. False: not placed."""
+    lines = shown.splitlines()
+    path = next((line[4:].strip() for line in lines if line.startswith("+++ ")), None)
+    hunks = [i for i, line in enumerate(lines) if line.startswith("@@")]
+    if path is None or len(hunks) != 1 or not (root / path).is_file():
+        return False
+    before, after = [], []
+    for line in lines[hunks[0] + 1:]:
+        tag, text = (line[:1], line[1:]) if line else (" ", "")
+        if tag in " -":
+            before.append(text)
+        if tag in " +":
+            after.append(text)
+    source = (root / path).read_text(encoding="utf-8")
+    for indent in ("", "    ", "        "):
+        old = "".join(indent + t + "\n" if t else "\n" for t in before)
+        new = "".join(indent + t + "\n" if t else "\n" for t in after)
+        if source.count(old) == 1:
+            (root / path).write_text(source.replace(old, new), encoding="utf-8")
+            return True
+    return False
+
+
+def apply_mutant(name: str) -> bool:
+    """Put mutant ``name`` into the source under ``ecs_rl/`` (see ``place``)."""
+    return place(subprocess.run([sys.executable, "-m", "mutmut", "show", name], capture_output=True,
+                                text=True).stdout)
+
+
+def covering_tests(name: str) -> list[str] | None:
+    """The tests mutmut's last run found reaching the mutant's function (``None``: no stats yet)."""
+    stats = Path("mutants/mutmut-stats.json")
+    if not stats.exists():
+        return None
+    by_function = json.loads(stats.read_text())["tests_by_mangled_function_name"]
+    return sorted(t for t in by_function.get(name.rsplit("__mutmut_", 1)[0], []) if Path(t.split("::")[0]).exists())
+
+
+def try_by_hand(names: list[str], tests_for) -> list[str]:
+    """Apply each mutant to the source in turn, run ``tests_for(name)`` with ``-x``, put the source back; record
+    whether the tests failed (killed) in ``mutants/rechecked.json`` (the score counts such a survivor of
+    mutmut's own run as killed). Returns the survivors."""
     done = json.loads(RECHECKED.read_text()) if RECHECKED.exists() else {}
+    survivors = []
     for name in names:
         original = {p: p.read_bytes() for p in Path("ecs_rl").rglob("*.py")}
         try:
-            subprocess.run([sys.executable, "-m", "mutmut", "apply", name], check=True,
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            result = subprocess.run([sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider",
-                                     *tests_selected()], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            done[name] = "killed" if result.returncode != 0 else "survived"
+            if not apply_mutant(name):
+                print(f"  not placed (see it with mutmut show): {name}", flush=True)
+                continue
+            tests = tests_for(name)
+            try:
+                result = subprocess.run([sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider",
+                                         *tests], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                        timeout=600) if tests else None
+                verdict = "killed" if result is not None and result.returncode != 0 else "survived"
+            except subprocess.TimeoutExpired:
+                verdict = "killed"  # a hang, as a mutation run counts it
         finally:
             for path, text in original.items():
                 if path.read_bytes() != text:
                     path.write_bytes(text)
-        print(f"  {done[name]}: {name}", flush=True)
+        done[name] = verdict
+        if verdict == "survived":
+            survivors.append(name)
+        print(f"  {verdict}: {name}" + ("" if tests else " (no test reaches it)"), flush=True)
         RECHECKED.write_text(json.dumps(done, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    return survivors
+
+
+def recheck(names: list[str]) -> None:
+    """Try the given survivors again against the whole test selection (after tests were added). Quicker than a
+    second ``mutmut run`` for a few survivors; a "survived" verdict is worth a look at the mutant by hand."""
+    try_by_hand(names, lambda name: tests_selected())
+
+
+def exhaust(prefixes: list[str], tests: list[str]) -> list[str]:
+    """Every mutant of the given functions (a mutant's name without ``__mutmut_N``) or modules
+    (``ecs_rl.core.files``), each against ``tests`` plus the tests that reach its function (as a mutation run
+    selects them; the whole selection before a first run has recorded which tests reach what)."""
+    def wanted(name: str) -> bool:
+        function = name.rsplit("__mutmut_", 1)[0]
+        return any(function == p or function.startswith(p + ".x") for p in prefixes)
+
+    equivalent = equivalents()
+    names = sorted((n for n in results() if wanted(n) and n not in equivalent),
+                   key=lambda n: (n.rsplit("__mutmut_", 1)[0], int(n.rsplit("_", 1)[1])))
+    print(f"mutation: trying all {len(names)} mutants of {', '.join(prefixes)} by hand (equivalents listed in "
+          f"{EQUIVALENTS} left out)", flush=True)
+
+    def tests_for(name: str) -> list[str]:
+        covering = covering_tests(name)
+        return [*tests, *(t for t in (tests_selected() if covering is None else covering)
+                          if t.split("::")[0] not in tests)]
+
+    survivors = try_by_hand(names, tests_for)
+    print(f"\nmutation: {len(survivors)} of {len(names)} survived" + (":" if survivors else ""))
+    for name in survivors:
+        print(f"  {name}")
+    return survivors
 
 
 def score(sample: list[str], codes: dict[str, int | None],
@@ -169,10 +252,21 @@ def main() -> int:
     parser.add_argument("--recheck", action="store_true",
                         help="apply each survivor of the last run to the source in turn and run the test selection "
                              "against it (after adding tests; the source is put back)")
+    parser.add_argument("--exhaust", nargs="+", metavar="PREFIX",
+                        help="try every mutant of these functions (a mutant's name without __mutmut_N) or modules "
+                             "(ecs_rl.core.files) by hand, each against --tests plus the tests that reach it "
+                             "(to find all of a weak module's survivors); no score")
+    parser.add_argument("--tests", nargs="+", default=[], metavar="FILE",
+                        help="with --exhaust: test files run first against each mutant (new ones, say)")
     parser.add_argument("--write", metavar="PATH", help="also write the scores as JSON to PATH")
     args = parser.parse_args()
 
     start = time.monotonic()
+    if args.exhaust:
+        if not Path("mutants").exists():
+            generate()
+        exhaust(args.exhaust, args.tests)
+        return 0
     if not args.report_only and not args.recheck:
         generate()
     names = sorted(n for n in results() if args.package is None or package_of(n) == args.package)

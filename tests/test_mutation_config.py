@@ -22,3 +22,45 @@ def test_every_mutant_test_file_is_in_the_mutation_selection():
 def test_every_selected_test_file_exists():
     gone = [name for name in selection() if not (ROOT / name).is_file()]
     assert not gone, f"pyproject.toml [tool.mutmut] selects test files that do not exist: {gone}"
+
+
+def _mutation_script():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("mutation_script", ROOT / "scripts" / "mutation.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+SOURCE = '''class A:
+    def size(self):
+        return 1
+
+
+class B:
+    def size(self):
+        return 2
+'''
+
+
+def test_a_shown_mutant_is_placed_in_its_own_method_only(tmp_path):
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "m.py").write_text(SOURCE, encoding="utf-8")
+    # mutmut shows a method dedented, numbered from the function's first line
+    shown = ("# pkg.m.xǁBǁsize__mutmut_1: survived\n--- pkg/m.py\n+++ pkg/m.py\n@@ -1,2 +1,2 @@\n"
+             " def size(self):\n-    return 2\n+    return 3\n")
+    assert _mutation_script().place(shown, tmp_path)
+    assert (tmp_path / "pkg" / "m.py").read_text(encoding="utf-8") == SOURCE.replace("return 2", "return 3")
+
+
+def test_a_mutant_whose_lines_are_not_found_once_is_not_placed(tmp_path):
+    (tmp_path / "pkg").mkdir()
+    twice = SOURCE.replace("return 2", "return 1")  # both methods now read the same
+    (tmp_path / "pkg" / "m.py").write_text(twice, encoding="utf-8")
+    place = _mutation_script().place
+    shown = "--- pkg/m.py\n+++ pkg/m.py\n@@ -1,2 +1,2 @@\n def size(self):\n-    return 1\n+    return 0\n"
+    assert not place(shown, tmp_path)  # ambiguous: A's or B's
+    assert not place(shown.replace("return 1", "return 9", 1), tmp_path)  # not there at all
+    assert not place("# nothing to show\n", tmp_path)
+    assert (tmp_path / "pkg" / "m.py").read_text(encoding="utf-8") == twice
