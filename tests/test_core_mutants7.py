@@ -6,6 +6,7 @@ import errno
 import math
 import os
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -73,6 +74,21 @@ def test_fsync_dir_opens_directories_only_and_never_blocks_or_fails(tmp_path):
     assert not blocked
 
 
+def test_fsync_dir_syncs_the_directory_where_os_has_no_o_directory(tmp_path, monkeypatch):
+    """Windows has no ``os.O_DIRECTORY``: the directory is opened read-only and synced all the same."""
+    monkeypatch.delattr(os, "O_DIRECTORY", raising=False)
+    synced = []
+    real_fsync = os.fsync
+
+    def fsync(fd):
+        synced.append(os.path.samestat(os.fstat(fd), os.stat(tmp_path)))
+        return real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    fsync_dir(tmp_path)
+    assert synced == [True]
+
+
 # atomic_write_json ---------------------------------------------------------------------------------------
 
 def test_atomic_write_json_writes_indented_json_with_a_final_newline_and_refuses_nan(tmp_path):
@@ -87,6 +103,22 @@ def test_atomic_write_json_writes_indented_json_with_a_final_newline_and_refuses
 
 
 # atomic_copy ---------------------------------------------------------------------------------------------
+
+def test_a_copy_replaces_its_target_by_a_hard_link_or_across_file_systems_by_the_bytes(tmp_path):
+    src = tmp_path / "step_10.pt"
+    src.write_bytes(b"weights")
+    dst = tmp_path / "best.pt"
+    dst.write_bytes(b"old")
+    atomic_copy(src, dst)
+    assert dst.read_bytes() == b"weights" and dst.stat().st_ino == src.stat().st_ino
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["best.pt", "step_10.pt"]
+    if os.path.isdir("/dev/shm") and os.stat("/dev/shm").st_dev != os.stat(tmp_path).st_dev:
+        with tempfile.TemporaryDirectory(dir="/dev/shm") as other:
+            elsewhere = Path(other) / "latest.pt"
+            atomic_copy(src, elsewhere)  # no hard link across file systems: a copy
+            assert elsewhere.read_bytes() == b"weights" and elsewhere.stat().st_ino != src.stat().st_ino
+            assert [p.name for p in Path(other).iterdir()] == ["latest.pt"]
+
 
 def test_a_copy_into_a_missing_directory_names_the_target(tmp_path):
     src = tmp_path / "a.pt"
