@@ -148,6 +148,9 @@ def test_a_session_installed_at_its_budget_is_done_at_once_but_not_when_it_only_
     assert plugin.progress() == {"walk": PolicyProgress("walk", 3, 3, "budget", 0)}
     step_world(3)  # the done check runs every tick: the event is sent once
     assert done.n == 1 and spent.total_steps == 3
+    snapshot = RecordingAgent(1)
+    plugin.freeze("walk", snapshot)  # a spent policy given another policy to play with: still spent, not frozen
+    assert plugin.acting("walk") is snapshot and plugin.progress()["walk"].state == "budget"
     plugin.uninstall()
     player = install({"walk": spent}, reset=reset, learning=False)
     assert player.done is False and player.frozen == frozenset() and done.n == 1
