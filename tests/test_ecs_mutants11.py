@@ -58,8 +58,25 @@ def test_evaluate_says_what_it_needs_without_an_evaluation_or_with_every_learner
     plugin = install({"walk": learner()}, reset=reset, evaluation=Evaluation(lambda n, seed: [], every=10))
     plugin.freeze("walk")
     with pytest.raises(ValueError, match=r"^evaluate\(\): every learning policy is frozen by hand; unfreeze one or "
-                                         r"name it$"):
+                                         r"name it \(evaluate\(\[plugin\.policies\[name\]\]\)\)$"):
         plugin.evaluate()
+
+
+def test_evaluate_scores_a_policy_frozen_by_hand_when_named_and_refuses_one_that_does_not_learn(world):
+    """The message above says "name it": naming the frozen policy's entry scores its session greedily."""
+    walk = learner()
+    feed(walk, 5)
+    plugin = install({"walk": walk, "bot": bot()}, reset=reset,
+                     evaluation=Evaluation(lambda n, seed: [spawn("walk", limit=3) for _ in range(n)], every=10,
+                                           episodes=2))
+    plugin.freeze("walk", RecordingAgent(1))
+    (result,) = plugin.evaluate([plugin.policies["walk"]])
+    assert (result.policy, result.step, len(result.records)) == ("walk", 5, 2)
+    assert [r.length for r in result.records] == [3, 3] and plugin.eval_history == [result]
+    assert walk.best_eval_reward == result.mean_reward
+    with pytest.raises(ValueError, match=r"^evaluate\(\) scores learning policies of this plugin \(walk\); "
+                                         r"got 'bot'$"):
+        plugin.evaluate([plugin.policies["bot"]])
 
 
 def test_evaluate_plays_at_the_seed_of_the_furthest_policy_with_the_evaluation_s_settings_and_logs_it(world, tmp_path):

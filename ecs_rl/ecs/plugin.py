@@ -225,15 +225,22 @@ class Plugin:
         """Greedy episodes in a fresh world built by the evaluation factory; the training world is untouched.
 
         ``entries`` defaults to every learning policy not frozen by hand (those that spent their budget
-        included). Logs each episode in the session's run and saves ``best`` when the mean beats every
-        earlier one.
+        included); name one frozen by hand with ``[plugin.policies[name]]`` (its session plays greedily).
+        Logs each episode in the session's run and saves ``best`` when the mean beats every earlier one.
         """
         ev = self.evaluation
         if ev is None:
             raise RuntimeError("evaluate() needs install(..., evaluation=Evaluation(factory, ...))")
+        if entries:
+            unknown = [e.name for e in entries if e.name not in self._learners]
+            if unknown:
+                raise ValueError(f"evaluate() scores learning policies of this plugin "
+                                 f"({', '.join(self._learners) or 'none'}); got {', '.join(map(repr, unknown))}")
+            entries = [self._learners[e.name] for e in entries]  # a frozen one's entry: its session's
         entries = entries or [e for n, e in self._learners.items() if self._frozen.get(n) != "frozen"]
         if not entries:
-            raise ValueError("evaluate(): every learning policy is frozen by hand; unfreeze one or name it")
+            raise ValueError("evaluate(): every learning policy is frozen by hand; unfreeze one or name it "
+                             "(evaluate([plugin.policies[name]]))")
         step = max(e.session.total_steps for e in entries)
         acting = {n: e.policy for n, e in self.policies.items()} | {e.name: e.session for e in entries}
         results = run_episodes(ev.factory, acting, ev.episodes,
