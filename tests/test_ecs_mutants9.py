@@ -106,6 +106,20 @@ def test_a_bad_final_observation_of_an_agent_deleted_at_once_is_named_as_its_nex
         step_world(2)
 
 
+@pytest.mark.parametrize("bad", [True, np.bool_(False), "1", float("inf")])
+def test_a_reward_that_is_not_a_finite_number_is_named_when_an_agent_is_deleted_at_once(world, bad):
+    entity = spawn("walk", limit=100)
+
+    def bad_reward_and_delete():
+        esper.component_for_entity(entity, Reward).value = bad
+        esper.delete_entity(entity, immediate=True)
+
+    esper.add_processor(At(2, bad_reward_and_delete), -10)
+    installed(TrainingSession(RecordingAgent()))
+    with pytest.raises(ComponentError, match=rf"^entity {entity}: Reward must be a finite number, got {bad!r}$"):
+        step_world(2)
+
+
 def test_uninstall_ends_only_episodes_with_steps_and_names_each_agent_and_its_decisions(world):
     """Live agents of 3 ticks (decision period 2, agent id 5) and of 1 tick end truncated; one that arrived this
     tick (no step yet) and one already ended (awaiting its deletion) hand back no end; the session forgets all."""
