@@ -75,8 +75,8 @@ def test_an_agent_that_dies_at_once_has_no_next_mask_and_one_that_leaves_keeps_i
     assert (last[0.0].status, last[0.0].next_mask, last[0.0].action) == (TERMINATED, None, 1)
     assert last[1.0].status == TRUNCATED and last[1.0].next_mask.tolist() == [False, True]
     assert last[1.0].next_mask.dtype == np.bool_
-    assert sorted((e.entity, e.status, e.length, e.extras) for e in ends) == [
-        (dies, TERMINATED, 2, {}), (leaves, TRUNCATED, 2, {"entity_removed": 1.0})]
+    assert sorted((e.entity, e.policy, e.agent_id, e.status, e.length, e.extras) for e in ends) == [
+        (dies, "walk", dies, TERMINATED, 2, {}), (leaves, "walk", leaves, TRUNCATED, 2, {"entity_removed": 1.0})]
 
 
 def test_an_agent_deleted_at_once_under_a_plugin_that_does_not_learn_is_not_learned_from(world):
