@@ -147,8 +147,10 @@ def test_uninstall_ends_only_episodes_with_steps_and_names_each_agent_and_its_de
     assert left[late].total_reward == pytest.approx(1 + step.action)
     assert left[paired].total_reward >= 3.0
     assert sorted(session.agent.forgotten) == sorted([5, ended, late, newcomer[0]])
-    for tracker in trackers.values():
+    assert trackers[paired].key == 5 and trackers[late].key == late
+    for tracker in trackers.values():  # every field fresh but the episode count and the agent id
         assert (tracker.length, tracker.total_reward, tracker.decisions) == (0, 0.0, 0)
+        assert (tracker.decision_obs, tracker.decision_reward, tracker.ticks_since_decision) == (None, 0.0, 0)
         assert tracker.waiting is False and tracker.needs_reset is False
 
 
