@@ -212,12 +212,3 @@ def test_a_plugin_not_installed_is_in_no_world(world):
     assert plugin.world == world
     plugin.uninstall()
     assert plugin.world is None
-def test_plugin_leaving_its_world_truncates_live_episodes_and_leaves_trackers_fresh(world):
-    session = TrainingSession(RecordingAgent())
-    a = spawn("walk", limit=100)
-    plugin, _ = installed(session)
-    step_world(3)
-    tracker = esper.component_for_entity(a, EpisodeTracker)
-    assert tracker.length == 3
-    plugin.uninstall()
-    assert tracker.length == 0 and tracker.total_reward == 0.0
