@@ -237,16 +237,21 @@ def test_check_shapes_names_every_difference():
         check_shapes("a.pt", {"obs_dim": 4, "hidden": [8]}, {"obs_dim": 6, "hidden": [8], "n_actions": 2})
 
 
-def _gpu_saved(path):
-    """A checkpoint as torch writes it on a CUDA machine: its storages are tagged 'cuda:0'."""
-    save_checkpoint(path.with_suffix(".cpu"), "dqn", {"w": torch.arange(3.0)})
-    with zipfile.ZipFile(path.with_suffix(".cpu")) as zin, zipfile.ZipFile(path, "w") as zout:
+def _edited_checkpoint(path, record, edit):
+    """A checkpoint as torch writes it, with one record of its zip archive replaced by ``edit(content)``."""
+    save_checkpoint(path.with_suffix(".orig"), "dqn", {"w": torch.arange(3.0)})
+    with zipfile.ZipFile(path.with_suffix(".orig")) as zin, zipfile.ZipFile(path, "w") as zout:
         for info in zin.infolist():
             data = zin.read(info)
-            if info.filename.endswith("data.pkl"):
-                assert data.count(b"X\x03\x00\x00\x00cpu") == 1
-                data = data.replace(b"X\x03\x00\x00\x00cpu", b"X\x06\x00\x00\x00cuda:0")
-            zout.writestr(info.filename, data)
+            zout.writestr(info.filename, edit(data) if info.filename.endswith("/" + record) else data)
+
+
+def _gpu_saved(path):
+    """A checkpoint as torch writes it on a CUDA machine: its storages are tagged 'cuda:0'."""
+    def to_cuda(pickled):
+        assert pickled.count(b"X\x03\x00\x00\x00cpu") == 1
+        return pickled.replace(b"X\x03\x00\x00\x00cpu", b"X\x06\x00\x00\x00cuda:0")
+    _edited_checkpoint(path, "data.pkl", to_cuda)
 
 
 def test_load_checkpoint_reads_the_file_and_maps_gpu_tensors_to_the_cpu(tmp_path):
@@ -275,6 +280,13 @@ def test_load_checkpoint_names_the_file_and_what_is_wrong(tmp_path):
         with pytest.raises(CheckpointError) as err:
             load_checkpoint(tmp_path / name, "dqn")
         assert str(err.value) == f"checkpoint {tmp_path / name} is not a readable torch checkpoint ({reason})"
+    # torch's first sentence is the reason, without its full stop (and nothing else stripped)
+    for name, byteorder in (("dot.pt", b"middle-endian."), ("x.pt", b"PDPX")):
+        _edited_checkpoint(tmp_path / name, "byteorder", lambda _: byteorder)
+        with pytest.raises(CheckpointError) as err:
+            load_checkpoint(tmp_path / name, "dqn")
+        assert str(err.value) == (f"checkpoint {tmp_path / name} is not a readable torch checkpoint "
+                                  f"(Unknown endianness type: {byteorder.decode().rstrip('.')})")
     (tmp_path / "pickle.pt").write_bytes(b"x")
     with pytest.raises(CheckpointError) as err:
         load_checkpoint(tmp_path / "pickle.pt", "dqn")
