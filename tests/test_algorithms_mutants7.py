@@ -11,6 +11,8 @@ import pytest
 import torch
 from torch import nn
 
+from test_algorithms import Exploit
+
 from ecs_rl.algorithms.common import (
     CheckpointError, FlatAdam, FlatParameters, Mlp, action_space_from_dict, action_space_to_dict, box_dim,
     check_shapes, legal_masks, load_checkpoint, mlp, numpy_rng_state, sample_legal, save_checkpoint,
@@ -306,3 +308,13 @@ def test_load_checkpoint_names_the_file_and_what_is_wrong(tmp_path):
     torch.save({"format": "ecs-rl-checkpoint"}, tmp_path / "nameless.pt")
     with pytest.raises(CheckpointError, match=r"holds a None agent, not a 'dqn' agent$"):
         load_checkpoint(tmp_path / "nameless.pt", "dqn")
+
+
+def test_a_pickled_object_is_refused_even_where_the_environment_turns_torchs_safe_default_off(tmp_path, monkeypatch):
+    monkeypatch.setenv("TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD", "1")  # honoured by torch.load only when not told
+    marker = tmp_path / "code-ran"
+    torch.save({"format": "ecs-rl-checkpoint", "algorithm": "dqn", "payload": Exploit(str(marker))},
+               tmp_path / "evil.pt")
+    with pytest.raises(CheckpointError, match=f"^checkpoint {tmp_path / 'evil.pt'} was refused: "):
+        load_checkpoint(tmp_path / "evil.pt", "dqn")
+    assert not marker.exists()
