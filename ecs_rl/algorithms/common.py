@@ -93,9 +93,10 @@ class FlatParameters:
 
 
 def seeded_module(seed: int, build) -> nn.Module:
-    """Build a module with parameters drawn from ``seed`` without touching torch's global RNG."""
+    """Build a module with parameters drawn from ``seed`` without touching torch's global RNGs: only the CPU
+    generator is seeded (``torch.manual_seed`` would reseed every CUDA device's too) and it is put back after."""
     with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
+        torch.random.default_generator.manual_seed(seed)
         return build()
 
 
