@@ -1,32 +1,48 @@
 """Behaviours of the plugin's agent table (``ecs_rl.ecs.lifecycle.Lifecycle``) that mutation testing found
-unchecked: a held action made illegal again and again, resets, departures, arrivals and the agent ids they free."""
+unchecked: a held action made illegal (each time, by whom, under which mask, for which policies), resets,
+departures, arrivals and the agent ids they free."""
+
+import re
 
 import esper
+import gymnasium as gym
 import numpy as np
+import pytest
 from test_ecs_mutants2 import Masked
-from walk_world import reset, spawn
+from walk_world import OBS_SPACE, At, RecordingAgent, reset, spawn
 
-from ecs_rl import EpisodeStatus, TrainingSession
-from ecs_rl.ecs import Action, ActionMask, EpisodeTracker, install, step_world
+from ecs_rl import EpisodeStatus, RandomAgent, TrainingSession
+from ecs_rl.ecs import (
+    Action, ActionMask, ComponentError, Done, EpisodeTracker, Observation, ScriptedController, install, step_world,
+)
 
-RUNNING = EpisodeStatus.RUNNING
+RUNNING, TERMINATED = EpisodeStatus.RUNNING, EpisodeStatus.TERMINATED
 
 
 class ForbidHeld(esper.Processor):
-    """A game processor that makes each listed entity's held action illegal every tick."""
+    """A game processor that, from tick ``start`` on, makes each listed entity's held action illegal every tick."""
 
-    def __init__(self, *entities):
-        self.entities = entities
+    def __init__(self, *entities, start=1, n=2, first=0):
+        self.entities, self.start, self.n, self.first, self.tick = entities, start, n, first, 0
 
     def process(self, *args, **kwargs):
+        self.tick += 1
+        if self.tick < self.start:
+            return
         for entity in self.entities:
+            if not esper.entity_exists(entity):
+                continue
             held = int(esper.component_for_entity(entity, Action).value)
-            esper.component_for_entity(entity, ActionMask).value = np.arange(2) != held
+            esper.component_for_entity(entity, ActionMask).value = np.arange(self.n) + self.first != held
+
+
+def masked(entity, n=2):
+    esper.add_component(entity, ActionMask(np.ones(n, dtype=bool)))
+    return entity
 
 
 def test_each_decision_closed_early_by_an_illegal_held_action_counts_once(world):
-    entity = spawn("walk", limit=100, decision_period=5)
-    esper.add_component(entity, ActionMask(np.ones(2, dtype=bool)))
+    entity = masked(spawn("walk", limit=100, decision_period=5))
     esper.add_processor(ForbidHeld(entity), -10)
     session = TrainingSession(Masked())
     install({"walk": session}, reset=reset)
@@ -34,3 +50,121 @@ def test_each_decision_closed_early_by_an_illegal_held_action_counts_once(world)
     tracker = esper.component_for_entity(entity, EpisodeTracker)
     assert tracker.decisions == 3 and tracker.length == 4
     assert [(e.ticks, e.status) for e in session.agent.experiences] == [(1, RUNNING)] * 3
+
+
+def test_a_decision_closed_early_hands_the_learner_every_field_of_its_transition(world):
+    entity = masked(spawn("walk", limit=100, decision_period=5, agent_id=7))
+    esper.add_processor(ForbidHeld(entity, start=2), -10)  # legal on tick 1: the first decision spans two ticks
+    session = TrainingSession(Masked())
+    install({"walk": session}, reset=reset)
+    step_world(2)
+    first_action = int(esper.component_for_entity(entity, Action).value)
+    step_world(1)  # tick 3: the held action is illegal: the decision of tick 1 closes after its two ticks
+    (first,) = session.agent.experiences
+    assert first.obs.tolist() == [0.0, 0.0] and int(first.action) == first_action
+    assert first.reward == 2 * (1 + first_action) and first.next_obs.tolist() == [2.0, 0.0]
+    assert (first.status, first.agent_id, first.ticks) == (RUNNING, 7, 2)
+    assert first.next_mask.dtype == np.bool_ and first.next_mask.tolist() == [a != first_action for a in range(2)]
+    assert int(esper.component_for_entity(entity, Action).value) != first_action  # decided again, legally
+
+
+def test_a_held_action_still_legal_or_of_an_unmasked_entity_is_kept_for_the_whole_period(world):
+    legal = masked(spawn("walk", limit=100, decision_period=3))
+    unmasked = spawn("walk", limit=100, tag=1.0, decision_period=3)
+    session = TrainingSession(Masked())
+    install({"walk": session}, reset=reset)
+    step_world(6)
+    assert [ids for _, ids, _ in session.agent.batches] == [[legal, unmasked]] * 2
+    assert [e.ticks for e in session.agent.experiences] == [3] * 4
+
+
+def test_a_controller_keeps_its_action_for_the_period_even_when_the_game_masks_it(world):
+    entity = masked(spawn("bot", limit=100, decision_period=3))
+    esper.add_processor(ForbidHeld(entity), -10)
+    calls = []
+    install({"bot": ScriptedController(lambda obs, e: calls.append(e) or 0, gym.spaces.Discrete(2))}, reset=reset)
+    step_world(6)
+    assert calls == [entity] * 2
+
+
+def test_a_held_action_of_a_discrete_space_not_starting_at_zero_is_checked_at_its_index(world):
+    entity = masked(spawn("walk", limit=100, decision_period=4))
+    esper.add_processor(ForbidHeld(entity, first=1), -10)
+    agent = Masked()
+    agent.action_space = gym.spaces.Discrete(2, start=1, seed=0)
+    session = TrainingSession(agent)
+    install({"walk": session}, reset=reset)
+    step_world(3)
+    assert [e.ticks for e in agent.experiences] == [1, 1]
+    assert all(int(e.action) in (1, 2) and e.next_mask.tolist() == [e.action != 1, e.action != 2]
+               for e in agent.experiences)
+
+
+def test_a_malformed_mask_given_mid_period_is_refused_when_the_held_action_s_period_ends(world):
+    entity = masked(spawn("walk", limit=100, decision_period=3))
+    esper.add_processor(At(1, lambda: setattr(esper.component_for_entity(entity, ActionMask), "value",
+                                              [False, False])), -10)
+    install({"walk": TrainingSession(Masked())}, reset=reset)
+    step_world(2)  # the held action is kept: a list is no mask to judge it by
+    with pytest.raises(ComponentError, match=rf"^entity {entity}: ActionMask \(next\) must be a bool numpy array "):
+        step_world(1)  # its period ends: the mask is read as the next state's
+
+
+def test_a_mask_given_mid_period_to_a_box_action_agent_is_refused_when_its_period_ends(world):
+    entity = spawn("arm", limit=100, decision_period=3)
+    agent = RandomAgent(gym.spaces.Box(-1.0, 1.0, (), np.float32), seed=0)
+    agent.observation_space = OBS_SPACE
+    esper.add_processor(At(1, lambda: masked(entity)), -10)
+    install({"arm": TrainingSession(agent)}, reset=reset)
+    step_world(2)  # the held action is kept: there is no index of a Box action to look up in a mask
+    with pytest.raises(ComponentError, match=rf"^entity {entity}: has an ActionMask but policy 'arm' has action "
+                                             r"space Box\(-1.0, 1.0, \(\), float32\); action masks need a Discrete"):
+        step_world(1)  # its period ends: the mask is read as the next state's
+
+
+def test_done_set_before_decide_on_an_illegal_held_action_ends_the_decision_as_the_game_said(world):
+    entity = masked(spawn("walk", limit=100, decision_period=3))
+    esper.add_processor(ForbidHeld(entity), -10)
+    esper.add_processor(At(2, lambda: setattr(esper.component_for_entity(entity, Done), "terminated", True)), 200)
+    session = TrainingSession(Masked())
+    install({"walk": session}, reset=reset)
+    step_world(2)
+    assert [(e.ticks, e.status) for e in session.agent.experiences] == [(2, TERMINATED)]
+
+
+def test_without_learning_a_decision_closed_early_is_not_learned_from(world):
+    entity = masked(spawn("walk", limit=100, decision_period=5))
+    esper.add_processor(ForbidHeld(entity), -10)
+    session = TrainingSession(Masked())
+    install({"walk": session}, reset=reset, learning=False)
+    step_world(4)
+    assert len(session.agent.batches) == 4 and session.agent.experiences == []
+
+
+def test_a_bad_observation_of_a_policy_without_a_session_is_named_as_the_one_it_decides_on(world):
+    """No transition is learned when a plain agent's decision closes early, so the observation is read once,
+    when it decides again, and named as that (not as a next observation)."""
+    entity = masked(spawn("walk", limit=100, decision_period=5))
+    esper.add_processor(ForbidHeld(entity), -10)
+    esper.add_processor(At(1, lambda: setattr(esper.component_for_entity(entity, Observation), "value",
+                                              np.array([np.nan, 0.0], dtype=np.float32))), -20)
+    install({"walk": Masked()}, reset=reset)
+    step_world(1)
+    with pytest.raises(ComponentError, match=rf"^entity {entity}: Observation is not finite"):
+        step_world(1)
+
+
+def test_an_agent_deleted_before_decide_with_an_illegal_held_action_adds_no_step(world):
+    """A game processor before decide deletes it: its decision closes, it sits the tick out (no step), and a
+    processor reading its tracker in that tick sees it waiting for nothing (False)."""
+    entity = masked(spawn("walk", limit=100, decision_period=5))
+    esper.add_processor(ForbidHeld(entity), -10)
+    esper.add_processor(At(2, lambda: esper.delete_entity(entity)), 200)
+    seen = []
+    esper.add_processor(At(2, lambda: seen.append(esper.component_for_entity(entity, EpisodeTracker).waiting)), 50)
+    session = TrainingSession(Masked())
+    install({"walk": session}, reset=reset)
+    step_world(3)
+    assert seen == [False] and seen[0] is False
+    assert [(e.ticks, e.status) for e in session.agent.experiences] == [(1, RUNNING)]
+    assert session.total_episodes == 1
