@@ -13,10 +13,11 @@ from walk_world import OBS_SPACE, At, RecordingAgent, reset, spawn
 
 from ecs_rl import EpisodeStatus, RandomAgent, TrainingSession
 from ecs_rl.ecs import (
-    Action, ActionMask, ComponentError, Done, EpisodeTracker, Observation, ScriptedController, install, step_world,
+    Action, ActionMask, Agent, ComponentError, Done, EpisodeTracker, Observation, Reward, ScriptedController, install,
+    step_world,
 )
 
-RUNNING, TERMINATED = EpisodeStatus.RUNNING, EpisodeStatus.TERMINATED
+RUNNING, TERMINATED, TRUNCATED = EpisodeStatus.RUNNING, EpisodeStatus.TERMINATED, EpisodeStatus.TRUNCATED
 
 
 class ForbidHeld(esper.Processor):
@@ -168,3 +169,101 @@ def test_an_agent_deleted_before_decide_with_an_illegal_held_action_adds_no_step
     assert seen == [False] and seen[0] is False
     assert [(e.ticks, e.status) for e in session.agent.experiences] == [(1, RUNNING)]
     assert session.total_episodes == 1
+
+
+# -- departures ---------------------------------------------------------------------------------------------------
+
+def test_an_agent_deleted_between_ticks_ends_an_episode_event_with_every_field(world):
+    walker = spawn("walk", limit=100, agent_id=7, decision_period=2)
+    unborn = spawn("walk", limit=100, tag=1.0)
+    session = TrainingSession(RecordingAgent())
+    plugin = install({"walk": session}, reset=reset)
+    ends = []
+    plugin.on_episode_end(ends.append)
+    esper.delete_entity(unborn, immediate=True)  # before its first tick: no episode to end
+    step_world(3)
+    total = esper.component_for_entity(walker, EpisodeTracker).total_reward
+    esper.delete_entity(walker, immediate=True)  # mid-decision, outside the tick: truncated, no step of its own
+    step_world(1)
+    (end,) = ends
+    assert (end.entity, end.policy, end.agent_id, end.status) == (walker, "walk", 7, TRUNCATED)
+    assert (end.total_reward, end.length) == (total, 3) and total >= 3
+    assert end.extras == {"entity_removed": 1.0, "decisions": 1.0}
+    assert len(session.agent.experiences) == 1 and session.agent.forgotten == [7]
+
+
+def test_an_agent_deleted_after_its_first_tick_ends_an_episode_of_length_one(world):
+    entity = spawn("walk", limit=100)
+    plugin = install({"walk": RecordingAgent()}, reset=reset)  # a policy without a session: nothing to forget
+    ends = []
+    plugin.on_episode_end(ends.append)
+    step_world(1)
+    esper.delete_entity(entity, immediate=True)
+    step_world(1)
+    assert [(e.entity, e.agent_id, e.status, e.length, e.extras) for e in ends] == [
+        (entity, entity, TRUNCATED, 1, {"entity_removed": 1.0})]
+
+
+def test_without_learning_a_departed_agent_is_not_forgotten_by_its_session(world):
+    entity = spawn("walk", limit=100)
+    session = TrainingSession(RecordingAgent())
+    install({"walk": session}, reset=reset, learning=False)
+    step_world(2)
+    esper.delete_entity(entity, immediate=True)
+    step_world(1)
+    assert session.agent.forgotten == [] and session.agent.experiences == []
+
+
+def test_an_agent_deleted_at_once_in_the_tick_ends_an_episode_event_naming_it(world):
+    entity = spawn("walk", limit=100, agent_id=4)
+    esper.add_processor(At(2, lambda: esper.delete_entity(entity, immediate=True)), -10)
+    session = TrainingSession(RecordingAgent())
+    plugin = install({"walk": session}, reset=reset)
+    ends = []
+    plugin.on_episode_end(ends.append)
+    step_world(2)
+    assert [(e.entity, e.agent_id, e.status, e.length, e.extras) for e in ends] == [
+        (entity, 4, TRUNCATED, 2, {"entity_removed": 1.0})]
+    assert [e.status for e in session.agent.experiences] == [RUNNING, TRUNCATED]
+    assert session.agent.forgotten == [4]
+
+
+def test_a_team_change_in_the_tick_ends_the_old_episode_without_a_step_of_its_own(world):
+    """The entity still exists: its last tick belongs to no transition of the old agent's, and the new agent's
+    episode starts fresh."""
+    entity = spawn("walk", limit=100)
+    esper.add_processor(At(2, lambda: esper.add_component(entity, Agent("walk", agent_id=7))), -10)
+    session = TrainingSession(RecordingAgent())
+    plugin = install({"walk": session}, reset=reset)
+    ends = []
+    plugin.on_episode_end(ends.append)
+    step_world(2)
+    assert [(e.entity, e.agent_id, e.status, e.length) for e in ends] == [(entity, entity, TRUNCATED, 1)]
+    assert [(e.agent_id, e.status) for e in session.agent.experiences] == [(entity, RUNNING)]
+    assert esper.component_for_entity(entity, EpisodeTracker).length == 0
+    step_world(1)
+    assert [e.agent_id for e in session.agent.experiences] == [entity, 7]
+
+
+# -- arrivals -----------------------------------------------------------------------------------------------------
+
+def test_an_agent_arrives_with_its_reward_zeroed_and_a_fractional_id_refused(world):
+    entity = spawn("walk", limit=100)
+    esper.component_for_entity(entity, Reward).value = 5.0  # left from before it was an agent
+    session = TrainingSession(RecordingAgent())
+    install({"walk": session}, reset=reset)
+    step_world(1)
+    (first,) = session.agent.experiences
+    assert first.reward == 1 + first.action
+    bad = spawn("walk", limit=100, agent_id=3.0)
+    with pytest.raises(ComponentError, match=re.escape(f"entity {bad}: Agent.agent_id must be a whole number in "
+                                                       "[0, 2**32), got 3.0")):
+        step_world(1)
+
+
+def test_an_entity_lacking_agent_components_is_told_exactly_which(world):
+    install({"walk": TrainingSession(RecordingAgent())}, reset=reset)
+    entity = esper.create_entity(Agent("walk"), Observation(np.zeros(2, dtype=np.float32)))
+    with pytest.raises(ComponentError, match=re.escape(f"entity {entity}: has Agent but lacks Action, Reward, Done, "
+                                                       "EpisodeTracker (create agents with ecs_rl.ecs.agent_components)")):
+        step_world(1)
