@@ -13,8 +13,8 @@ from walk_world import OBS_SPACE, At, RecordingAgent, reset, spawn
 
 from ecs_rl import EpisodeStatus, RandomAgent, TrainingSession
 from ecs_rl.ecs import (
-    Action, ActionMask, Agent, ComponentError, Done, EpisodeTracker, Observation, Reward, ScriptedController, install,
-    step_world,
+    Action, ActionMask, Agent, ComponentError, Done, EpisodeTracker, Observation, ResetRequest, Reward,
+    ScriptedController, install, step_world,
 )
 
 RUNNING, TERMINATED, TRUNCATED = EpisodeStatus.RUNNING, EpisodeStatus.TERMINATED, EpisodeStatus.TRUNCATED
@@ -267,3 +267,48 @@ def test_an_entity_lacking_agent_components_is_told_exactly_which(world):
     with pytest.raises(ComponentError, match=re.escape(f"entity {entity}: has Agent but lacks Action, Reward, Done, "
                                                        "EpisodeTracker (create agents with ecs_rl.ecs.agent_components)")):
         step_world(1)
+
+
+# -- resets -------------------------------------------------------------------------------------------------------
+
+def test_a_reset_calls_the_hook_with_the_entity_and_seed_and_starts_a_clean_episode(world):
+    entity = spawn("walk", limit=2)
+    calls = []
+    seen = []
+
+    def hook(e, seed):
+        calls.append((e, seed))
+        reset(e, seed)
+        esper.component_for_entity(e, Reward).value = 3.0  # a hook that leaves a reward behind: it is not counted
+
+    esper.add_processor(At(2, lambda: seen.append(esper.component_for_entity(entity, Done).terminated)), -400)
+    session = TrainingSession(RecordingAgent())
+    install({"walk": session}, reset=hook)
+    step_world(2)  # the episode terminates at tick 2 and is reset after the record processor
+    done = esper.component_for_entity(entity, Done)
+    tracker = esper.component_for_entity(entity, EpisodeTracker)
+    assert calls == [(entity, None)] and seen == [False]
+    assert done.terminated is False and done.truncated is False and tracker.episodes == 1
+    step_world(1)
+    assert session.agent.experiences[-1].reward == 1 + session.agent.experiences[-1].action
+    esper.add_component(entity, ResetRequest(seed=7))
+    step_world(1)
+    assert calls == [(entity, None), (entity, 7)] and tracker.episodes == 2
+
+
+def test_a_reset_request_without_a_reset_hook_says_install_needs_one(world):
+    entity = spawn("walk", limit=100)
+    install({"walk": TrainingSession(RecordingAgent())}, on_end="delete")
+    step_world(1)
+    esper.add_component(entity, ResetRequest())
+    with pytest.raises(ComponentError, match=re.escape(f"entity {entity}: a ResetRequest needs the game's reset hook "
+                                                       "(install(..., reset=hook))")):
+        step_world(1)
+
+
+def test_a_reset_asked_of_the_table_without_saying_requested_deletes_under_on_end_delete(world):
+    entity = spawn("walk", limit=100)
+    plugin = install({"walk": TrainingSession(RecordingAgent())}, reset=reset, on_end="delete")
+    plugin.life.reset(entity, None)
+    step_world(1)
+    assert not esper.entity_exists(entity)
