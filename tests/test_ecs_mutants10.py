@@ -312,3 +312,29 @@ def test_a_reset_asked_of_the_table_without_saying_requested_deletes_under_on_en
     plugin.life.reset(entity, None)
     step_world(1)
     assert not esper.entity_exists(entity)
+
+
+def test_an_agent_id_whose_holder_ends_an_episode_to_be_reset_stays_taken(world):
+    """Under ``on_end="reset"`` an entity whose episode ended lives on under its id: a new entity given that id
+    in the same tick is refused, naming both."""
+    first = spawn("walk", limit=100, agent_id=3)
+    spawned = []
+
+    def die_and_respawn():
+        esper.component_for_entity(first, Done).terminated = True
+        spawned.append(spawn("walk", limit=100, agent_id=3))
+
+    esper.add_processor(At(2, die_and_respawn), -10)
+    install({"walk": TrainingSession(RecordingAgent())}, reset=reset)
+    step_world(1)
+    with pytest.raises(ComponentError, match=r"^entity \d+: agent_id 3 of policy 'walk' is already used by live "
+                                             rf"entity {first}; a respawned entity may reuse an id only once"):
+        step_world(1)
+    assert spawned
+
+
+def test_an_arriving_agent_of_an_unknown_policy_is_named(world):
+    install({"walk": TrainingSession(RecordingAgent())}, reset=reset)
+    stray = spawn("nobody", limit=100)
+    with pytest.raises(ComponentError, match=rf"^entity {stray}: Agent names unknown policy 'nobody'; known: walk$"):
+        step_world(1)
