@@ -338,3 +338,18 @@ def test_an_arriving_agent_of_an_unknown_policy_is_named(world):
     stray = spawn("nobody", limit=100)
     with pytest.raises(ComponentError, match=rf"^entity {stray}: Agent names unknown policy 'nobody'; known: walk$"):
         step_world(1)
+
+
+def test_an_agent_deleted_between_episodes_or_on_the_tick_it_came_ends_no_episode(world):
+    ended = spawn("walk", limit=2)
+    late = []
+    esper.add_processor(At(2, lambda: late.append(spawn("walk", limit=100, tag=1.0))), -10)  # known at record
+    plugin = install({"walk": RecordingAgent()}, reset=reset)
+    ends = []
+    plugin.on_episode_end(ends.append)
+    step_world(2)  # ended's episode terminates and it is reset (length 0); late arrives, not yet stepped
+    assert [(e.entity, e.status, e.length) for e in ends] == [(ended, TERMINATED, 2)]
+    esper.delete_entity(ended, immediate=True)
+    esper.delete_entity(late[0], immediate=True)
+    step_world(1)
+    assert len(ends) == 1
