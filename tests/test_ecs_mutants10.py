@@ -353,3 +353,25 @@ def test_an_agent_deleted_between_episodes_or_on_the_tick_it_came_ends_no_episod
     esper.delete_entity(late[0], immediate=True)
     step_world(1)
     assert len(ends) == 1
+
+
+@pytest.mark.parametrize("on_end", ["reset", "delete"])
+def test_an_agent_id_is_free_for_a_respawn_in_the_tick_its_holder_is_deleted_or_dies_under_on_end_delete(
+        world, on_end):
+    dies, deleted = spawn("walk", limit=100, agent_id=3), spawn("walk", limit=100, agent_id=4)
+    spawned = []
+
+    def go_and_respawn():
+        esper.delete_entity(deleted)  # gone at the end of the tick: its id is free now
+        spawned.append(spawn("walk", limit=100, agent_id=4))
+        if on_end == "delete":  # its episode ends and it will be deleted: its id is free now
+            esper.component_for_entity(dies, Done).terminated = True
+            spawned.append(spawn("walk", limit=100, agent_id=3))
+
+    esper.add_processor(At(2, go_and_respawn), -10)
+    session = TrainingSession(RecordingAgent())
+    install({"walk": session}, reset=reset, on_end=on_end)
+    step_world(3)
+    assert all(esper.entity_exists(e) for e in spawned) and not esper.entity_exists(deleted)
+    assert esper.entity_exists(dies) == (on_end == "reset")
+    assert sorted(session.agent.batches[-1][1]) == [3, 4]
