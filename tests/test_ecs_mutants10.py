@@ -375,3 +375,12 @@ def test_an_agent_id_is_free_for_a_respawn_in_the_tick_its_holder_is_deleted_or_
     assert all(esper.entity_exists(e) for e in spawned) and not esper.entity_exists(deleted)
     assert esper.entity_exists(dies) == (on_end == "reset")
     assert sorted(session.agent.batches[-1][1]) == [3, 4]
+
+
+def test_a_masked_agent_whose_policy_name_changed_mid_period_is_named(world):
+    entity = masked(spawn("walk", limit=100, decision_period=3))
+    esper.add_processor(At(1, lambda: setattr(esper.component_for_entity(entity, Agent), "policy", "nope")), -10)
+    install({"walk": TrainingSession(Masked())}, reset=reset)
+    step_world(1)
+    with pytest.raises(ComponentError, match=rf"^entity {entity}: Agent names unknown policy 'nope'; known: walk$"):
+        step_world(1)
