@@ -92,28 +92,35 @@ def tests_selected() -> list[str]:
 
 def place(shown: str, root: Path = Path(".")) -> bool:
     """Put a mutant into the source under ``root``: ``shown`` is its diff as ``mutmut show`` prints it (the old
-    lines of one function replaced by new ones); the old block must occur exactly once in the file (mutmut
-    shows a method dedented: tried at its indents too). By text, not with ``mutmut apply``, which in mutmut
-    3.8.1 can put a method's mutant into another class's method of the same name. False: not placed."""
+    lines of one function replaced by new ones); the old block must occur exactly once in the file. mutmut
+    shows a method dedented, but not the inside of a multi-line string: each line may lack the indent, and a
+    new line takes the indent its old line had. By text, not with ``mutmut apply``, which in mutmut 3.8.1 can
+    put a method's mutant into another class's method of the same name. False: not placed."""
     lines = shown.splitlines()
     path = next((line[4:].strip() for line in lines if line.startswith("+++ ")), None)
     hunks = [i for i, line in enumerate(lines) if line.startswith("@@")]
     if path is None or len(hunks) != 1 or not (root / path).is_file():
         return False
-    before, after = [], []
-    for line in lines[hunks[0] + 1:]:
-        tag, text = (line[:1], line[1:]) if line else (" ", "")
-        if tag in " -":
-            before.append(text)
-        if tag in " +":
-            after.append(text)
+    body = [(line[:1], line[1:]) if line else (" ", "") for line in lines[hunks[0] + 1:]]
     source = (root / path).read_text(encoding="utf-8")
     for indent in ("", "    ", "        "):
-        old = "".join(indent + t + "\n" if t else "\n" for t in before)
-        new = "".join(indent + t + "\n" if t else "\n" for t in after)
-        if source.count(old) == 1:
-            (root / path).write_text(source.replace(old, new), encoding="utf-8")
-            return True
+        pattern = "".join(f"((?:{re.escape(indent)})?){re.escape(text)}\n" if text else "()\n"
+                          for tag, text in body if tag in " -")
+        found = list(re.finditer(pattern, source))
+        if len(found) != 1:
+            continue
+        prefixes, out, last = iter(found[0].groups()), [], ""
+        for tag, text in body:
+            if tag in " -":
+                last = next(prefixes)
+                if tag == " ":
+                    out.append(last + text if text else "")
+            else:
+                out.append(last + text if text else "")
+        match = found[0]
+        (root / path).write_text(source[:match.start()] + "".join(line + "\n" for line in out)
+                                 + source[match.end():], encoding="utf-8")
+        return True
     return False
 
 

@@ -64,3 +64,14 @@ def test_a_mutant_whose_lines_are_not_found_once_is_not_placed(tmp_path):
     assert not place(shown.replace("return 1", "return 9", 1), tmp_path)  # not there at all
     assert not place("# nothing to show\n", tmp_path)
     assert (tmp_path / "pkg" / "m.py").read_text(encoding="utf-8") == twice
+
+
+def test_a_mutant_in_a_method_with_a_multi_line_docstring_is_placed(tmp_path):
+    """mutmut dedents a method's code lines but not the inside of its strings."""
+    source = ('class A:\n    def size(self):\n        """The size:\n        always one."""\n'
+              '        return 1\n')
+    (tmp_path / "m.py").write_text(source, encoding="utf-8")
+    shown = ("--- m.py\n+++ m.py\n@@ -1,3 +1,3 @@\n def size(self):\n     \"\"\"The size:\n"
+             "         always one.\"\"\"\n-    return 1\n+    return 2\n")
+    assert _mutation_script().place(shown, tmp_path)
+    assert (tmp_path / "m.py").read_text(encoding="utf-8") == source.replace("return 1", "return 2")
