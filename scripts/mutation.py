@@ -90,12 +90,13 @@ def tests_selected() -> list[str]:
     return sorted(tests, key=lambda t: "_mutants" not in t)
 
 
-def place(shown: str, root: Path = Path(".")) -> bool:
+def place(shown: str, root: Path = Path("."), name: str = "") -> bool:
     """Put a mutant into the source under ``root``: ``shown`` is its diff as ``mutmut show`` prints it (the old
     lines of one function replaced by new ones); the old block must occur exactly once in the file. mutmut
     shows a method dedented, but not the inside of a multi-line string: each line may lack the indent, and a
     new line takes the indent its old line had. By text, not with ``mutmut apply``, which in mutmut 3.8.1 can
-    put a method's mutant into another class's method of the same name. False: not placed."""
+    put a method's mutant into another class's method of the same name; a method's mutant (``name`` holds
+    ``xǁClassǁmethod``) is looked for in its class's body only. False: not placed."""
     lines = shown.splitlines()
     path = next((line[4:].strip() for line in lines if line.startswith("+++ ")), None)
     hunks = [i for i, line in enumerate(lines) if line.startswith("@@")]
@@ -103,10 +104,17 @@ def place(shown: str, root: Path = Path(".")) -> bool:
         return False
     body = [(line[:1], line[1:]) if line else (" ", "") for line in lines[hunks[0] + 1:]]
     source = (root / path).read_text(encoding="utf-8")
+    start, end = 0, len(source)
+    if "ǁ" in name:  # a method: only its class's body (classes with the same method bodies are common)
+        owner = re.search(rf"^class {re.escape(name.split('ǁ')[1])}\b.*\n", source, re.MULTILINE)
+        if owner is None:
+            return False
+        after = re.search(r"^\S", source[owner.end():], re.MULTILINE)
+        start, end = owner.end(), owner.end() + after.start() if after else len(source)
     for indent in ("", "    ", "        "):
         pattern = "".join(f"((?:{re.escape(indent)})?){re.escape(text)}\n" if text else "()\n"
                           for tag, text in body if tag in " -")
-        found = list(re.finditer(pattern, source))
+        found = [m for m in re.finditer(pattern, source) if start <= m.start() and m.end() <= end]
         if len(found) != 1:
             continue
         prefixes, out, last = iter(found[0].groups()), [], ""
@@ -127,7 +135,7 @@ def place(shown: str, root: Path = Path(".")) -> bool:
 def apply_mutant(name: str) -> bool:
     """Put mutant ``name`` into the source under ``ecs_rl/`` (see ``place``)."""
     return place(subprocess.run([sys.executable, "-m", "mutmut", "show", name], capture_output=True,
-                                text=True).stdout)
+                                text=True).stdout, name=name)
 
 
 def covering_tests(name: str) -> list[str] | None:

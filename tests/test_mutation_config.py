@@ -61,6 +61,10 @@ def test_a_mutant_whose_lines_are_not_found_once_is_not_placed(tmp_path):
     place = _mutation_script().place
     shown = "--- pkg/m.py\n+++ pkg/m.py\n@@ -1,2 +1,2 @@\n def size(self):\n-    return 1\n+    return 0\n"
     assert not place(shown, tmp_path)  # ambiguous: A's or B's
+    assert place(shown, tmp_path, name="pkg.m.xǁBǁsize__mutmut_1")  # B's, named
+    assert (tmp_path / "pkg" / "m.py").read_text(encoding="utf-8") == SOURCE.replace("return 2", "return 0")
+    (tmp_path / "pkg" / "m.py").write_text(twice, encoding="utf-8")
+    assert not place(shown, tmp_path, name="pkg.m.xǁCǁsize__mutmut_1")  # no such class
     assert not place(shown.replace("return 1", "return 9", 1), tmp_path)  # not there at all
     assert not place("# nothing to show\n", tmp_path)
     assert (tmp_path / "pkg" / "m.py").read_text(encoding="utf-8") == twice
