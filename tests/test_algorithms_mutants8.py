@@ -12,6 +12,7 @@ from ecs_rl.algorithms import DqnAgent, DqnConfig
 from ecs_rl.algorithms.common import CheckpointError
 from ecs_rl.algorithms.dqn import ReplayBuffer
 from ecs_rl.algorithms.policy import GreedyPolicy
+from ecs_rl.core.run import TrainingRun
 from ecs_rl.core.types import Transitions
 
 # 1 + 2**-24 + 2**-60 as a long double: rounded to float32 directly it is 1 + 2**-23; through float64
@@ -27,6 +28,8 @@ def _agent() -> DqnAgent:
 def test_dqn_refuses_a_non_box_observation_space_naming_it():
     with pytest.raises(TypeError, match=r"^DQN observation_space must be a gymnasium Box space, got Discrete\(3\)$"):
         DqnAgent(gym.spaces.Discrete(3), gym.spaces.Discrete(2))
+    with pytest.raises(TypeError, match=r"^DQN needs a Discrete action space, got Box\("):
+        DqnAgent(gym.spaces.Box(-1, 1, (2,)), gym.spaces.Box(-1, 1, (1,)))
 
 
 @needs_long
@@ -71,3 +74,14 @@ def test_greedy_policy_load_names_an_unknown_algorithm(tmp_path):
     with pytest.raises(CheckpointError, match=r"^checkpoint .*sac\.pt holds an unknown algorithm 'sac'$"):
         GreedyPolicy.load(tmp_path / "sac.pt")
     assert GreedyPolicy.load(tmp_path / "dqn.pt").source == tmp_path / "dqn.pt"
+
+
+def test_greedy_policy_load_of_a_run_without_checkpoints_or_of_no_run(tmp_path):
+    run = TrainingRun.create("walk", "empty", root=tmp_path / "runs")
+    with pytest.raises(CheckpointError, match=r"has no best\.pt; its checkpoints: none yet$"):
+        GreedyPolicy.load(run.path)
+    with pytest.raises(CheckpointError, match=r"has no step_5\.pt; its checkpoints: none yet$"):
+        GreedyPolicy.load(run.path, which="step_5")
+    (tmp_path / "plain").mkdir()
+    with pytest.raises(CheckpointError, match=r"^no run found under .*plain"):
+        GreedyPolicy.load(tmp_path / "plain")
