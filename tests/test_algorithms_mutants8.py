@@ -85,3 +85,26 @@ def test_greedy_policy_load_of_a_run_without_checkpoints_or_of_no_run(tmp_path):
     (tmp_path / "plain").mkdir()
     with pytest.raises(CheckpointError, match=r"^no run found under .*plain"):
         GreedyPolicy.load(tmp_path / "plain")
+
+
+def test_replay_load_state_restores_rows_masks_position_and_draws_or_starts_empty():
+    saved = ReplayBuffer(4, 1, seed=3, n_actions=2)
+    for i in range(5):  # wraps: pos 1, size 4
+        saved.add(np.array([i]), i % 2, float(i), np.array([-i]), i == 2, 0.5, np.array([True, i % 2 == 0]))
+    state = saved.state(True)
+    loaded = ReplayBuffer(4, 1, seed=99, n_actions=2)
+    loaded.add(np.array([7.0]), 1, 7.0, np.array([7.0]), False, 0.5)
+    loaded.load_state(state)
+    assert (loaded.pos, loaded.size) == (1, 4)
+    np.testing.assert_array_equal(loaded.rows, saved.rows)
+    np.testing.assert_array_equal(loaded.next_masks, saved.next_masks)
+    assert loaded.next_masks[:4].tolist() == [[True, True], [True, False], [True, True], [True, False]]
+    for a, b in zip(loaded.sample(6, with_masks=True), saved.sample(6, with_masks=True)):
+        assert torch.equal(a, b)
+    loaded.load_state(saved.state(False))
+    assert (loaded.pos, loaded.size, loaded.next_masks) == (0, 0, None)
+    unmasked = ReplayBuffer(4, 1, seed=0, n_actions=2)
+    unmasked.add(np.array([1.0]), 0, 1.0, np.array([2.0]), False, 0.5)
+    loaded.load_state(unmasked.state(True))
+    assert (loaded.pos, loaded.size, loaded.next_masks) == (1, 1, None)
+    assert loaded.rows[0].tolist() == [1, 2, 0, 1, 0, 0.5]
