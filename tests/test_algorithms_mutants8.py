@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from ecs_rl import Experience
+from ecs_rl import EpisodeStatus, Experience
 from ecs_rl.algorithms import DqnAgent, DqnConfig
 from ecs_rl.algorithms.common import CheckpointError
 from ecs_rl.algorithms.dqn import ReplayBuffer
@@ -36,9 +36,9 @@ def test_dqn_refuses_a_non_box_observation_space_naming_it():
 def test_observe_transitions_and_observe_batch_store_rewards_as_observe_does():
     assert np.float32(LONG) != np.float32(np.float64(LONG))  # the two roundings differ for this reward
     one = _agent()
-    one.observe(Experience(np.zeros(2), 1, LONG, np.ones(2), False, agent_id=3))
+    one.observe(Experience(np.zeros(2), 1, LONG, np.ones(2), EpisodeStatus.RUNNING, agent_id=3))
     batch = _agent()
-    batch.observe_batch([Experience(np.zeros(2), 1, LONG, np.ones(2), False, agent_id=3)] * 2)
+    batch.observe_batch([Experience(np.zeros(2), 1, LONG, np.ones(2), EpisodeStatus.RUNNING, agent_id=3)] * 2)
     arrays = _agent()
     arrays.observe_transitions(Transitions(np.zeros((2, 2)), np.array([1, 0]), np.array([LONG, -LONG]),
                                            np.ones((2, 2)), np.array([0, 1]), np.array([3, 4]),
