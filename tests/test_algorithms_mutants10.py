@@ -95,3 +95,16 @@ def test_a_ppo_checkpoint_records_its_config(tmp_path):
     assert saved["n_steps"] == 16 and saved["batch_size"] == 8 and saved["seed"] == 7
     assert saved["learning_rate"] == 1e-3 and saved["ent_coef"] == 0.02
     assert PpoConfig(**saved) == config
+
+
+@pytest.mark.parametrize("masked", [False, True])
+def test_categorical_sampling_keeps_to_the_mask_and_gives_each_actions_log_prob(masked):
+    net = ActorCritic(3, 4, False, (8,), log_std_init=0.0)
+    obs = torch.from_numpy(np.random.default_rng(0).uniform(-1, 1, (200, 3)).astype(np.float32))
+    masks = torch.from_numpy(np.tile([True, False, True, False], (200, 1))) if masked else None
+    with torch.no_grad():
+        actions, logp = net.sample(obs, np.random.default_rng(3), masks)
+        want, _ = net.log_prob_entropy(obs, torch.from_numpy(actions), masks=masks)
+    assert actions.shape == (200,) and logp.shape == (200,) and logp.dtype == np.float32
+    assert set(actions.tolist()) == ({0, 2} if masked else {0, 1, 2, 3})
+    np.testing.assert_allclose(logp, want.numpy(), rtol=1e-5, atol=1e-5)
