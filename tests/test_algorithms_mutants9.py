@@ -104,3 +104,15 @@ def test_an_onnx_file_without_onnxruntime_is_reported_unchecked(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split() == ["False", "False"]
     assert (tmp_path / "p.onnx").stat().st_size > 0  # written, though not checked
+
+
+def dims(value):
+    return [d.dim_param or d.dim_value for d in value.type.tensor_type.shape.dim]
+
+
+def test_onnx_graph_takes_and_gives_a_batch_of_any_size(tmp_path):
+    export_policy(make_policy("ppo-discrete", seed=2), tmp_path / "p.onnx", verify=0)
+    graph = onnx.load(str(tmp_path / "p.onnx")).graph
+    assert [(v.name, dims(v)) for v in graph.input] == [("obs", ["batch", 6])]
+    assert [(v.name, dims(v)) for v in graph.output] == [("logits", ["batch", 4])]
+    assert graph.input[0].type.tensor_type.elem_type == onnx.TensorProto.FLOAT
