@@ -1,0 +1,65 @@
+"""Behaviours of runs, sessions, frozen greedy policies and observation batches that a mutation run found unchecked."""
+
+import pytest
+from test_ecs_plugin import learner
+from test_session_mutants import ACTIONS
+from walk_world import reset
+
+import ecs_rl.core.run as run_module
+from ecs_rl import RandomAgent, RunError, TrainingRun, TrainingSession
+from ecs_rl.ecs import install
+from ecs_rl.ecs.policies import PolicyEntry
+
+
+def test_create_gives_up_after_ten_thousand_runs_in_one_second_naming_the_directory(tmp_path, monkeypatch):
+    stamp = "20260101_000000"
+    monkeypatch.setattr(run_module.time, "strftime", lambda fmt: stamp)
+    parent = tmp_path / "game" / "v1"
+    parent.mkdir(parents=True)
+    for k in range(10_000):
+        (parent / (stamp if k == 0 else f"{stamp}_{k}")).mkdir()
+    with pytest.raises(RunError, match=r"^could not find a free run directory under .*v1$"):
+        TrainingRun.create("game", root=tmp_path)
+    (parent / f"{stamp}_9999").rmdir()
+    assert TrainingRun.create("game", root=tmp_path).path == parent / f"{stamp}_9999"
+
+
+def test_release_lock_keeps_the_lock_file_unless_told_to_undo(tmp_path):
+    run = TrainingRun.create("game", root=tmp_path)
+    run.acquire_lock()
+    assert run.lock_path.exists()
+    run.release_lock()
+    assert run.lock_path.exists() and not run.locked
+    run.release_lock()  # releasing twice is harmless
+    run.lock_path.unlink()
+    run.acquire_lock()
+    run.release_lock(undo=True)
+    assert not run.lock_path.exists() and not run.locked
+
+
+def test_a_fresh_session_has_no_resume_notes_and_a_list_to_read():
+    session = TrainingSession(RandomAgent(ACTIONS))
+    assert session.resume_notes == []
+    assert list(session.resume_notes) == []
+
+
+def test_the_training_report_names_the_run_it_writes_to(tmp_path):
+    run = TrainingRun.create("game", root=tmp_path)
+    session = TrainingSession(RandomAgent(ACTIONS, seed=1)).with_run(run)
+    info = session.eval_report(2).info
+    assert info["run"] == str(run.path)
+    assert set(info) == {"steps/sec", "run"}
+    assert str(run.path) in str(session.eval_report(2))
+    assert "run" not in TrainingSession(RandomAgent(ACTIONS)).eval_report(2).info
+
+
+def test_a_frozen_agent_without_to_policy_acts_greedily_with_the_agent_s_spaces(world):
+    session = learner()
+    agent = session.agent
+    plugin = install({"walk": session}, reset)
+    plugin.freeze("walk")
+    greedy = plugin.acting("walk")
+    assert greedy is not agent and greedy.agent is agent
+    assert greedy.action_space is agent.action_space
+    assert greedy.observation_space is agent.observation_space
+    assert PolicyEntry("copy", greedy).obs_shape == tuple(agent.observation_space.shape)
