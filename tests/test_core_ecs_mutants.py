@@ -2,7 +2,7 @@
 
 import pytest
 from test_ecs_plugin import learner
-from test_session_mutants import ACTIONS
+from test_session_mutants import ACTIONS, feed, resumed, trained_run
 from walk_world import reset
 
 import ecs_rl.core.run as run_module
@@ -63,3 +63,25 @@ def test_a_frozen_agent_without_to_policy_acts_greedily_with_the_agent_s_spaces(
     assert greedy.action_space is agent.action_space
     assert greedy.observation_space is agent.observation_space
     assert PolicyEntry("copy", greedy).obs_shape == tuple(agent.observation_space.shape)
+
+
+def test_release_lock_with_undo_keeps_a_lock_file_it_did_not_create(tmp_path):
+    run = TrainingRun.create("game", root=tmp_path)
+    run.lock_path.write_text("")
+    run.acquire_lock()
+    run.release_lock(undo=True)
+    assert run.lock_path.exists() and not run.locked
+
+
+def test_the_training_report_carries_every_field_and_the_best_score(tmp_path):
+    session = resumed(trained_run(tmp_path, 1.5))
+    feed(session, 4)
+    report = session.eval_report(7)
+    assert (report.n_episodes, report.total_steps, report.title) == (7, session.total_steps, "Training report")
+    assert report.total_episodes == session.total_episodes
+    assert report.stats == session.stats_summary()
+    assert report.info["best eval reward"] == "1.500"
+    assert set(report.info) == {"steps/sec", "best eval reward", "run"}
+    assert report.info["steps/sec"].replace(",", "").isdigit()
+    assert "Training report" in str(report) and "1.500" in str(report)
+    session.close()
