@@ -85,3 +85,18 @@ def test_the_training_report_carries_every_field_and_the_best_score(tmp_path):
     assert report.info["steps/sec"].replace(",", "").isdigit()
     assert "Training report" in str(report) and "1.500" in str(report)
     session.close()
+
+
+class _NoSave(RandomAgent):
+    save = None
+
+
+def test_a_fresh_session_starts_empty_with_the_documented_defaults():
+    agent = RandomAgent(ACTIONS)
+    session = TrainingSession(agent)
+    assert session.agent is agent and session.run is None and session.max_steps is None
+    assert (session.total_steps, session.total_episodes) == (0, 0)
+    assert (session.checkpoint_freq, session.checkpoint_seconds, session.keep_checkpoints) == (10_000, 60.0, 3)
+    assert session.best_eval_reward == -float("inf")
+    with pytest.raises(TypeError, match=r"^agent _NoSave lacks LearningAgent member\(s\): save$"):
+        TrainingSession(_NoSave(ACTIONS))
