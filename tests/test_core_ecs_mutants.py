@@ -100,3 +100,11 @@ def test_a_fresh_session_starts_empty_with_the_documented_defaults():
     assert session.best_eval_reward == -float("inf")
     with pytest.raises(TypeError, match=r"^agent _NoSave lacks LearningAgent member\(s\): save$"):
         TrainingSession(_NoSave(ACTIONS))
+
+
+def test_an_agent_without_an_observation_space_freezes_to_a_greedy_policy_without_one(world):
+    agent = RandomAgent(ACTIONS)
+    plugin = install({"walk": TrainingSession(agent)}, reset)
+    plugin.freeze("walk")
+    greedy = plugin.acting("walk")
+    assert greedy.agent is agent and greedy.action_space is agent.action_space == ACTIONS and greedy.observation_space is None
