@@ -705,11 +705,21 @@ def region_mutation(results: Results) -> str:
     o = sc["overall"]
     counted = o.get("killed", 0) + o.get("timeout", 0) + o.get("survived", 0)
     per = ", ".join(f"{label} {sc[p]['score']:.1f}%" for p, label in names.items() if sc[p]["score"] is not None)
-    return (f"Last run, {data['date']}, seed {data['seed']}, a sample of {data['sample']} of the "
-            f"{n(data['mutants'])} mutants (`bash scripts/mutation.sh --sample {data['sample']} --seed "
-            f"{data['seed']} --write benchmarks/results/mutation.json`), tried with the tests as they were "
-            f"before any were written against this sample's survivors: **{o['score']:.1f}%** of {counted} "
-            f"({per}); {o.get('timeout', 0)} killed by a timeout, {o.get('survived', 0)} survived, "
+    if "per_package" in data:  # stratified: as many mutants from each package, so the pooled score is re-weighted
+        weights = data["mutants_by_package"]
+        overall = sum(sc[p]["score"] * weights[p] for p in names) / sum(weights[p] for p in names)
+        drawn = (f"a stratified sample of {data['per_package']} mutants from each package, {data['sample']} of the "
+                 f"{n(data['mutants'])} (`bash scripts/mutation.sh --per-package {data['per_package']} --seed "
+                 f"{data['seed']} --write benchmarks/results/mutation.json`)")
+        said = (f"**{overall:.1f}%** overall, the package scores weighted by their numbers of mutants ("
+                f"{per}; {o['score']:.1f}% of the {counted} pooled)")
+    else:
+        drawn = (f"a sample of {data['sample']} of the {n(data['mutants'])} mutants (`bash scripts/mutation.sh "
+                 f"--sample {data['sample']} --seed {data['seed']} --write benchmarks/results/mutation.json`)")
+        said = f"**{o['score']:.1f}%** of {counted} ({per})"
+    return (f"Last run, {data['date']}, seed {data['seed']}, {drawn}, tried with the tests as they were "
+            f"before any were written against this sample's survivors: {said}; "
+            f"{o.get('timeout', 0)} killed by a timeout, {o.get('survived', 0)} survived, "
             f"{o.get('equivalent', 0)} equivalent left out, {o.get('not tried', 0)} not tried. "
             f"The aim, >= 90% on each package: {verdict(all(sc[p]['score'] is not None and sc[p]['score'] >= 90 for p in names))}."
             + mutation_history(results, names))
@@ -731,7 +741,9 @@ def mutation_history(results: Results, names: dict[str, str]) -> str:
             said.append(f"seed {d['seed']}, {names[d['package']]} only (a search for survivors), {tried} of "
                         f"{d['sample']} tried: {o['score']:.1f}%, {o.get('survived', 0)} survived")
         else:
-            said.append(f"seed {d['seed']}, {tried} of {d['sample']} tried: {o['score']:.1f}% ({per}), "
+            said.append(f"seed {d['seed']}, {tried} of {d['sample']} tried"
+                        + (f" ({d['per_package']} from each package)" if "per_package" in d else "")
+                        + f": {o['score']:.1f}% ({per}), "
                         f"{o.get('survived', 0)} survived")
     return ("\n\nEarlier samples, each drawn after the tests written against the survivors of the ones before it "
             "(files in `benchmarks/results/mutation/`): " + "; ".join(said) + ".")

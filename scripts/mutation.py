@@ -211,6 +211,18 @@ def exhaust(prefixes: list[str], tests: list[str]) -> list[str]:
     return survivors
 
 
+def stratified(names: list[str], per_package: int, seed: int) -> list[str]:
+    """``per_package`` mutants drawn (seeded) from each package's own: a per-package score then rests on as many
+    mutants in each package, rather than on the share a plain sample happens to give it (about a quarter of
+    the mutants are in ecs/)."""
+    rng = random.Random(seed)
+    sample = []
+    for package in PACKAGES:
+        own = sorted(n for n in names if package_of(n) == package)
+        sample += own if per_package >= len(own) else rng.sample(own, per_package)
+    return sorted(sample)
+
+
 def score(sample: list[str], codes: dict[str, int | None],
           equivalent: set[str]) -> tuple[list[str], list[str], dict[str, dict[str, float]]]:
     """Print the table; return the survivors, the mutants with an unexpected status and the table."""
@@ -259,6 +271,9 @@ def main() -> int:
     parser.add_argument("--package", choices=PACKAGES,
                         help="draw the sample from this package's mutants only (to find survivors where a package "
                              "scores low; a score to report is of a sample of all three)")
+    parser.add_argument("--per-package", type=int, metavar="N",
+                        help="draw N mutants from each package instead of --sample from all (a stratified sample: "
+                             "each package's score rests on N mutants)")
     parser.add_argument("--jobs", type=int, default=2, help="mutants tried at once")
     parser.add_argument("--report-only", action="store_true", help="score the last run's results, try nothing")
     parser.add_argument("--retry-survivors", action="store_true",
@@ -288,10 +303,14 @@ def main() -> int:
     if not names:
         print("mutation: no mutants found under mutants/ (run without --report-only first)", file=sys.stderr)
         return 2
-    sample = names if args.sample <= 0 or args.sample >= len(names) else sorted(
-        random.Random(args.seed).sample(names, args.sample))
+    if args.per_package:
+        sample = stratified(names, args.per_package, args.seed)
+    else:
+        sample = names if args.sample <= 0 or args.sample >= len(names) else sorted(
+            random.Random(args.seed).sample(names, args.sample))
     print(f"mutation: {len(sample)} of {len(names)} mutants (seed {args.seed}"
-          + (f", {args.package} only" if args.package else "") + ")", flush=True)
+          + (f", {args.package} only" if args.package else "")
+          + (f", {args.per_package} from each package" if args.per_package else "") + ")", flush=True)
     if args.recheck:
         codes = results()
         survivors = [n for n in sample if codes.get(n) in SURVIVED and n not in equivalents()]
@@ -321,6 +340,8 @@ def main() -> int:
         Path(args.write).write_text(json.dumps({
             "date": time.strftime("%Y-%m-%d"), "sample": len(sample), "mutants": len(names), "seed": args.seed,
             **({"package": args.package} if args.package else {}),
+            **({"per_package": args.per_package} if args.per_package else {}),
+            "mutants_by_package": dict(sorted(Counter(package_of(n) for n in names).items())),
             "scores": table, "survived": survivors}, indent=1) + "\n", encoding="utf-8")
     for title, group in (("survived", survivors), ("other status", odd)):
         if group:

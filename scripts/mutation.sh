@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Mutation testing of ecs_rl/core, ecs_rl/ecs and ecs_rl/algorithms (mutmut, config in pyproject.toml).
 # Not part of CI (too slow). Arguments go to scripts/mutation.py:
-#   --sample N (default 300; 0 = every mutant)  --seed S (default 18)  --jobs J (default 2)  --report-only
+#   --sample N (default 300; 0 = every mutant) or --per-package N (N from each package)  --seed S (default 18)
+#   --jobs J (default 2)  --report-only
 #   --exhaust PREFIX... [--tests FILE...]: every mutant of some functions or modules, tried by hand (no score)
 # Prints the score per package and overall, then the surviving mutants (show one with `mutmut show NAME`).
 # Runs at the lowest CPU priority; mutmut's working copy is ./mutants (removed by `rm -rf mutants`).

@@ -79,3 +79,19 @@ def test_a_mutant_in_a_method_with_a_multi_line_docstring_is_placed(tmp_path):
              "         always one.\"\"\"\n-    return 1\n+    return 2\n")
     assert _mutation_script().place(shown, tmp_path)
     assert (tmp_path / "m.py").read_text(encoding="utf-8") == source.replace("return 1", "return 2")
+
+
+def test_a_stratified_sample_draws_as_many_from_each_package_and_repeats_with_its_seed():
+    stratified = _mutation_script().stratified
+    names = ([f"ecs_rl.core.run.x_f__mutmut_{i}" for i in range(1, 41)]
+             + [f"ecs_rl.ecs.plugin.x_g__mutmut_{i}" for i in range(1, 6)]
+             + [f"ecs_rl.algorithms.dqn.x_h__mutmut_{i}" for i in range(1, 31)]
+             + ["ecs_rl.cli.x_main__mutmut_1"])
+    sample = stratified(names, 10, seed=3)
+    by_package = {p: [n for n in sample if n.startswith(p + ".")]
+                  for p in ("ecs_rl.core", "ecs_rl.ecs", "ecs_rl.algorithms")}
+    assert [len(v) for v in by_package.values()] == [10, 5, 10]  # ecs/ has only 5: all of them
+    assert len(sample) == 25 and len(set(sample)) == 25 and sample == sorted(sample)
+    assert set(sample) <= set(names) and "ecs_rl.cli.x_main__mutmut_1" not in sample
+    assert stratified(names, 10, seed=3) == sample
+    assert stratified(names, 10, seed=4) != sample
