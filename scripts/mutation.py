@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import re
 import subprocess
@@ -138,15 +139,6 @@ def apply_mutant(name: str) -> bool:
                                 text=True).stdout, name=name)
 
 
-def covering_tests(name: str) -> list[str] | None:
-    """The tests mutmut's last run found reaching the mutant's function (``None``: no stats yet)."""
-    stats = Path("mutants/mutmut-stats.json")
-    if not stats.exists():
-        return None
-    by_function = json.loads(stats.read_text())["tests_by_mangled_function_name"]
-    return sorted(t for t in by_function.get(name.rsplit("__mutmut_", 1)[0], []) if Path(t.split("::")[0]).exists())
-
-
 def try_by_hand(names: list[str], tests_for) -> list[str]:
     """Apply each mutant to the source in turn, run ``tests_for(name)`` with ``-x``, put the source back; record
     whether the tests failed (killed) in ``mutants/rechecked.json`` (the score counts such a survivor of
@@ -188,23 +180,36 @@ def recheck(names: list[str]) -> None:
 def exhaust(prefixes: list[str], tests: list[str]) -> list[str]:
     """Every mutant of the given functions (a mutant's name without ``__mutmut_N``) or modules
     (``ecs_rl.core.files``), each against ``tests`` plus the tests that reach its function (as a mutation run
-    selects them; the whole selection before a first run has recorded which tests reach what)."""
+    selects them, from mutmut's stats of an earlier run), all in one pytest session that forks a child per
+    mutant (``scripts/mutation_fork.py``). Verdicts go to ``mutants/exhausted.json``; the survivors are
+    returned."""
     def wanted(name: str) -> bool:
         function = name.rsplit("__mutmut_", 1)[0]
         return any(function == p or function.startswith(p + ".x") for p in prefixes)
 
+    if not Path("mutants/mutmut-stats.json").exists():
+        print("mutation: --exhaust needs the stats of an earlier run (which tests reach which function): run a "
+              "sample first, e.g. --sample 10", file=sys.stderr)
+        raise SystemExit(2)
     equivalent = equivalents()
     names = sorted((n for n in results() if wanted(n) and n not in equivalent),
                    key=lambda n: (n.rsplit("__mutmut_", 1)[0], int(n.rsplit("_", 1)[1])))
-    print(f"mutation: trying all {len(names)} mutants of {', '.join(prefixes)} by hand (equivalents listed in "
+    print(f"mutation: trying all {len(names)} mutants of {', '.join(prefixes)} (equivalents listed in "
           f"{EQUIVALENTS} left out)", flush=True)
-
-    def tests_for(name: str) -> list[str]:
-        covering = covering_tests(name)
-        return [*tests, *(t for t in (tests_selected() if covering is None else covering)
-                          if t.split("::")[0] not in tests)]
-
-    survivors = try_by_hand(names, tests_for)
+    for test in tests:  # new test files, not in the working copy mutmut made
+        Path("mutants", test).parent.mkdir(parents=True, exist_ok=True)
+        Path("mutants", test).write_bytes(Path(test).read_bytes())
+    listing, out = Path("mutants/exhaust.txt"), Path("mutants/exhausted.json")
+    listing.write_text("\n".join(names) + "\n", encoding="utf-8")
+    scripts = Path(__file__).resolve().parent
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(scripts), str(Path("mutants").resolve())]),
+           "MUTATION_FORK_LIST": str(listing.resolve()), "MUTATION_FORK_OUT": str(out.resolve()),
+           "MUTATION_FORK_FIRST": ",".join(tests)}
+    selection = [*tests, *(t for t in tests_selected() if t not in tests)]
+    subprocess.run([sys.executable, "-m", "pytest", "-p", "mutation_fork", "-p", "no:cacheprovider", "-q",
+                    *selection], cwd="mutants", env=env, check=False)
+    verdicts = json.loads(out.read_text(encoding="utf-8")) if out.exists() else {}
+    survivors = [n for n in names if verdicts.get(n) in ("survived", "no tests")]
     print(f"\nmutation: {len(survivors)} of {len(names)} survived" + (":" if survivors else ""))
     for name in survivors:
         print(f"  {name}")
@@ -284,8 +289,9 @@ def main() -> int:
                              "against it (after adding tests; the source is put back)")
     parser.add_argument("--exhaust", nargs="+", metavar="PREFIX",
                         help="try every mutant of these functions (a mutant's name without __mutmut_N) or modules "
-                             "(ecs_rl.core.files) by hand, each against --tests plus the tests that reach it "
-                             "(to find all of a weak module's survivors); no score")
+                             "(ecs_rl.core.files), each against --tests plus the tests that reach it, in one "
+                             "pytest session forking a child per mutant (to find all of a weak module's "
+                             "survivors; needs an earlier run's stats); no score")
     parser.add_argument("--tests", nargs="+", default=[], metavar="FILE",
                         help="with --exhaust: test files run first against each mutant (new ones, say)")
     parser.add_argument("--write", metavar="PATH", help="also write the scores as JSON to PATH")

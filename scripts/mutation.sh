@@ -3,7 +3,8 @@
 # Not part of CI (too slow). Arguments go to scripts/mutation.py:
 #   --sample N (default 300; 0 = every mutant) or --per-package N (N from each package)  --seed S (default 18)
 #   --jobs J (default 2)  --report-only
-#   --exhaust PREFIX... [--tests FILE...]: every mutant of some functions or modules, tried by hand (no score)
+#   --exhaust PREFIX... [--tests FILE...]: every mutant of some functions or modules, in one forked pytest
+#     session (scripts/mutation_fork.py; needs the stats of an earlier run; no score)
 # Prints the score per package and overall, then the surviving mutants (show one with `mutmut show NAME`).
 # Runs at the lowest CPU priority; mutmut's working copy is ./mutants (removed by `rm -rf mutants`).
 set -euo pipefail

@@ -95,3 +95,54 @@ def test_a_stratified_sample_draws_as_many_from_each_package_and_repeats_with_it
     assert set(sample) <= set(names) and "ecs_rl.cli.x_main__mutmut_1" not in sample
     assert stratified(names, 10, seed=3) == sample
     assert stratified(names, 10, seed=4) != sample
+
+
+MUTATED_MODULE = '''import os
+import time
+
+CALLS = []
+
+
+def double(x):
+    CALLS.append(x)  # state a test sees: each mutant must start from the collected state, not the last one's
+    mutant = os.environ.get("MUTANT_UNDER_TEST", "")
+    if mutant.endswith("double__mutmut_1"):
+        return x * 3
+    if mutant.endswith("double__mutmut_3"):
+        while True:
+            time.sleep(0.05)
+    return x + x if mutant.endswith("double__mutmut_2") else 2 * x
+'''
+
+
+def test_the_forking_runner_gives_each_mutant_its_verdict_from_a_fresh_copy_of_the_collected_session(tmp_path):
+    """scripts/mutation_fork.py, on a module that picks its mutant by MUTANT_UNDER_TEST as mutmut's do."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    (tmp_path / "pkg_m.py").write_text(MUTATED_MODULE, encoding="utf-8")
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "tests" / "test_m.py").write_text(
+        "import pkg_m\n\ndef test_double():\n    assert pkg_m.double(2) == 4 and pkg_m.CALLS == [2]\n\n"
+        "def test_unrelated():\n    assert False  # reaches no mutant: never run\n", encoding="utf-8")
+    (tmp_path / "stats.json").write_text(json.dumps({
+        "tests_by_mangled_function_name": {"pkg_m.x_double": ["tests/test_m.py::test_double"]},
+        "duration_by_test": {"tests/test_m.py::test_double": 0.01}}), encoding="utf-8")
+    names = [f"pkg_m.x_double__mutmut_{i}" for i in (1, 2, 2, 3)] + ["pkg_m.x_other__mutmut_1"]
+    (tmp_path / "list.txt").write_text("\n".join(names) + "\n", encoding="utf-8")
+    out = tmp_path / "out.json"
+    out.write_text(json.dumps({"pkg_m.x_double__mutmut_9": "killed"}), encoding="utf-8")  # an earlier run's
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "scripts"), str(tmp_path)]),
+           "MUTATION_FORK_LIST": str(tmp_path / "list.txt"), "MUTATION_FORK_OUT": str(out),
+           "MUTATION_FORK_STATS": str(tmp_path / "stats.json"), "MUTATION_FORK_JOBS": "1",
+           "MUTATION_FORK_MIN_TIMEOUT": "1"}
+    run = subprocess.run([sys.executable, "-m", "pytest", "-p", "mutation_fork", "-p", "no:cacheprovider", "-q",
+                          "tests/test_m.py"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert json.loads(out.read_text(encoding="utf-8")) == {
+        "pkg_m.x_double__mutmut_9": "killed", "pkg_m.x_double__mutmut_1": "killed",
+        "pkg_m.x_double__mutmut_2": "survived", "pkg_m.x_double__mutmut_3": "timeout",
+        "pkg_m.x_other__mutmut_1": "no tests"}
+    assert "survived" in run.stdout and "timeout" in run.stdout
