@@ -118,14 +118,19 @@ def place(shown: str, root: Path = Path("."), name: str = "") -> bool:
         found = [m for m in re.finditer(pattern, source) if start <= m.start() and m.end() <= end]
         if len(found) != 1:
             continue
-        prefixes, out, last = iter(found[0].groups()), [], ""
+        # a new line takes the indent of the first old line it replaces: mutmut leaves a continuation line of
+        # a statement as it was (not dedented), so that line's missing indent is not the statement's
+        prefixes, out, last, previous = iter(found[0].groups()), [], "", ""
         for tag, text in body:
             if tag in " -":
-                last = next(prefixes)
+                prefix = next(prefixes)
+                if tag == " " or previous != "-":
+                    last = prefix
                 if tag == " ":
                     out.append(last + text if text else "")
             else:
                 out.append(last + text if text else "")
+            previous = tag
         match = found[0]
         (root / path).write_text(source[:match.start()] + "".join(line + "\n" for line in out)
                                  + source[match.end():], encoding="utf-8")

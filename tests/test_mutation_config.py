@@ -146,3 +146,15 @@ def test_the_forking_runner_gives_each_mutant_its_verdict_from_a_fresh_copy_of_t
         "pkg_m.x_double__mutmut_2": "survived", "pkg_m.x_double__mutmut_3": "timeout",
         "pkg_m.x_other__mutmut_1": "no tests"}
     assert "survived" in run.stdout and "timeout" in run.stdout
+
+
+def test_a_mutant_joining_a_continued_condition_takes_the_indent_of_the_statement_it_replaces(tmp_path):
+    """mutmut dedents a method's statements but leaves a continuation line's indent as it was."""
+    source = ("class A:\n    def due(self, a, b):\n        if a and \\\n                b:\n            return 1\n"
+              "        return 0\n")
+    (tmp_path / "m.py").write_text(source, encoding="utf-8")
+    shown = ("--- m.py\n+++ m.py\n@@ -1,5 +1,4 @@\n def due(self, a, b):\n-    if a and \\\n"
+             "-                b:\n+    if a or b:\n         return 1\n     return 0\n")
+    assert _mutation_script().place(shown, tmp_path, name="m.xǁAǁdue__mutmut_1")
+    assert (tmp_path / "m.py").read_text(encoding="utf-8") == (
+        "class A:\n    def due(self, a, b):\n        if a or b:\n            return 1\n        return 0\n")
