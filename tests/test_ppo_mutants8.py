@@ -1,12 +1,14 @@
 """PPO update behaviours a mutation run found unchecked: a rollout that fits one minibatch (``batch_size`` equal to
 or above ``n_steps``) is not shuffled, so the shuffle generator is not drawn from, while a smaller minibatch draws
 it; the advantages each minibatch trains on are normalised (mean 0, standard deviation 1) in both cases;
-``max_grad_norm`` clips the gradient; and a checkpoint records the learning rate of the last update."""
+advantages far below the normalisation's epsilon keep their direction (the epsilon is added to the standard
+deviation); ``max_grad_norm`` clips the gradient; and a checkpoint records the learning rate of the last update."""
 
 import numpy as np
 import pytest
 import torch
 
+from ecs_rl import ActMode, EpisodeStatus, Experience
 from ecs_rl.algorithms import PpoAgent, PpoConfig
 
 from test_algorithms_mutants import ACTIONS, OBS
@@ -70,3 +72,31 @@ def test_a_checkpoint_records_the_learning_rate_of_the_last_update(tmp_path):
     last = torch.load(tmp_path / "ppo.pt", weights_only=True)["last_update"]
     assert last["learning_rate"] == 0.03
     assert np.isfinite(last["policy_loss"])
+
+
+def _actor_step(batch_size: int, reward_scale: float) -> torch.Tensor:
+    """How an update moves the actor's weights, the critic predicting 0 everywhere so that the advantages are
+    discounted sums of the rewards (``reward_scale`` for action 2, else 0)."""
+    agent = _agent(batch_size=batch_size, n_epochs=1, learning_rate=1e-3)
+    with torch.no_grad():
+        agent.net.critic[2].weight.zero_()
+        agent.net.critic[2].bias.zero_()
+    actor = sum(p.numel() for p in agent.net.actor.parameters())
+    before = agent.params.param.detach()[:actor].clone()
+    rng = np.random.default_rng(5)
+    for _ in range(N_STEPS):
+        obs = rng.uniform(-1, 1, 3).astype(np.float32)
+        action = agent.act(obs, ActMode.EXPLORE)
+        agent.observe(Experience(obs, action, reward_scale * float(action == 2),
+                                 rng.uniform(-1, 1, 3).astype(np.float32), EpisodeStatus.RUNNING))
+    assert agent.updates == 1
+    return agent.params.param.detach()[:actor] - before
+
+
+@pytest.mark.parametrize("batch_size", [N_STEPS, N_STEPS // 2], ids=["one-minibatch", "two-minibatches"])
+def test_advantages_far_below_the_normalisation_epsilon_push_the_policy_the_same_way_as_large_ones(batch_size):
+    # standard deviations of about 1e-9: normalised they shrink (std / (std + 1e-8)) but keep their sign, so
+    # Adam moves every actor weight the same way as with rewards a million times larger
+    tiny, large = _actor_step(batch_size, 1e-9), _actor_step(batch_size, 1e-3)
+    assert float(large.abs().max()) > 5e-4
+    assert float((tiny * large).sum()) > 0.5 * float((large * large).sum())
