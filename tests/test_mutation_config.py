@@ -4,6 +4,8 @@ mutants: a file left out would leave its mutants alive in every later sample."""
 import tomllib
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -70,15 +72,23 @@ def test_a_mutant_whose_lines_are_not_found_once_is_not_placed(tmp_path):
     assert (tmp_path / "pkg" / "m.py").read_text(encoding="utf-8") == twice
 
 
-def test_a_mutant_in_a_method_with_a_multi_line_docstring_is_placed(tmp_path):
-    """mutmut dedents a method's code lines but not the inside of its strings."""
-    source = ('class A:\n    def size(self):\n        """The size:\n        always one."""\n'
-              '        return 1\n')
+@pytest.mark.parametrize("source, shown, name, placed", [
+    # mutmut dedents a method's code lines but not the inside of its strings
+    ('class A:\n    def size(self):\n        """The size:\n        always one."""\n        return 1\n',
+     '--- m.py\n+++ m.py\n@@ -1,3 +1,3 @@\n def size(self):\n     """The size:\n'
+     '         always one."""\n-    return 1\n+    return 2\n', "",
+     'class A:\n    def size(self):\n        """The size:\n        always one."""\n        return 2\n'),
+    # nor a continuation line's indent: a mutant joining a continued condition takes the statement's indent
+    ("class A:\n    def due(self, a, b):\n        if a and \\\n                b:\n            return 1\n"
+     "        return 0\n",
+     "--- m.py\n+++ m.py\n@@ -1,5 +1,4 @@\n def due(self, a, b):\n-    if a and \\\n"
+     "-                b:\n+    if a or b:\n         return 1\n     return 0\n", "m.xǁAǁdue__mutmut_1",
+     "class A:\n    def due(self, a, b):\n        if a or b:\n            return 1\n        return 0\n"),
+], ids=["docstring", "continued-condition"])
+def test_a_mutant_is_placed_with_the_indent_mutmut_dedented_away(tmp_path, source, shown, name, placed):
     (tmp_path / "m.py").write_text(source, encoding="utf-8")
-    shown = ("--- m.py\n+++ m.py\n@@ -1,3 +1,3 @@\n def size(self):\n     \"\"\"The size:\n"
-             "         always one.\"\"\"\n-    return 1\n+    return 2\n")
-    assert _mutation_script().place(shown, tmp_path)
-    assert (tmp_path / "m.py").read_text(encoding="utf-8") == source.replace("return 1", "return 2")
+    assert _mutation_script().place(shown, tmp_path, name=name)
+    assert (tmp_path / "m.py").read_text(encoding="utf-8") == placed
 
 
 def test_a_stratified_sample_draws_as_many_from_each_package_and_repeats_with_its_seed():
@@ -146,15 +156,3 @@ def test_the_forking_runner_gives_each_mutant_its_verdict_from_a_fresh_copy_of_t
         "pkg_m.x_double__mutmut_2": "survived", "pkg_m.x_double__mutmut_3": "timeout",
         "pkg_m.x_other__mutmut_1": "no tests"}
     assert "survived" in run.stdout and "timeout" in run.stdout
-
-
-def test_a_mutant_joining_a_continued_condition_takes_the_indent_of_the_statement_it_replaces(tmp_path):
-    """mutmut dedents a method's statements but leaves a continuation line's indent as it was."""
-    source = ("class A:\n    def due(self, a, b):\n        if a and \\\n                b:\n            return 1\n"
-              "        return 0\n")
-    (tmp_path / "m.py").write_text(source, encoding="utf-8")
-    shown = ("--- m.py\n+++ m.py\n@@ -1,5 +1,4 @@\n def due(self, a, b):\n-    if a and \\\n"
-             "-                b:\n+    if a or b:\n         return 1\n     return 0\n")
-    assert _mutation_script().place(shown, tmp_path, name="m.xǁAǁdue__mutmut_1")
-    assert (tmp_path / "m.py").read_text(encoding="utf-8") == (
-        "class A:\n    def due(self, a, b):\n        if a or b:\n            return 1\n        return 0\n")
