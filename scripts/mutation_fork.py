@@ -42,7 +42,7 @@ def _tests_for(name: str, by_function: dict, first: list, items: dict, duration:
     function = name.rsplit("__mutmut_", 1)[0]
     reached = sorted((t for t in by_function.get(function, []) if t in items and t not in first),
                      key=lambda t: duration.get(t, 1.0))
-    return [*first, *reached] if reached or first else []
+    return [*first, *reached]
 
 
 @pytest.hookimpl(tryfirst=True)
